@@ -1,1 +1,27 @@
+//! Tessera's session engine.
+//!
+//! [`Engine`] is the one entry point the server (or an embedding app) calls: register, log in,
+//! refresh with rotation and reuse detection, verify access tokens without I/O, list and revoke
+//! sessions. Persistence is behind the [`store::Store`] traits; [`memory::MemoryStore`] is the
+//! in-memory implementation, and the `conformance` feature exposes the suite every store must
+//! pass.
 
+pub mod clock;
+mod csrf;
+pub mod engine;
+mod error;
+pub mod memory;
+pub mod model;
+pub mod passwords;
+mod refresh_token;
+pub mod revocations;
+pub mod secrets;
+pub mod store;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use engine::{Engine, EngineConfig, Issued, RequestMeta};
+pub use error::Error;
+pub use secrets::{MasterKey, Redacted};

@@ -15,7 +15,7 @@ mod jws;
 mod keys;
 
 pub use alg::Algorithm;
-pub use claims::AccessClaims;
+pub use claims::{AccessClaims, Audience};
 pub use error::{KeyError, VerifyError};
 pub use jwks::{Jwk, Jwks};
 pub use jws::{KeySet, MAX_LEEWAY_SECS, VerifyOptions, sign};

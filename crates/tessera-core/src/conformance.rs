@@ -1,0 +1,499 @@
+//! The store conformance suite: every backend runs these same cases.
+//!
+//! A store crate invokes [`store_conformance!`](crate::store_conformance) with an async
+//! expression that yields a fresh, empty store; one `#[tokio::test]` is generated per case, so
+//! cases run in parallel and fail by name.
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use crate::model::*;
+use crate::store::{Store, StoreError};
+
+/// Generates one test per conformance case. `$make` is an async expression returning
+/// `Arc<dyn Store>`, evaluated once per test.
+#[macro_export]
+macro_rules! store_conformance {
+    ($make:expr) => {
+        $crate::store_conformance!(@cases $make;
+            users_round_trip_and_emails_are_unique,
+            password_changes_keep_or_move_the_change_time,
+            sessions_round_trip,
+            rotation_is_conditional_on_generation_and_liveness,
+            touch_is_conditional,
+            revocation_covers_one_or_all_but_one_and_is_recorded,
+            live_sessions_exclude_revoked_and_expired_and_sort_newest_first,
+            revocation_feed_is_ordered_and_filtered,
+            keys_are_initialised_once_per_algorithm,
+            events_are_filtered_and_newest_first,
+            concurrent_rotations_have_one_winner,
+            ping_answers
+        );
+    };
+    (@cases $make:expr; $($case:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let store: ::std::sync::Arc<dyn $crate::store::Store> = $make.await;
+                $crate::conformance::$case(store).await;
+            }
+        )*
+    };
+}
+
+const T0: i64 = 1_800_000_000_000;
+
+fn user(email: &str) -> User {
+    User {
+        id: new_id(),
+        email: email.into(),
+        password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA".into(),
+        roles: vec![],
+        banned: false,
+        created_at: T0,
+        password_changed_at: T0,
+    }
+}
+
+fn session(user_id: Uuid, last_active: i64) -> Session {
+    Session {
+        id: new_id(),
+        user_id,
+        namespace: "default".into(),
+        created_at: T0,
+        last_active_at: last_active,
+        expires_at: T0 + 3_600_000,
+        absolute_expires_at: T0 + 7_200_000,
+        ip: Some("127.0.0.1".into()),
+        user_agent: Some("test-agent/1.0".into()),
+        refresh_count: 0,
+        generation: 1,
+        secret_hash: vec![1; 32],
+        prev_secret_hash: None,
+        rotated_at: None,
+        revoked_at: None,
+        revoke_reason: None,
+    }
+}
+
+fn ev(kind: &str, at: i64) -> Event {
+    Event::new(kind, at)
+}
+
+async fn with_user(store: &dyn Store, email: &str) -> User {
+    let u = user(email);
+    store
+        .create_user(&u, &ev(event_kind::USER_REGISTERED, T0))
+        .await
+        .unwrap();
+    u
+}
+
+async fn with_session(store: &dyn Store, user_id: Uuid, last_active: i64) -> Session {
+    let s = session(user_id, last_active);
+    store
+        .create_session(&s, &ev(event_kind::LOGIN_SUCCEEDED, T0))
+        .await
+        .unwrap();
+    s
+}
+
+fn rotation(generation: i64, at: i64) -> Rotation {
+    Rotation {
+        generation,
+        secret_hash: vec![generation as u8; 32],
+        prev_secret_hash: vec![(generation - 1) as u8; 32],
+        rotated_at: at,
+        expires_at: at + 3_600_000,
+        refresh_count: generation - 1,
+    }
+}
+
+pub async fn users_round_trip_and_emails_are_unique(store: Arc<dyn Store>) {
+    let u = with_user(store.as_ref(), "a@example.com").await;
+    assert_eq!(store.user_by_id(u.id).await.unwrap(), Some(u.clone()));
+    assert_eq!(
+        store.user_by_email("a@example.com").await.unwrap(),
+        Some(u.clone())
+    );
+    assert_eq!(store.user_by_email("b@example.com").await.unwrap(), None);
+    assert_eq!(store.user_by_id(new_id()).await.unwrap(), None);
+    let dup = user("a@example.com");
+    let err = store
+        .create_user(&dup, &ev(event_kind::USER_REGISTERED, T0))
+        .await;
+    assert!(matches!(err, Err(StoreError::Conflict)), "{err:?}");
+    let events = store.events(Some(u.id), None, 10).await.unwrap();
+    assert_eq!(
+        events.len(),
+        0,
+        "the registration event here carried no user id"
+    );
+}
+
+pub async fn password_changes_keep_or_move_the_change_time(store: Arc<dyn Store>) {
+    let u = with_user(store.as_ref(), "p@example.com").await;
+    assert!(
+        store
+            .set_password_hash(u.id, "rehash", None, None)
+            .await
+            .unwrap()
+    );
+    let got = store.user_by_id(u.id).await.unwrap().unwrap();
+    assert_eq!(
+        (got.password_hash.as_str(), got.password_changed_at),
+        ("rehash", T0)
+    );
+    let e = Event {
+        user_id: Some(u.id),
+        ..ev(event_kind::PASSWORD_CHANGED, T0 + 5)
+    };
+    assert!(
+        store
+            .set_password_hash(u.id, "new", Some(T0 + 5), Some(&e))
+            .await
+            .unwrap()
+    );
+    let got = store.user_by_id(u.id).await.unwrap().unwrap();
+    assert_eq!(
+        (got.password_hash.as_str(), got.password_changed_at),
+        ("new", T0 + 5)
+    );
+    let events = store
+        .events(Some(u.id), Some(event_kind::PASSWORD_CHANGED), 10)
+        .await
+        .unwrap();
+    assert_eq!(events, vec![e]);
+    assert!(
+        !store
+            .set_password_hash(new_id(), "x", None, None)
+            .await
+            .unwrap()
+    );
+}
+
+pub async fn sessions_round_trip(store: Arc<dyn Store>) {
+    let u = with_user(store.as_ref(), "s@example.com").await;
+    let s = with_session(store.as_ref(), u.id, T0).await;
+    assert_eq!(store.session(s.id).await.unwrap(), Some(s.clone()));
+    assert_eq!(store.session(new_id()).await.unwrap(), None);
+    let mut bare = session(u.id, T0);
+    bare.ip = None;
+    bare.user_agent = None;
+    store
+        .create_session(&bare, &ev(event_kind::LOGIN_SUCCEEDED, T0))
+        .await
+        .unwrap();
+    assert_eq!(store.session(bare.id).await.unwrap(), Some(bare));
+}
+
+pub async fn rotation_is_conditional_on_generation_and_liveness(store: Arc<dyn Store>) {
+    let u = with_user(store.as_ref(), "r@example.com").await;
+    let s = with_session(store.as_ref(), u.id, T0).await;
+    let e = ev(event_kind::SESSION_REFRESHED, T0 + 1);
+    assert!(
+        store
+            .rotate_session(s.id, 1, &rotation(2, T0 + 1), &e)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .rotate_session(s.id, 1, &rotation(2, T0 + 2), &e)
+            .await
+            .unwrap(),
+        "stale generation"
+    );
+    let got = store.session(s.id).await.unwrap().unwrap();
+    assert_eq!(got.generation, 2);
+    assert_eq!(got.secret_hash, vec![2; 32]);
+    assert_eq!(got.prev_secret_hash, Some(vec![1; 32]));
+    assert_eq!(got.rotated_at, Some(T0 + 1));
+    assert_eq!(got.last_active_at, T0 + 1);
+    assert_eq!(got.expires_at, T0 + 1 + 3_600_000);
+    assert_eq!(got.refresh_count, 1);
+    let revoke = ev(event_kind::SESSION_REVOKED, T0 + 3);
+    store
+        .revoke_sessions(&SessionSelector::One(s.id), T0 + 3, "test", &revoke)
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .rotate_session(s.id, 2, &rotation(3, T0 + 4), &e)
+            .await
+            .unwrap(),
+        "revoked"
+    );
+    assert!(
+        !store
+            .rotate_session(new_id(), 1, &rotation(2, T0), &e)
+            .await
+            .unwrap(),
+        "missing"
+    );
+}
+
+pub async fn touch_is_conditional(store: Arc<dyn Store>) {
+    let u = with_user(store.as_ref(), "t@example.com").await;
+    let s = with_session(store.as_ref(), u.id, T0).await;
+    assert!(store.touch_session(s.id, 1, T0 + 10).await.unwrap());
+    assert_eq!(
+        store.session(s.id).await.unwrap().unwrap().last_active_at,
+        T0 + 10
+    );
+    assert!(!store.touch_session(s.id, 2, T0 + 20).await.unwrap());
+    let revoke = ev(event_kind::SESSION_REVOKED, T0);
+    store
+        .revoke_sessions(&SessionSelector::One(s.id), T0 + 30, "test", &revoke)
+        .await
+        .unwrap();
+    assert!(!store.touch_session(s.id, 1, T0 + 40).await.unwrap());
+}
+
+pub async fn revocation_covers_one_or_all_but_one_and_is_recorded(store: Arc<dyn Store>) {
+    let u = with_user(store.as_ref(), "v@example.com").await;
+    let other = with_user(store.as_ref(), "w@example.com").await;
+    let a = with_session(store.as_ref(), u.id, T0).await;
+    let b = with_session(store.as_ref(), u.id, T0).await;
+    let c = with_session(store.as_ref(), u.id, T0).await;
+    let theirs = with_session(store.as_ref(), other.id, T0).await;
+    let e = Event {
+        user_id: Some(u.id),
+        ..ev(event_kind::SESSION_REVOKED, T0 + 1)
+    };
+    let one = store
+        .revoke_sessions(&SessionSelector::One(a.id), T0 + 1, "logout", &e)
+        .await
+        .unwrap();
+    assert_eq!(one, vec![a.id]);
+    let again = store
+        .revoke_sessions(&SessionSelector::One(a.id), T0 + 2, "logout", &e)
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "already revoked sessions are left alone");
+    let got = store.session(a.id).await.unwrap().unwrap();
+    assert_eq!(
+        (got.revoked_at, got.revoke_reason.as_deref()),
+        (Some(T0 + 1), Some("logout"))
+    );
+    let sel = SessionSelector::User {
+        user_id: u.id,
+        except: Some(c.id),
+    };
+    let mut rest = store
+        .revoke_sessions(&sel, T0 + 3, "password_changed", &e)
+        .await
+        .unwrap();
+    rest.sort();
+    assert_eq!(rest, vec![b.id]);
+    assert!(
+        store
+            .session(c.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none()
+    );
+    assert!(
+        store
+            .session(theirs.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none()
+    );
+    let feed = store.revocations(0, 0, 100).await.unwrap();
+    let targets: Vec<_> = feed.iter().map(|r| r.target.clone()).collect();
+    assert_eq!(
+        targets,
+        vec![
+            RevocationTarget::Session { session_id: a.id },
+            RevocationTarget::Session { session_id: b.id },
+        ]
+    );
+    let events = store
+        .events(Some(u.id), Some(event_kind::SESSION_REVOKED), 10)
+        .await
+        .unwrap();
+    let mut ids: Vec<_> = events.iter().map(|e| e.session_id).collect();
+    ids.sort();
+    let mut want = vec![Some(a.id), Some(b.id)];
+    want.sort();
+    assert_eq!(
+        ids, want,
+        "one event per revoked session, in the same write"
+    );
+}
+
+pub async fn live_sessions_exclude_revoked_and_expired_and_sort_newest_first(
+    store: Arc<dyn Store>,
+) {
+    let u = with_user(store.as_ref(), "l@example.com").await;
+    let old = with_session(store.as_ref(), u.id, T0 + 1).await;
+    let new = with_session(store.as_ref(), u.id, T0 + 2).await;
+    let revoked = with_session(store.as_ref(), u.id, T0 + 3).await;
+    let mut expired = session(u.id, T0 + 4);
+    expired.expires_at = T0 + 50;
+    store
+        .create_session(&expired, &ev(event_kind::LOGIN_SUCCEEDED, T0))
+        .await
+        .unwrap();
+    let e = ev(event_kind::SESSION_REVOKED, T0);
+    store
+        .revoke_sessions(&SessionSelector::One(revoked.id), T0 + 5, "x", &e)
+        .await
+        .unwrap();
+    let live: Vec<Uuid> = store
+        .live_sessions(u.id, T0 + 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(live, vec![new.id, old.id]);
+    assert!(store.live_sessions(new_id(), T0).await.unwrap().is_empty());
+}
+
+pub async fn revocation_feed_is_ordered_and_filtered(store: Arc<dyn Store>) {
+    let u = new_id();
+    let s1 = store
+        .record_revocation(&RevocationTarget::User { user_id: u }, T0)
+        .await
+        .unwrap();
+    let s2 = store
+        .record_revocation(
+            &RevocationTarget::Namespace {
+                namespace: "ns".into(),
+            },
+            T0 + 10,
+        )
+        .await
+        .unwrap();
+    let s3 = store
+        .record_revocation(&RevocationTarget::All, T0 + 20)
+        .await
+        .unwrap();
+    assert!(s1 < s2 && s2 < s3);
+    let all = store.revocations(0, 0, 10).await.unwrap();
+    assert_eq!(
+        all.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        vec![s1, s2, s3]
+    );
+    assert_eq!(all[0].target, RevocationTarget::User { user_id: u });
+    assert_eq!(
+        all[1].target,
+        RevocationTarget::Namespace {
+            namespace: "ns".into()
+        }
+    );
+    assert_eq!(
+        all[2],
+        Revocation {
+            seq: s3,
+            target: RevocationTarget::All,
+            at: T0 + 20
+        }
+    );
+    assert_eq!(store.revocations(s1, 0, 10).await.unwrap().len(), 2);
+    assert_eq!(store.revocations(0, T0 + 5, 10).await.unwrap().len(), 2);
+    assert_eq!(store.revocations(0, 0, 1).await.unwrap().len(), 1);
+}
+
+pub async fn keys_are_initialised_once_per_algorithm(store: Arc<dyn Store>) {
+    let key = |kid: &str, alg: &str, state| KeyRecord {
+        kid: kid.into(),
+        alg: alg.into(),
+        state,
+        created_at: T0,
+        retired_at: None,
+        private_sealed: vec![1, 2, 3],
+    };
+    let first = [
+        key("k1", "EdDSA", KeyState::Current),
+        key("k2", "EdDSA", KeyState::Next),
+    ];
+    assert!(store.init_keys("EdDSA", &first).await.unwrap());
+    assert!(
+        !store
+            .init_keys("EdDSA", &[key("k3", "EdDSA", KeyState::Current)])
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .init_keys("ES256", &[key("k4", "ES256", KeyState::Current)])
+            .await
+            .unwrap()
+    );
+    let mut keys = store.keys().await.unwrap();
+    keys.sort_by(|a, b| a.kid.cmp(&b.kid));
+    assert_eq!(
+        keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
+        vec!["k1", "k2", "k4"]
+    );
+    assert_eq!(keys[0], first[0]);
+}
+
+pub async fn events_are_filtered_and_newest_first(store: Arc<dyn Store>) {
+    let u = new_id();
+    let mk = |kind: &str, at: i64, user: Option<Uuid>| Event {
+        user_id: user,
+        ip: Some("10.0.0.1".into()),
+        detail: serde_json::json!({"k": at}),
+        ..ev(kind, at)
+    };
+    for e in [
+        mk("login.failed", T0, Some(u)),
+        mk("login.succeeded", T0 + 1, Some(u)),
+        mk("login.failed", T0 + 2, None),
+    ] {
+        store.record_event(&e).await.unwrap();
+    }
+    let all = store.events(None, None, 10).await.unwrap();
+    assert_eq!(
+        all.iter().map(|e| e.at).collect::<Vec<_>>(),
+        vec![T0 + 2, T0 + 1, T0]
+    );
+    assert_eq!(all[0].detail, serde_json::json!({"k": T0 + 2}));
+    assert_eq!(store.events(Some(u), None, 10).await.unwrap().len(), 2);
+    assert_eq!(
+        store
+            .events(Some(u), Some("login.failed"), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(store.events(None, None, 1).await.unwrap().len(), 1);
+}
+
+pub async fn concurrent_rotations_have_one_winner(store: Arc<dyn Store>) {
+    let u = with_user(store.as_ref(), "c@example.com").await;
+    let s = with_session(store.as_ref(), u.id, T0).await;
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let e = ev(event_kind::SESSION_REFRESHED, T0 + i);
+                store
+                    .rotate_session(s.id, 1, &rotation(2, T0 + i), &e)
+                    .await
+            })
+        })
+        .collect();
+    let mut wins = 0;
+    for t in tasks {
+        // A busy backend may refuse with Unavailable; it must never double-apply.
+        if let Ok(true) = t.await.unwrap() {
+            wins += 1;
+        }
+    }
+    assert_eq!(wins, 1);
+    assert_eq!(store.session(s.id).await.unwrap().unwrap().refresh_count, 1);
+}
+
+pub async fn ping_answers(store: Arc<dyn Store>) {
+    store.ping().await.unwrap();
+}

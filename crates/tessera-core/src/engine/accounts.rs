@@ -1,0 +1,222 @@
+//! Register, log in, change a password.
+use uuid::Uuid;
+
+use super::validate::{check_namespace, normalize_email};
+use super::{Engine, Issued, Principal, RequestMeta};
+use crate::error::Error;
+use crate::model::{Event, SessionSelector, User, event_kind, new_id};
+
+/// The namespace a login lands in when none is given.
+pub const DEFAULT_NAMESPACE: &str = "default";
+
+/// Email, password and optional namespace, as a login or registration sends them.
+#[derive(Clone)]
+pub struct Credentials {
+    pub email: String,
+    pub password: String,
+    pub namespace: Option<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("email", &self.email)
+            .field("password", &"[redacted]")
+            .field("namespace", &self.namespace)
+            .finish()
+    }
+}
+
+/// A password change: with a session (`principal`), or by email as the way out of
+/// `password_expired`.
+pub struct PasswordChange {
+    pub email: Option<String>,
+    pub current_password: String,
+    pub new_password: String,
+}
+
+impl Engine {
+    /// Creates an account and its first session.
+    pub async fn register(&self, c: Credentials, meta: &RequestMeta) -> Result<Issued, Error> {
+        if !self.cfg.public_registration {
+            return Err(Error::RegistrationClosed);
+        }
+        let namespace = namespace(c.namespace)?;
+        let email = normalize_email(&c.email)?;
+        self.cfg.passwords.check_new(&c.password, &email)?;
+        let now = self.clock.now_ms();
+        let user = User {
+            id: new_id(),
+            email,
+            password_hash: self.hasher.hash(c.password).await?,
+            roles: vec![],
+            banned: false,
+            created_at: now,
+            password_changed_at: now,
+        };
+        let event = event(event_kind::USER_REGISTERED, now, meta, Some(user.id), None);
+        self.store.create_user(&user, &event).await?;
+        self.open_session(user, namespace, meta).await
+    }
+
+    /// Checks the password and opens a new session (always a new id: no fixation).
+    pub async fn login(&self, c: Credentials, meta: &RequestMeta) -> Result<Issued, Error> {
+        let namespace = namespace(c.namespace)?;
+        let user = self.check_password(&c.email, c.password, meta).await?;
+        self.open_session(user, namespace, meta).await
+    }
+
+    /// Changes a password. With a session, the user's other sessions are revoked; by email,
+    /// all of them are.
+    pub async fn change_password(
+        &self,
+        principal: Option<&Principal>,
+        change: PasswordChange,
+        meta: &RequestMeta,
+    ) -> Result<(), Error> {
+        let (user, keep) = match (principal, change.email) {
+            (Some(p), _) => {
+                let user = self
+                    .store
+                    .user_by_id(p.user_id)
+                    .await?
+                    .ok_or(Error::SessionRevoked)?;
+                self.cfg
+                    .passwords
+                    .check_length(&change.current_password)
+                    .map_err(|_| Error::InvalidCredentials)?;
+                if !self
+                    .hasher
+                    .verify(Some(user.password_hash.clone()), change.current_password)
+                    .await?
+                {
+                    return Err(Error::InvalidCredentials);
+                }
+                (user, Some(p.session_id))
+            }
+            (None, Some(email)) => {
+                let user = self
+                    .verify_credentials(&email, change.current_password, meta)
+                    .await?;
+                (user, None)
+            }
+            (None, None) => return Err(Error::InvalidCredentials),
+        };
+        if user.banned {
+            return Err(Error::AccountBanned);
+        }
+        self.cfg
+            .passwords
+            .check_new(&change.new_password, &user.email)?;
+        let hash = self.hasher.hash(change.new_password).await?;
+        let now = self.clock.now_ms();
+        let changed = event(event_kind::PASSWORD_CHANGED, now, meta, Some(user.id), None);
+        self.store
+            .set_password_hash(user.id, &hash, Some(now), Some(&changed))
+            .await?;
+        let revoked = event(event_kind::SESSION_REVOKED, now, meta, Some(user.id), None);
+        let selector = SessionSelector::User {
+            user_id: user.id,
+            except: keep,
+        };
+        let ids = self
+            .store
+            .revoke_sessions(&selector, now, "password_changed", &revoked)
+            .await?;
+        self.apply_local(&ids, now);
+        Ok(())
+    }
+
+    /// Email and password, checked in constant time whether or not the email exists; then ban
+    /// and expiry, which are only revealed to someone who knows the password.
+    async fn check_password(
+        &self,
+        email: &str,
+        password: String,
+        meta: &RequestMeta,
+    ) -> Result<User, Error> {
+        let user = self.verify_credentials(email, password, meta).await?;
+        if user.banned {
+            return Err(Error::AccountBanned);
+        }
+        let max_age = self.cfg.password_max_age_ms;
+        if max_age > 0 && self.clock.now_ms() - user.password_changed_at > max_age {
+            return Err(Error::PasswordExpired);
+        }
+        Ok(user)
+    }
+
+    async fn verify_credentials(
+        &self,
+        email: &str,
+        password: String,
+        meta: &RequestMeta,
+    ) -> Result<User, Error> {
+        // Too long to be anyone's password: refused without hashing it.
+        if password.chars().count() > self.cfg.passwords.max_length {
+            return Err(Error::InvalidCredentials);
+        }
+        let user = match normalize_email(email) {
+            Ok(email) => self.store.user_by_email(&email).await?,
+            Err(_) => None,
+        };
+        let hash = user.as_ref().map(|u| u.password_hash.clone());
+        let ok = self.hasher.verify(hash, password.clone()).await?;
+        let now = self.clock.now_ms();
+        match user {
+            Some(user) if ok => {
+                if self.hasher.needs_rehash(&user.password_hash) {
+                    self.rehash(&user, password).await;
+                }
+                Ok(user)
+            }
+            user => {
+                let failed = event(
+                    event_kind::LOGIN_FAILED,
+                    now,
+                    meta,
+                    user.map(|u| u.id),
+                    None,
+                );
+                self.store.record_event(&failed).await?;
+                Err(Error::InvalidCredentials)
+            }
+        }
+    }
+
+    /// Upgrades a hash made with older Argon2 parameters; failure only costs the upgrade.
+    async fn rehash(&self, user: &User, password: String) {
+        if let Ok(hash) = self.hasher.hash(password).await {
+            if let Err(e) = self
+                .store
+                .set_password_hash(user.id, &hash, None, None)
+                .await
+            {
+                tracing::warn!(error = %e, "password rehash not saved");
+            }
+        }
+    }
+}
+
+fn namespace(ns: Option<String>) -> Result<String, Error> {
+    let ns = ns.unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
+    check_namespace(&ns)?;
+    Ok(ns)
+}
+
+/// An event with the request's metadata.
+pub(super) fn event(
+    kind: &str,
+    at: i64,
+    meta: &RequestMeta,
+    user_id: Option<Uuid>,
+    session_id: Option<Uuid>,
+) -> Event {
+    Event {
+        user_id,
+        session_id,
+        ip: meta.ip.clone(),
+        user_agent: meta.user_agent.clone(),
+        ..Event::new(kind, at)
+    }
+}

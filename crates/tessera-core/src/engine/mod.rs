@@ -1,0 +1,214 @@
+//! The engine: one struct that the server's handlers (or an embedding app) call.
+//!
+//! - `accounts`: register, login, password change.
+//! - `sessions`: refresh with rotation, grace and reuse detection; logout; list and revoke.
+//! - `verify`: access tokens, checked against keys and the revocation set, without I/O.
+use std::sync::Arc;
+
+use tessera_token::{AccessClaims, Algorithm, Jwks, VerifyOptions};
+use uuid::Uuid;
+
+use crate::clock::Clock;
+use crate::error::Error;
+use crate::model::{Revocation, RevocationTarget, Session, User};
+use crate::passwords::{Hasher, PasswordPolicy};
+use crate::revocations::Revocations;
+use crate::secrets::{DerivedKeys, MasterKey, Redacted};
+use crate::store::Store;
+
+pub mod accounts;
+mod issue;
+mod keyring;
+mod sessions;
+pub mod validate;
+mod verify;
+
+pub use verify::Principal;
+
+use keyring::KeyRing;
+
+/// What the engine is told by the configuration. Durations are milliseconds; 0 disables the
+/// idle timeout, the absolute lifetime, the reuse grace or password expiry.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub issuer: String,
+    pub audience: Vec<String>,
+    pub algorithm: Algorithm,
+    pub hs256_secret: Option<Redacted<Vec<u8>>>,
+    pub access_ttl_ms: i64,
+    pub refresh_ttl_ms: i64,
+    pub session_max_lifetime_ms: i64,
+    pub reuse_grace_ms: i64,
+    pub password_max_age_ms: i64,
+    pub passwords: PasswordPolicy,
+    pub public_registration: bool,
+    /// Concurrent Argon2 hashes (the blocking pool is bounded by this).
+    pub hash_permits: usize,
+    /// Clock skew tolerated when verifying, at most 5 s.
+    pub leeway_secs: i64,
+}
+
+impl EngineConfig {
+    /// Defaults of API.md §1 for the given issuer.
+    pub fn new(issuer: impl Into<String>) -> Self {
+        EngineConfig {
+            issuer: issuer.into(),
+            audience: vec![],
+            algorithm: Algorithm::EdDSA,
+            hs256_secret: None,
+            access_ttl_ms: 15 * 60_000,
+            refresh_ttl_ms: 14 * 86_400_000,
+            session_max_lifetime_ms: 90 * 86_400_000,
+            reuse_grace_ms: 30_000,
+            password_max_age_ms: 0,
+            passwords: PasswordPolicy::default(),
+            public_registration: true,
+            hash_permits: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            leeway_secs: 5,
+        }
+    }
+}
+
+/// Who is asking, for session metadata and events.
+#[derive(Clone, Debug, Default)]
+pub struct RequestMeta {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// A token response (API.md §4.1). Token fields are [`Redacted`] so `Debug` cannot leak them.
+#[derive(Debug)]
+pub struct Issued {
+    pub access_token: Redacted<String>,
+    pub expires_in: i64,
+    /// Unix seconds.
+    pub access_expires_at: i64,
+    pub refresh_token: Redacted<String>,
+    /// Unix milliseconds.
+    pub refresh_expires_at: i64,
+    pub session_id: Uuid,
+    pub csrf_token: Redacted<String>,
+    pub user: User,
+}
+
+/// The session engine.
+pub struct Engine {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    cfg: EngineConfig,
+    verify_opts: VerifyOptions,
+    secrets: DerivedKeys,
+    keys: KeyRing,
+    revocations: Revocations,
+    hasher: Hasher,
+}
+
+/// How many revocation records one sync reads at a time.
+const SYNC_BATCH: i64 = 1000;
+
+impl Engine {
+    /// Builds the engine: loads (or makes) the signing keys and the recent revocations.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        master: &MasterKey,
+        cfg: EngineConfig,
+    ) -> Result<Self, Error> {
+        let secrets = master.derive();
+        let keys = KeyRing::load(
+            store.as_ref(),
+            &secrets,
+            cfg.algorithm,
+            cfg.hs256_secret.clone(),
+            clock.now_ms(),
+        )
+        .await?;
+        let hasher = Hasher::new(&cfg.passwords, cfg.hash_permits).map_err(|e| {
+            tracing::error!(%e, "password hasher");
+            Error::Internal
+        })?;
+        let engine = Engine {
+            verify_opts: VerifyOptions {
+                issuer: cfg.issuer.clone(),
+                audience: cfg.audience.clone(),
+                leeway_secs: cfg.leeway_secs,
+            },
+            revocations: Revocations::new(cfg.access_ttl_ms),
+            store,
+            clock,
+            cfg,
+            secrets,
+            keys,
+            hasher,
+        };
+        engine.sync_revocations().await?;
+        Ok(engine)
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// The published keys.
+    pub fn jwks(&self) -> Jwks {
+        self.keys.get().jwks.clone()
+    }
+
+    /// Reads revocation records newer than this node's watermark and applies them. Called at
+    /// start and then on a short interval: the fallback that makes a lost broadcast (or a CLI
+    /// revocation) cost at most one poll.
+    pub async fn sync_revocations(&self) -> Result<usize, Error> {
+        let min_at = self.clock.now_ms() - self.cfg.access_ttl_ms - 60_000;
+        let mut applied = 0;
+        loop {
+            let batch = self
+                .store
+                .revocations(self.revocations.watermark(), min_at, SYNC_BATCH)
+                .await?;
+            for r in &batch {
+                self.revocations.apply(r);
+            }
+            applied += batch.len();
+            if (batch.len() as i64) < SYNC_BATCH {
+                break;
+            }
+        }
+        self.revocations.prune(self.clock.now_ms());
+        Ok(applied)
+    }
+
+    /// Re-reads the key set from the store.
+    pub async fn reload_keys(&self) -> Result<(), Error> {
+        self.keys
+            .reload(self.store.as_ref(), &self.secrets, self.clock.now_ms())
+            .await
+    }
+
+    /// Whether the store answers.
+    pub async fn ready(&self) -> bool {
+        self.store.ping().await.is_ok()
+    }
+
+    /// Applies revocations this node just wrote, before any broadcast or poll.
+    fn apply_local(&self, sessions: &[Uuid], at: i64) {
+        for id in sessions {
+            self.revocations.apply(&Revocation {
+                seq: 0,
+                target: RevocationTarget::Session { session_id: *id },
+                at,
+            });
+        }
+    }
+
+    fn claims_for(&self, user: &User, session: &Session, now_ms: i64) -> AccessClaims {
+        issue::claims(&self.cfg, user, session, now_ms)
+    }
+}

@@ -1,0 +1,327 @@
+//! Sessions: open, refresh (rotation, grace, reuse detection), logout, list and revoke.
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+use super::accounts::event;
+use super::{Engine, Issued, Principal, RequestMeta};
+use crate::error::Error;
+use crate::model::{Rotation, Session, SessionSelector, User, event_kind};
+use crate::refresh_token::RefreshToken;
+
+/// A lost race re-reads the session and tries again this many times before answering 503.
+const ROTATION_ATTEMPTS: usize = 4;
+
+impl Engine {
+    /// Opens a session for an authenticated user and issues its first tokens.
+    pub(super) async fn open_session(
+        &self,
+        user: User,
+        namespace: String,
+        meta: &RequestMeta,
+    ) -> Result<Issued, Error> {
+        let now = self.clock.now_ms();
+        let id = crate::model::new_id();
+        let refresh = RefreshToken::first(id);
+        let absolute = self.absolute_expiry(now);
+        let session = Session {
+            id,
+            user_id: user.id,
+            namespace,
+            created_at: now,
+            last_active_at: now,
+            expires_at: self.sliding_expiry(now, absolute),
+            absolute_expires_at: absolute,
+            ip: meta.ip.clone(),
+            user_agent: meta.user_agent.clone(),
+            refresh_count: 0,
+            generation: refresh.generation,
+            secret_hash: refresh.secret_hash(),
+            prev_secret_hash: None,
+            rotated_at: None,
+            revoked_at: None,
+            revoke_reason: None,
+        };
+        let e = event(
+            event_kind::LOGIN_SUCCEEDED,
+            now,
+            meta,
+            Some(user.id),
+            Some(id),
+        );
+        self.store.create_session(&session, &e).await?;
+        self.issue(user, &session, &refresh)
+    }
+
+    /// Exchanges a refresh token for a new one (API.md §4.3).
+    ///
+    /// - current generation: rotate with one conditional write; the loser of a race re-reads
+    ///   and lands in the grace branch;
+    /// - the generation just rotated out, within the grace: the same successor again, derived
+    ///   from the presented secret, byte for byte;
+    /// - any older generation, or after the grace: reuse, and the session is revoked;
+    /// - anything whose MAC fails: `invalid_refresh_token`, and nothing changes.
+    pub async fn refresh(&self, token: &str, meta: &RequestMeta) -> Result<Issued, Error> {
+        let presented =
+            RefreshToken::decode(token, &self.secrets).ok_or(Error::InvalidRefreshToken)?;
+        for _ in 0..ROTATION_ATTEMPTS {
+            let session = self
+                .store
+                .session(presented.session_id)
+                .await?
+                .ok_or(Error::InvalidRefreshToken)?;
+            let now = self.clock.now_ms();
+            if session.revoked_at.is_some() {
+                return Err(Error::SessionRevoked);
+            }
+            if now >= session.expires_at {
+                return Err(Error::SessionExpired);
+            }
+            let hash = presented.secret_hash();
+            if presented.generation == session.generation {
+                if !bool::from(hash.ct_eq(&session.secret_hash)) {
+                    return Err(Error::InvalidRefreshToken);
+                }
+                if let Some(issued) = self.rotate(&session, &presented, now, meta).await? {
+                    return Ok(issued);
+                }
+            } else if presented.generation == session.generation - 1 {
+                let matches = session
+                    .prev_secret_hash
+                    .as_ref()
+                    .is_some_and(|prev| bool::from(hash.ct_eq(prev)));
+                if !matches {
+                    return Err(Error::InvalidRefreshToken);
+                }
+                let rotated_at = session.rotated_at.unwrap_or(i64::MIN / 2);
+                let in_grace =
+                    self.cfg.reuse_grace_ms > 0 && now - rotated_at <= self.cfg.reuse_grace_ms;
+                if !in_grace {
+                    return Err(self.reuse_detected(&session, now, meta).await);
+                }
+                if let Some(issued) = self.replay_in_grace(&session, &presented, now).await? {
+                    return Ok(issued);
+                }
+            } else if presented.generation < session.generation {
+                return Err(self.reuse_detected(&session, now, meta).await);
+            } else {
+                // A later generation than the store knows can only be forged.
+                return Err(Error::InvalidRefreshToken);
+            }
+        }
+        Err(Error::Unavailable)
+    }
+
+    /// `None` when another request rotated (or revoked) first.
+    async fn rotate(
+        &self,
+        session: &Session,
+        presented: &RefreshToken,
+        now: i64,
+        meta: &RequestMeta,
+    ) -> Result<Option<Issued>, Error> {
+        let child = presented.child(&self.secrets);
+        let rotation = Rotation {
+            generation: child.generation,
+            secret_hash: child.secret_hash(),
+            prev_secret_hash: session.secret_hash.clone(),
+            rotated_at: now,
+            expires_at: self.sliding_expiry(now, session.absolute_expires_at),
+            refresh_count: session.refresh_count + 1,
+        };
+        let e = event(
+            event_kind::SESSION_REFRESHED,
+            now,
+            meta,
+            Some(session.user_id),
+            Some(session.id),
+        );
+        if !self
+            .store
+            .rotate_session(session.id, session.generation, &rotation, &e)
+            .await?
+        {
+            return Ok(None);
+        }
+        let user = self.live_user(session.user_id).await?;
+        let rotated = Session {
+            generation: rotation.generation,
+            secret_hash: rotation.secret_hash,
+            prev_secret_hash: Some(rotation.prev_secret_hash),
+            rotated_at: Some(now),
+            last_active_at: now,
+            expires_at: rotation.expires_at,
+            refresh_count: rotation.refresh_count,
+            ..session.clone()
+        };
+        self.issue(user, &rotated, &child).map(Some)
+    }
+
+    /// The successor of a just-rotated token, again. `None` if the session moved on meanwhile.
+    async fn replay_in_grace(
+        &self,
+        session: &Session,
+        presented: &RefreshToken,
+        now: i64,
+    ) -> Result<Option<Issued>, Error> {
+        let child = presented.child(&self.secrets);
+        if !bool::from(child.secret_hash().ct_eq(&session.secret_hash)) {
+            return Err(Error::InvalidRefreshToken);
+        }
+        if !self
+            .store
+            .touch_session(session.id, session.generation, now)
+            .await?
+        {
+            return Ok(None);
+        }
+        let user = self.live_user(session.user_id).await?;
+        self.issue(user, session, &child).map(Some)
+    }
+
+    /// Revokes the session of a replayed token and returns the error to answer with. Forgeries
+    /// never reach here: only a token whose MAC verified can.
+    async fn reuse_detected(&self, session: &Session, now: i64, meta: &RequestMeta) -> Error {
+        tracing::warn!(session_id = %session.id, "refresh token reuse detected; revoking the session");
+        let e = event(
+            event_kind::SESSION_REUSE_DETECTED,
+            now,
+            meta,
+            Some(session.user_id),
+            None,
+        );
+        match self
+            .store
+            .revoke_sessions(&SessionSelector::One(session.id), now, "reuse", &e)
+            .await
+        {
+            Ok(ids) => {
+                self.apply_local(&ids, now);
+                Error::RefreshTokenReused
+            }
+            Err(e) => e.into(),
+        }
+    }
+
+    async fn live_user(&self, user_id: Uuid) -> Result<User, Error> {
+        let user = self
+            .store
+            .user_by_id(user_id)
+            .await?
+            .ok_or(Error::SessionRevoked)?;
+        if user.banned {
+            return Err(Error::AccountBanned);
+        }
+        Ok(user)
+    }
+
+    /// Ends the session of an access token (expired or not). Idempotent.
+    pub async fn logout(&self, principal: &Principal, meta: &RequestMeta) -> Result<(), Error> {
+        self.revoke(
+            SessionSelector::One(principal.session_id),
+            principal.user_id,
+            "logout",
+            meta,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Ends the session of a refresh token. The token must be genuine (MAC), but any of the
+    /// session's generations will do: each proves the holder had the session. Idempotent.
+    pub async fn logout_refresh(&self, token: &str, meta: &RequestMeta) -> Result<Uuid, Error> {
+        let presented =
+            RefreshToken::decode(token, &self.secrets).ok_or(Error::InvalidRefreshToken)?;
+        let session = self.store.session(presented.session_id).await?;
+        if let Some(s) = session {
+            self.revoke(SessionSelector::One(s.id), s.user_id, "logout", meta)
+                .await?;
+        }
+        Ok(presented.session_id)
+    }
+
+    /// The session id a genuine refresh token names, for CSRF checks before acting on it.
+    pub fn refresh_token_session(&self, token: &str) -> Result<Uuid, Error> {
+        RefreshToken::decode(token, &self.secrets)
+            .map(|t| t.session_id)
+            .ok_or(Error::InvalidRefreshToken)
+    }
+
+    /// The user and session behind an access token.
+    pub async fn me(&self, principal: &Principal) -> Result<(User, Session), Error> {
+        let user = self
+            .store
+            .user_by_id(principal.user_id)
+            .await?
+            .ok_or(Error::SessionRevoked)?;
+        let session = self
+            .store
+            .session(principal.session_id)
+            .await?
+            .ok_or(Error::SessionRevoked)?;
+        if session.user_id != user.id || session.revoked_at.is_some() {
+            return Err(Error::SessionRevoked);
+        }
+        Ok((user, session))
+    }
+
+    /// The user's live sessions, most recently active first.
+    pub async fn sessions(&self, principal: &Principal) -> Result<Vec<Session>, Error> {
+        Ok(self
+            .store
+            .live_sessions(principal.user_id, self.clock.now_ms())
+            .await?)
+    }
+
+    /// Revokes one of the caller's own live sessions; `NotFound` for anything else.
+    pub async fn revoke_own_session(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+        meta: &RequestMeta,
+    ) -> Result<(), Error> {
+        let now = self.clock.now_ms();
+        match self.store.session(id).await? {
+            Some(s) if s.user_id == principal.user_id && s.is_live(now) => {
+                self.revoke(SessionSelector::One(id), principal.user_id, "user", meta)
+                    .await?;
+                Ok(())
+            }
+            _ => Err(Error::NotFound),
+        }
+    }
+
+    /// Revokes all the caller's sessions, or all but the current one. Returns how many.
+    pub async fn revoke_own_sessions(
+        &self,
+        principal: &Principal,
+        keep_current: bool,
+        meta: &RequestMeta,
+    ) -> Result<usize, Error> {
+        let selector = SessionSelector::User {
+            user_id: principal.user_id,
+            except: keep_current.then_some(principal.session_id),
+        };
+        Ok(self
+            .revoke(selector, principal.user_id, "user", meta)
+            .await?
+            .len())
+    }
+
+    /// Writes the revocation (store first: it is the system of record), then applies it here.
+    async fn revoke(
+        &self,
+        selector: SessionSelector,
+        user_id: Uuid,
+        reason: &str,
+        meta: &RequestMeta,
+    ) -> Result<Vec<Uuid>, Error> {
+        let now = self.clock.now_ms();
+        let e = event(event_kind::SESSION_REVOKED, now, meta, Some(user_id), None);
+        let ids = self
+            .store
+            .revoke_sessions(&selector, now, reason, &e)
+            .await?;
+        self.apply_local(&ids, now);
+        Ok(ids)
+    }
+}

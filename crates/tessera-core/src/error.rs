@@ -1,0 +1,62 @@
+use thiserror::Error;
+
+use crate::store::StoreError;
+
+/// Everything the engine can refuse. Each variant maps to one `code` of API.md §2; messages never
+/// contain a secret.
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    #[error("password has expired")]
+    PasswordExpired,
+    #[error("invalid refresh token")]
+    InvalidRefreshToken,
+    #[error("refresh token reused; the session is revoked")]
+    RefreshTokenReused,
+    #[error("session revoked")]
+    SessionRevoked,
+    #[error("session expired")]
+    SessionExpired,
+    #[error("invalid token")]
+    InvalidToken,
+    #[error("token expired")]
+    TokenExpired,
+    #[error("CSRF token missing or invalid")]
+    CsrfFailed,
+    #[error("registration is closed")]
+    RegistrationClosed,
+    #[error("account banned")]
+    AccountBanned,
+    #[error("not found")]
+    NotFound,
+    #[error("email already registered")]
+    EmailTaken,
+    #[error("invalid email: {0}")]
+    InvalidEmail(&'static str),
+    #[error("weak password: {0}")]
+    WeakPassword(String),
+    #[error("invalid namespace")]
+    InvalidNamespace,
+    /// The store cannot be reached or is busy; retryable.
+    #[error("store unavailable")]
+    Unavailable,
+    #[error("internal error")]
+    Internal,
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict => Error::EmailTaken,
+            StoreError::Unavailable(reason) => {
+                tracing::warn!(%reason, "store unavailable");
+                Error::Unavailable
+            }
+            StoreError::Corrupt(reason) => {
+                tracing::error!(%reason, "store data error");
+                Error::Internal
+            }
+        }
+    }
+}

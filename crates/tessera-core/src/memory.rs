@@ -1,0 +1,273 @@
+//! An in-memory store: for tests and for library users who keep nothing on disk. It follows the
+//! same contract as the database stores (the conformance suite proves it), with one mutex making
+//! every operation atomic.
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use crate::model::{
+    Event, KeyRecord, KeyState, Revocation, RevocationTarget, Rotation, Session, SessionSelector,
+    User,
+};
+use crate::store::*;
+
+#[derive(Default)]
+struct State {
+    users: HashMap<Uuid, User>,
+    sessions: HashMap<Uuid, Session>,
+    revocations: Vec<Revocation>,
+    keys: Vec<KeyRecord>,
+    events: Vec<Event>,
+}
+
+/// See the module docs.
+#[derive(Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("memory store lock")
+    }
+}
+
+impl State {
+    fn push_revocation(&mut self, target: RevocationTarget, at: i64) -> i64 {
+        let seq = self.revocations.len() as i64 + 1;
+        self.revocations.push(Revocation { seq, target, at });
+        seq
+    }
+}
+
+#[async_trait]
+impl UserStore for MemoryStore {
+    async fn create_user(&self, user: &User, event: &Event) -> StoreResult<()> {
+        let mut s = self.lock();
+        if s.users.values().any(|u| u.email == user.email) {
+            return Err(StoreError::Conflict);
+        }
+        s.users.insert(user.id, user.clone());
+        s.events.push(event.clone());
+        Ok(())
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        Ok(self
+            .lock()
+            .users
+            .values()
+            .find(|u| u.email == email)
+            .cloned())
+    }
+
+    async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>> {
+        Ok(self.lock().users.get(&id).cloned())
+    }
+
+    async fn set_password_hash(
+        &self,
+        id: Uuid,
+        hash: &str,
+        changed_at: Option<i64>,
+        event: Option<&Event>,
+    ) -> StoreResult<bool> {
+        let mut s = self.lock();
+        let Some(u) = s.users.get_mut(&id) else {
+            return Ok(false);
+        };
+        u.password_hash = hash.to_owned();
+        if let Some(at) = changed_at {
+            u.password_changed_at = at;
+        }
+        s.events.extend(event.cloned());
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    async fn create_session(&self, session: &Session, event: &Event) -> StoreResult<()> {
+        let mut s = self.lock();
+        s.sessions.insert(session.id, session.clone());
+        s.events.push(event.clone());
+        Ok(())
+    }
+
+    async fn session(&self, id: Uuid) -> StoreResult<Option<Session>> {
+        Ok(self.lock().sessions.get(&id).cloned())
+    }
+
+    async fn rotate_session(
+        &self,
+        id: Uuid,
+        from_generation: i64,
+        r: &Rotation,
+        event: &Event,
+    ) -> StoreResult<bool> {
+        let mut s = self.lock();
+        let Some(sess) = s.sessions.get_mut(&id) else {
+            return Ok(false);
+        };
+        if sess.generation != from_generation || sess.revoked_at.is_some() {
+            return Ok(false);
+        }
+        sess.generation = r.generation;
+        sess.secret_hash = r.secret_hash.clone();
+        sess.prev_secret_hash = Some(r.prev_secret_hash.clone());
+        sess.rotated_at = Some(r.rotated_at);
+        sess.last_active_at = r.rotated_at;
+        sess.expires_at = r.expires_at;
+        sess.refresh_count = r.refresh_count;
+        s.events.push(event.clone());
+        Ok(true)
+    }
+
+    async fn touch_session(&self, id: Uuid, generation: i64, at: i64) -> StoreResult<bool> {
+        let mut s = self.lock();
+        match s.sessions.get_mut(&id) {
+            Some(sess) if sess.generation == generation && sess.revoked_at.is_none() => {
+                sess.last_active_at = sess.last_active_at.max(at);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn revoke_sessions(
+        &self,
+        selector: &SessionSelector,
+        at: i64,
+        reason: &str,
+        event: &Event,
+    ) -> StoreResult<Vec<Uuid>> {
+        let mut s = self.lock();
+        let mut ids: Vec<Uuid> = s
+            .sessions
+            .values()
+            .filter(|sess| sess.revoked_at.is_none() && selected(selector, sess))
+            .map(|sess| sess.id)
+            .collect();
+        ids.sort();
+        for id in &ids {
+            let sess = s.sessions.get_mut(id).expect("selected above");
+            sess.revoked_at = Some(at);
+            sess.revoke_reason = Some(reason.to_owned());
+            let user_id = sess.user_id;
+            s.push_revocation(RevocationTarget::Session { session_id: *id }, at);
+            s.events.push(Event {
+                id: crate::model::new_id(),
+                session_id: Some(*id),
+                user_id: event.user_id.or(Some(user_id)),
+                detail: serde_json::json!({"reason": reason}),
+                ..event.clone()
+            });
+        }
+        Ok(ids)
+    }
+
+    async fn live_sessions(&self, user_id: Uuid, now: i64) -> StoreResult<Vec<Session>> {
+        let mut v: Vec<Session> = self
+            .lock()
+            .sessions
+            .values()
+            .filter(|s| s.user_id == user_id && s.is_live(now))
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| {
+            b.last_active_at
+                .cmp(&a.last_active_at)
+                .then(b.id.cmp(&a.id))
+        });
+        Ok(v)
+    }
+}
+
+fn selected(selector: &SessionSelector, s: &Session) -> bool {
+    match selector {
+        SessionSelector::One(id) => s.id == *id,
+        SessionSelector::User { user_id, except } => s.user_id == *user_id && Some(s.id) != *except,
+    }
+}
+
+#[async_trait]
+impl RevocationStore for MemoryStore {
+    async fn record_revocation(&self, target: &RevocationTarget, at: i64) -> StoreResult<i64> {
+        Ok(self.lock().push_revocation(target.clone(), at))
+    }
+
+    async fn revocations(
+        &self,
+        after_seq: i64,
+        min_at: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<Revocation>> {
+        Ok(self
+            .lock()
+            .revocations
+            .iter()
+            .filter(|r| r.seq > after_seq && r.at >= min_at)
+            .take(limit.max(0) as usize)
+            .cloned()
+            .collect())
+    }
+}
+
+#[async_trait]
+impl KeyStore for MemoryStore {
+    async fn keys(&self) -> StoreResult<Vec<KeyRecord>> {
+        Ok(self.lock().keys.clone())
+    }
+
+    async fn init_keys(&self, alg: &str, keys: &[KeyRecord]) -> StoreResult<bool> {
+        let mut s = self.lock();
+        if s.keys
+            .iter()
+            .any(|k| k.alg == alg && k.state == KeyState::Current)
+        {
+            return Ok(false);
+        }
+        s.keys.extend_from_slice(keys);
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl EventStore for MemoryStore {
+    async fn record_event(&self, event: &Event) -> StoreResult<()> {
+        self.lock().events.push(event.clone());
+        Ok(())
+    }
+
+    async fn events(
+        &self,
+        user_id: Option<Uuid>,
+        kind: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<Event>> {
+        let s = self.lock();
+        let mut v: Vec<Event> = s
+            .events
+            .iter()
+            .filter(|e| user_id.is_none_or(|u| e.user_id == Some(u)))
+            .filter(|e| kind.is_none_or(|k| e.kind == k))
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| b.at.cmp(&a.at).then(b.id.cmp(&a.id)));
+        v.truncate(limit.max(0) as usize);
+        Ok(v)
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn ping(&self) -> StoreResult<()> {
+        Ok(())
+    }
+}

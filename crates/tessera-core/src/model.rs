@@ -1,0 +1,203 @@
+//! The records the engine keeps. Times are unix milliseconds; ids are UUIDv7.
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A new time-ordered id.
+pub fn new_id() -> Uuid {
+    Uuid::now_v7()
+}
+
+/// An account. `email` is stored trimmed and lower-cased. `Debug` omits the password hash.
+#[derive(Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    /// PHC string (Argon2id). Never leaves the engine.
+    pub password_hash: String,
+    pub roles: Vec<String>,
+    pub banned: bool,
+    pub created_at: i64,
+    pub password_changed_at: i64,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("roles", &self.roles)
+            .field("banned", &self.banned)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Event types (API.md §5).
+pub mod event_kind {
+    pub const USER_REGISTERED: &str = "user.registered";
+    pub const LOGIN_SUCCEEDED: &str = "login.succeeded";
+    pub const LOGIN_FAILED: &str = "login.failed";
+    pub const SESSION_REFRESHED: &str = "session.refreshed";
+    pub const SESSION_REVOKED: &str = "session.revoked";
+    pub const SESSION_REUSE_DETECTED: &str = "session.reuse_detected";
+    pub const PASSWORD_CHANGED: &str = "password.changed";
+}
+
+/// One login on one device, with the rotation state of its refresh token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub namespace: String,
+    pub created_at: i64,
+    pub last_active_at: i64,
+    /// Idle timeout, capped by `absolute_expires_at`.
+    pub expires_at: i64,
+    pub absolute_expires_at: i64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub refresh_count: i64,
+    /// Generation of the current refresh token.
+    pub generation: i64,
+    /// SHA-256 of the current refresh secret.
+    pub secret_hash: Vec<u8>,
+    /// SHA-256 of the previous generation's secret, kept for the reuse grace.
+    pub prev_secret_hash: Option<Vec<u8>>,
+    /// When the previous generation was rotated out.
+    pub rotated_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub revoke_reason: Option<String>,
+}
+
+impl Session {
+    pub fn is_live(&self, now_ms: i64) -> bool {
+        self.revoked_at.is_none() && now_ms < self.expires_at
+    }
+}
+
+/// The write a successful rotation makes, conditional on the generation it started from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rotation {
+    pub generation: i64,
+    pub secret_hash: Vec<u8>,
+    pub prev_secret_hash: Vec<u8>,
+    pub rotated_at: i64,
+    pub expires_at: i64,
+    pub refresh_count: i64,
+}
+
+/// A security event, written in the same transaction as the change it records.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub at: i64,
+    pub user_id: Option<Uuid>,
+    pub session_id: Option<Uuid>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub detail: serde_json::Value,
+}
+
+/// Which sessions a revocation ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SessionSelector {
+    One(Uuid),
+    /// Every live session of a user, optionally sparing one (the caller's own).
+    User {
+        user_id: Uuid,
+        except: Option<Uuid>,
+    },
+}
+
+/// What a revocation record kills, as broadcast to every verifier.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RevocationTarget {
+    Session {
+        session_id: Uuid,
+    },
+    /// Every token of the user issued at or before the record's time.
+    User {
+        user_id: Uuid,
+    },
+    Namespace {
+        namespace: String,
+    },
+    All,
+}
+
+/// A durable revocation record; `seq` orders the feed every node polls.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revocation {
+    pub seq: i64,
+    pub target: RevocationTarget,
+    pub at: i64,
+}
+
+/// The lifecycle of a signing key: published before it signs, published after it stops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyState {
+    Next,
+    Current,
+    Retiring,
+}
+
+impl KeyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Next => "next",
+            KeyState::Current => "current",
+            KeyState::Retiring => "retiring",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "next" => Some(KeyState::Next),
+            "current" => Some(KeyState::Current),
+            "retiring" => Some(KeyState::Retiring),
+            _ => None,
+        }
+    }
+}
+
+/// A stored signing key. `private_sealed` is the private key encrypted with the master key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    pub kid: String,
+    pub alg: String,
+    pub state: KeyState,
+    pub created_at: i64,
+    /// When it stopped signing (moved to `retiring`).
+    pub retired_at: Option<i64>,
+    pub private_sealed: Vec<u8>,
+}
+
+impl std::fmt::Debug for KeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRecord")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("state", &self.state)
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Event {
+    /// A new event of `kind` at `at`; callers fill in the rest.
+    pub fn new(kind: &str, at: i64) -> Self {
+        Event {
+            id: new_id(),
+            kind: kind.to_owned(),
+            at,
+            user_id: None,
+            session_id: None,
+            ip: None,
+            user_agent: None,
+            detail: serde_json::Value::Null,
+        }
+    }
+}

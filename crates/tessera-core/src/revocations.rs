@@ -1,0 +1,143 @@
+//! The in-memory revocation set every verifier consults: a hash lookup, no I/O.
+//!
+//! It holds revoked session ids until their last access token has expired, and cutoffs ("every
+//! token issued at or before T is dead") per user, per namespace and globally for mass
+//! revocations. Records arrive from this node's own writes and from the store's revocation feed
+//! (and, in a cluster, a broadcast), so applying one must be idempotent.
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use uuid::Uuid;
+
+use crate::model::{Revocation, RevocationTarget};
+
+#[derive(Default)]
+struct State {
+    /// Session id → unix ms after which the entry can be dropped.
+    sessions: HashMap<Uuid, i64>,
+    /// Cutoffs in unix seconds, compared with a token's `iat`.
+    users: HashMap<Uuid, i64>,
+    namespaces: HashMap<String, i64>,
+    all: i64,
+    /// Highest feed sequence applied.
+    watermark: i64,
+}
+
+/// The set, shared by every request on a node.
+pub struct Revocations {
+    /// How long a session entry must be kept: the access-token lifetime plus a margin for the
+    /// leeway and for a token signed in the instant a revocation lands.
+    retention_ms: i64,
+    state: RwLock<State>,
+}
+
+impl Revocations {
+    pub fn new(access_ttl_ms: i64) -> Self {
+        Revocations {
+            retention_ms: access_ttl_ms + 60_000,
+            state: RwLock::new(State::default()),
+        }
+    }
+
+    /// Applies one record (idempotent) and advances the watermark.
+    pub fn apply(&self, r: &Revocation) {
+        let mut s = self.state.write().expect("revocations lock");
+        let cutoff = r.at.div_euclid(1000);
+        match &r.target {
+            RevocationTarget::Session { session_id } => {
+                let until = r.at + self.retention_ms;
+                let e = s.sessions.entry(*session_id).or_insert(until);
+                *e = (*e).max(until);
+            }
+            RevocationTarget::User { user_id } => {
+                let e = s.users.entry(*user_id).or_insert(cutoff);
+                *e = (*e).max(cutoff);
+            }
+            RevocationTarget::Namespace { namespace } => {
+                let e = s.namespaces.entry(namespace.clone()).or_insert(cutoff);
+                *e = (*e).max(cutoff);
+            }
+            RevocationTarget::All => s.all = s.all.max(cutoff),
+        }
+        s.watermark = s.watermark.max(r.seq);
+    }
+
+    /// Whether a token of session `sid`, user `sub`, namespace `ns`, issued at `iat` (seconds),
+    /// has been revoked.
+    pub fn is_revoked(&self, sid: &Uuid, sub: &Uuid, ns: &str, iat: i64) -> bool {
+        let s = self.state.read().expect("revocations lock");
+        s.sessions.contains_key(sid)
+            || iat <= s.all
+            || s.users.get(sub).is_some_and(|&c| iat <= c)
+            || s.namespaces.get(ns).is_some_and(|&c| iat <= c)
+    }
+
+    pub fn watermark(&self) -> i64 {
+        self.state.read().expect("revocations lock").watermark
+    }
+
+    /// Drops session entries whose tokens have all expired.
+    pub fn prune(&self, now_ms: i64) {
+        let mut s = self.state.write().expect("revocations lock");
+        s.sessions.retain(|_, until| *until > now_ms);
+    }
+
+    /// Number of session entries held (for metrics and tests).
+    pub fn len(&self) -> usize {
+        self.state.read().expect("revocations lock").sessions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_users_namespaces_and_all_are_checked() {
+        let r = Revocations::new(900_000);
+        let (sid, sub, other) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+        assert!(!r.is_revoked(&sid, &sub, "ns", 100));
+        r.apply(&Revocation {
+            seq: 1,
+            target: RevocationTarget::Session { session_id: sid },
+            at: 100_000,
+        });
+        assert!(r.is_revoked(&sid, &sub, "ns", 100));
+        assert!(!r.is_revoked(&other, &sub, "ns", 100));
+        r.apply(&Revocation {
+            seq: 2,
+            target: RevocationTarget::User { user_id: sub },
+            at: 200_000,
+        });
+        assert!(r.is_revoked(&other, &sub, "ns", 200));
+        assert!(
+            !r.is_revoked(&other, &sub, "ns", 201),
+            "issued after the cutoff"
+        );
+        r.apply(&Revocation {
+            seq: 3,
+            target: RevocationTarget::Namespace {
+                namespace: "ns".into(),
+            },
+            at: 300_000,
+        });
+        assert!(r.is_revoked(&other, &other, "ns", 250));
+        assert!(!r.is_revoked(&other, &other, "ns2", 250));
+        r.apply(&Revocation {
+            seq: 4,
+            target: RevocationTarget::All,
+            at: 400_000,
+        });
+        assert!(r.is_revoked(&other, &other, "ns2", 400));
+        assert_eq!(r.watermark(), 4);
+        r.prune(100_000 + 900_000 + 60_001);
+        assert!(
+            !r.is_revoked(&sid, &other, "x", 500),
+            "pruned after its tokens expired"
+        );
+    }
+}

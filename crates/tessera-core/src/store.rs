@@ -1,0 +1,113 @@
+//! The storage contract. Every backend (memory, SQLite, PostgreSQL) implements these traits and
+//! passes the same conformance suite. Operations are whole units of work: each one that changes
+//! security state writes its event in the same transaction.
+use async_trait::async_trait;
+use thiserror::Error;
+use uuid::Uuid;
+
+use crate::model::{
+    Event, KeyRecord, Revocation, RevocationTarget, Rotation, Session, SessionSelector, User,
+};
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// A unique constraint refused the write (an email already taken).
+    #[error("conflict")]
+    Conflict,
+    /// The backend is unreachable or too busy; the caller may retry.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data could not be read back (a bug or a corrupted row).
+    #[error("store data error: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Creates the user; [`StoreError::Conflict`] when the email is taken.
+    async fn create_user(&self, user: &User, event: &Event) -> StoreResult<()>;
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>>;
+    /// Replaces the password hash. With `changed_at`, it is a password change (recorded by
+    /// `event`); without, a transparent rehash that keeps the change time.
+    async fn set_password_hash(
+        &self,
+        id: Uuid,
+        hash: &str,
+        changed_at: Option<i64>,
+        event: Option<&Event>,
+    ) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn create_session(&self, session: &Session, event: &Event) -> StoreResult<()>;
+    async fn session(&self, id: Uuid) -> StoreResult<Option<Session>>;
+    /// Applies `rotation` only if the session is still at `from_generation` and not revoked:
+    /// one conditional write. `false` means someone else got there first (or it was revoked).
+    async fn rotate_session(
+        &self,
+        id: Uuid,
+        from_generation: i64,
+        rotation: &Rotation,
+        event: &Event,
+    ) -> StoreResult<bool>;
+    /// Marks the grace replay as activity, only if the session is still at `generation` and not
+    /// revoked.
+    async fn touch_session(&self, id: Uuid, generation: i64, at: i64) -> StoreResult<bool>;
+    /// Revokes the live (unrevoked) sessions that `selector` names, writing a revocation record
+    /// and an event (from `event`, with `session_id` filled in) for each. Returns the ids revoked;
+    /// sessions already revoked are left alone.
+    async fn revoke_sessions(
+        &self,
+        selector: &SessionSelector,
+        at: i64,
+        reason: &str,
+        event: &Event,
+    ) -> StoreResult<Vec<Uuid>>;
+    /// Unrevoked, unexpired sessions of a user, most recently active first.
+    async fn live_sessions(&self, user_id: Uuid, now: i64) -> StoreResult<Vec<Session>>;
+}
+
+#[async_trait]
+pub trait RevocationStore: Send + Sync {
+    /// Writes a revocation record that is not tied to one session row (a user, namespace or
+    /// global cutoff) and returns its sequence number.
+    async fn record_revocation(&self, target: &RevocationTarget, at: i64) -> StoreResult<i64>;
+    /// Records with `seq > after_seq` and `at >= min_at`, oldest first, at most `limit`.
+    async fn revocations(
+        &self,
+        after_seq: i64,
+        min_at: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<Revocation>>;
+}
+
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    async fn keys(&self) -> StoreResult<Vec<KeyRecord>>;
+    /// Inserts `keys` only if no key of their algorithm is `current` yet, atomically, so nodes
+    /// that start together end with one key set. Returns whether they were inserted.
+    async fn init_keys(&self, alg: &str, keys: &[KeyRecord]) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    async fn record_event(&self, event: &Event) -> StoreResult<()>;
+    /// Newest first, optionally filtered.
+    async fn events(
+        &self,
+        user_id: Option<Uuid>,
+        kind: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<Event>>;
+}
+
+/// The whole family, as the engine holds it.
+#[async_trait]
+pub trait Store: UserStore + SessionStore + RevocationStore + KeyStore + EventStore {
+    /// Cheap round trip for readiness checks.
+    async fn ping(&self) -> StoreResult<()>;
+}
