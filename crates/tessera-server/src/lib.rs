@@ -1,1 +1,13 @@
+//! The Tessera HTTP server as a library: configuration, the axum router, and the pieces the
+//! `tessera` binary runs. Tests start it on `127.0.0.1:0` with [`app::build`] and [`app::serve`].
 
+pub mod app;
+pub mod config;
+mod cookies;
+pub mod error;
+mod extract;
+mod files;
+mod middleware;
+pub mod routes;
+pub mod state;
+mod views;

@@ -1,0 +1,79 @@
+//! Assembling and running the server: store, keys, engine, background sync, HTTP.
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use tessera_core::{Engine, SystemClock};
+use tokio::net::TcpListener;
+
+use crate::config::Settings;
+use crate::state::AppState;
+use crate::{files, routes};
+
+/// How often a node reads the revocation feed: the bound on how late a revocation written
+/// elsewhere (another node, the CLI) is seen here.
+pub const REVOCATION_POLL: Duration = Duration::from_millis(500);
+const KEY_RELOAD_EVERY_POLLS: u32 = 20;
+
+/// Opens the store, loads or makes the keys, and builds the engine.
+pub async fn build(settings: Settings) -> Result<Arc<AppState>, String> {
+    let store = tessera_store::open(&settings.database)
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    let master = files::master_key(&settings)?;
+    let admin_key_hashes = files::admin_keys(&settings)?
+        .iter()
+        .map(|k| Sha256::digest(k.as_bytes()).into())
+        .collect();
+    let engine = Engine::start(
+        store,
+        Arc::new(SystemClock),
+        &master,
+        settings.engine.clone(),
+    )
+    .await
+    .map_err(|e| format!("cannot start the engine: {e}"))?;
+    Ok(Arc::new(AppState {
+        engine,
+        settings,
+        admin_key_hashes,
+    }))
+}
+
+/// Keeps this node's revocation set and key set in step with the store.
+pub fn spawn_sync(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(REVOCATION_POLL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut n: u32 = 0;
+        loop {
+            tick.tick().await;
+            if let Err(e) = state.engine.sync_revocations().await {
+                tracing::warn!(error = %e, "revocation sync failed; will retry");
+            }
+            n = n.wrapping_add(1);
+            if n % KEY_RELOAD_EVERY_POLLS == 0 {
+                if let Err(e) = state.engine.reload_keys().await {
+                    tracing::warn!(error = %e, "key reload failed; will retry");
+                }
+            }
+        }
+    })
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn serve(
+    state: Arc<AppState>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let sync = spawn_sync(state.clone());
+    let app = routes::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    sync.abort();
+    result
+}

@@ -1,0 +1,341 @@
+//! Configuration: TOML plus `TESSERA_*` environment overrides (API.md §1).
+//!
+//! Loading happens in three steps, each of which names the offending key and where it came from:
+//! 1. the file is parsed and every key is checked against the defaults for existence and type;
+//! 2. each `TESSERA_<SECTION>__<KEY>` variable is checked the same way and merged on top;
+//! 3. the merged [`Config`] is validated into [`Settings`], the typed values the server uses.
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+mod duration;
+mod settings;
+
+pub use duration::parse_duration_ms;
+pub use settings::{CookieSettings, RateLimitSettings, SameSite, Settings, Transport};
+
+/// Environment variables with this prefix belong to the test harness, not to the server.
+const RESERVED_ENV_PREFIX: &str = "TESSERA_TEST_";
+
+/// The file format, key for key as API.md §1 lists it, plus `data_dir`, `secret_key` and
+/// `log_format`, which the contract leaves to us.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub listen: String,
+    pub database_url: String,
+    pub redis_url: String,
+    pub issuer: String,
+    pub audience: Vec<String>,
+    pub admin_api_keys: Vec<String>,
+    pub public_registration: bool,
+    pub max_body_bytes: i64,
+    pub public_metrics: bool,
+    /// Where `master.key` and `admin.key` live. Empty: the SQLite file's directory, or
+    /// `tessera-data` for PostgreSQL.
+    pub data_dir: String,
+    /// The master secret (≥ 32 bytes). Empty: read or generate `<data_dir>/master.key`. Every
+    /// node of a cluster needs the same one.
+    pub secret_key: String,
+    /// `text` or `json`.
+    pub log_format: String,
+    pub tokens: Tokens,
+    pub cookies: Cookies,
+    pub passwords: Passwords,
+    pub rate_limit: RateLimit,
+    pub cors: Cors,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tokens {
+    pub algorithm: String,
+    pub hs256_secret: String,
+    pub access_ttl: String,
+    pub refresh_ttl: String,
+    pub session_max_lifetime: String,
+    pub reuse_grace: String,
+    pub key_rotation_interval: String,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cookies {
+    pub secure: bool,
+    pub same_site: String,
+    /// Empty: `__Secure-tessera_refresh`, or `tessera_refresh` when `secure = false`.
+    pub refresh_name: String,
+    /// Empty: `__Host-tessera_csrf`, or `tessera_csrf` when `secure = false`.
+    pub csrf_name: String,
+    pub default_transport: String,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Passwords {
+    pub min_length: i64,
+    pub max_length: i64,
+    pub max_age: String,
+    pub argon2_memory_kib: i64,
+    pub argon2_iterations: i64,
+    pub argon2_parallelism: i64,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimit {
+    pub login_per_ip_per_minute: i64,
+    pub failed_logins_per_account: i64,
+    pub failed_login_window: String,
+    pub trust_forwarded_for: bool,
+}
+
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cors {
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            database_url: "sqlite://tessera-data/tessera.db".into(),
+            redis_url: String::new(),
+            issuer: "http://127.0.0.1:8080".into(),
+            audience: vec![],
+            admin_api_keys: vec![],
+            public_registration: true,
+            max_body_bytes: 65_536,
+            public_metrics: false,
+            data_dir: String::new(),
+            secret_key: String::new(),
+            log_format: "text".into(),
+            tokens: Tokens::default(),
+            cookies: Cookies::default(),
+            passwords: Passwords::default(),
+            rate_limit: RateLimit::default(),
+            cors: Cors::default(),
+        }
+    }
+}
+
+impl Default for Tokens {
+    fn default() -> Self {
+        Tokens {
+            algorithm: "EdDSA".into(),
+            hs256_secret: String::new(),
+            access_ttl: "15m".into(),
+            refresh_ttl: "14d".into(),
+            session_max_lifetime: "90d".into(),
+            reuse_grace: "30s".into(),
+            key_rotation_interval: "30d".into(),
+        }
+    }
+}
+
+impl Default for Cookies {
+    fn default() -> Self {
+        Cookies {
+            secure: true,
+            same_site: "Strict".into(),
+            refresh_name: String::new(),
+            csrf_name: String::new(),
+            default_transport: "body".into(),
+        }
+    }
+}
+
+impl Default for Passwords {
+    fn default() -> Self {
+        Passwords {
+            min_length: 15,
+            max_length: 256,
+            max_age: "0".into(),
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+        }
+    }
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit {
+            login_per_ip_per_minute: 30,
+            failed_logins_per_account: 10,
+            failed_login_window: "15m".into(),
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+/// A configuration error, naming the key and its source.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads the optional file, then the environment (`vars`, normally `std::env::vars()`).
+    pub fn load(
+        file: Option<&Path>,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let defaults = toml::Value::try_from(Config::default()).expect("defaults serialize");
+        let mut merged = toml::Table::new();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError(format!("cannot read config file {}: {e}", path.display()))
+            })?;
+            let table: toml::Table = text
+                .parse()
+                .map_err(|e| ConfigError(format!("{}: invalid TOML: {e}", path.display())))?;
+            let source = path.display().to_string();
+            check_table(&table, &defaults, "", &source)?;
+            merged = table;
+        }
+        let mut vars: Vec<_> = vars
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("TESSERA_") && !k.starts_with(RESERVED_ENV_PREFIX))
+            .collect();
+        vars.sort();
+        for (name, raw) in vars {
+            let path: Vec<String> = name["TESSERA_".len()..]
+                .split("__")
+                .map(|s| s.to_ascii_lowercase())
+                .collect();
+            let key = path.join(".");
+            let Some(expected) = lookup(&defaults, &path) else {
+                return Err(ConfigError(format!(
+                    "unknown config key `{key}` (from environment variable {name})"
+                )));
+            };
+            let value = env_value(&raw, expected).map_err(|why| {
+                ConfigError(format!(
+                    "config key `{key}` (from environment variable {name}): {why}"
+                ))
+            })?;
+            insert(&mut merged, &path, value);
+        }
+        toml::Value::Table(merged)
+            .try_into()
+            .map_err(|e: toml::de::Error| {
+                ConfigError(format!("invalid configuration: {}", e.message()))
+            })
+    }
+}
+
+/// Checks every key of `table` exists in `defaults` with the same type.
+fn check_table(
+    table: &toml::Table,
+    defaults: &toml::Value,
+    prefix: &str,
+    source: &str,
+) -> Result<(), ConfigError> {
+    for (k, v) in table {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        let Some(expected) = defaults.get(k) else {
+            return Err(ConfigError(format!(
+                "unknown config key `{key}` in {source}"
+            )));
+        };
+        match (v, expected) {
+            (toml::Value::Table(t), toml::Value::Table(_)) => {
+                check_table(t, expected, &key, source)?
+            }
+            (toml::Value::Array(items), toml::Value::Array(_)) => {
+                if !items.iter().all(|i| i.is_str()) {
+                    return Err(ConfigError(format!(
+                        "config key `{key}` in {source}: expected an array of strings"
+                    )));
+                }
+            }
+            _ if v.type_str() == expected.type_str() => {}
+            _ => {
+                return Err(ConfigError(format!(
+                    "config key `{key}` in {source}: expected {}, found {}",
+                    expected.type_str(),
+                    v.type_str()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn lookup<'a>(v: &'a toml::Value, path: &[String]) -> Option<&'a toml::Value> {
+    path.iter()
+        .try_fold(v, |v, k| v.get(k.as_str()))
+        .filter(|v| !v.is_table())
+}
+
+/// Converts an environment string to the type the key has.
+fn env_value(raw: &str, expected: &toml::Value) -> Result<toml::Value, String> {
+    match expected {
+        toml::Value::String(_) => Ok(toml::Value::String(raw.to_owned())),
+        toml::Value::Boolean(_) => match raw.trim() {
+            "true" => Ok(toml::Value::Boolean(true)),
+            "false" => Ok(toml::Value::Boolean(false)),
+            _ => Err("expected true or false".into()),
+        },
+        toml::Value::Integer(_) => raw
+            .trim()
+            .parse::<i64>()
+            .map(toml::Value::Integer)
+            .map_err(|_| "expected an integer".into()),
+        toml::Value::Array(_) => {
+            let raw = raw.trim();
+            if raw.starts_with('[') {
+                let t: toml::Table = format!("v = {raw}")
+                    .parse()
+                    .map_err(|_| "expected a TOML array of strings".to_string())?;
+                let v = t["v"].clone();
+                match &v {
+                    toml::Value::Array(items) if items.iter().all(|i| i.is_str()) => Ok(v),
+                    _ => Err("expected a TOML array of strings".into()),
+                }
+            } else {
+                // Also accept a plain comma-separated list.
+                Ok(toml::Value::Array(
+                    raw.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(|s| toml::Value::String(s.into()))
+                        .collect(),
+                ))
+            }
+        }
+        _ => Err("unsupported type".into()),
+    }
+}
+
+fn insert(table: &mut toml::Table, path: &[String], value: toml::Value) {
+    match path {
+        [last] => {
+            table.insert(last.clone(), value);
+        }
+        [first, rest @ ..] => {
+            let entry = table
+                .entry(first.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if let toml::Value::Table(t) = entry {
+                insert(t, rest, value);
+            }
+        }
+        [] => {}
+    }
+}
+
+#[cfg(test)]
+mod tests;

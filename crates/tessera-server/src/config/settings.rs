@@ -1,0 +1,336 @@
+//! Validation: [`Config`] (as written) into [`Settings`] (as used). Every error names its key.
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use tessera_core::passwords::PasswordPolicy;
+use tessera_core::{EngineConfig, Redacted};
+use tessera_store::DatabaseUrl;
+use tessera_token::Algorithm;
+
+use super::{Config, ConfigError, parse_duration_ms};
+
+/// Validated, typed configuration.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub database: DatabaseUrl,
+    pub redis_url: Option<Redacted<String>>,
+    pub admin_api_keys: Vec<Redacted<String>>,
+    pub max_body_bytes: usize,
+    pub public_metrics: bool,
+    pub data_dir: PathBuf,
+    pub secret_key: Option<Redacted<String>>,
+    pub log_json: bool,
+    pub engine: EngineConfig,
+    pub key_rotation_interval_ms: i64,
+    pub cookies: CookieSettings,
+    pub rate_limit: RateLimitSettings,
+    pub cors_allowed_origins: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SameSite {
+    Strict,
+    Lax,
+    None,
+}
+
+impl SameSite {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SameSite::Strict => "Strict",
+            SameSite::Lax => "Lax",
+            SameSite::None => "None",
+        }
+    }
+}
+
+/// Where the refresh token travels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Body,
+    Cookie,
+}
+
+#[derive(Clone, Debug)]
+pub struct CookieSettings {
+    pub secure: bool,
+    pub same_site: SameSite,
+    pub refresh_name: String,
+    pub csrf_name: String,
+    pub default_transport: Transport,
+}
+
+#[derive(Clone, Debug)]
+pub struct RateLimitSettings {
+    pub login_per_ip_per_minute: u32,
+    pub failed_logins_per_account: u32,
+    pub failed_login_window_ms: i64,
+    pub trust_forwarded_for: bool,
+}
+
+fn err(key: &str, why: impl std::fmt::Display) -> ConfigError {
+    ConfigError(format!("config key `{key}`: {why}"))
+}
+
+fn duration(key: &str, value: &str) -> Result<i64, ConfigError> {
+    parse_duration_ms(value).map_err(|e| err(key, e))
+}
+
+fn int_in(key: &str, v: i64, range: std::ops::RangeInclusive<i64>) -> Result<i64, ConfigError> {
+    if range.contains(&v) {
+        Ok(v)
+    } else {
+        Err(err(
+            key,
+            format!("{v} is outside {}..={}", range.start(), range.end()),
+        ))
+    }
+}
+
+fn cookie_name(key: &str, name: &str, secure: bool) -> Result<String, ConfigError> {
+    let token_char = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || !name.chars().all(token_char) {
+        return Err(err(key, format!("{name:?} is not a valid cookie name")));
+    }
+    if !secure && (name.starts_with("__Secure-") || name.starts_with("__Host-")) {
+        return Err(err(
+            key,
+            "__Secure- and __Host- cookies need cookies.secure = true",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+fn origin(o: &str) -> Result<String, String> {
+    let rest = o
+        .strip_prefix("https://")
+        .or_else(|| o.strip_prefix("http://"))
+        .ok_or_else(|| format!("{o:?} is not an origin like https://app.example.com"))?;
+    if rest.is_empty() || rest.contains(['/', '?', '#', '*', ' ', '@']) {
+        return Err(format!(
+            "{o:?} is not an origin: scheme, host and optional port only"
+        ));
+    }
+    Ok(o.to_owned())
+}
+
+impl Config {
+    /// Checks every value and resolves defaults that depend on other keys.
+    pub fn validate(&self) -> Result<Settings, ConfigError> {
+        let listen: SocketAddr = self.listen.parse().map_err(|_| {
+            err(
+                "listen",
+                format!("{:?} is not an address like 127.0.0.1:8080", self.listen),
+            )
+        })?;
+        let database =
+            DatabaseUrl::parse(&self.database_url).map_err(|e| err("database_url", e))?;
+        let redis_url = match self.redis_url.as_str() {
+            "" => None,
+            u if u.starts_with("redis://") || u.starts_with("rediss://") => {
+                Some(Redacted(u.to_owned()))
+            }
+            _ => {
+                return Err(err(
+                    "redis_url",
+                    "expected redis://… or rediss://… (or empty)",
+                ));
+            }
+        };
+        if !(self.issuer.starts_with("https://") || self.issuer.starts_with("http://")) {
+            return Err(err("issuer", "expected an http(s) URL"));
+        }
+        if self.audience.iter().any(|a| a.trim().is_empty()) {
+            return Err(err("audience", "entries must not be empty"));
+        }
+        if let Some(k) = self.admin_api_keys.iter().find(|k| k.len() < 16) {
+            let _ = k;
+            return Err(err(
+                "admin_api_keys",
+                "every key must be at least 16 characters",
+            ));
+        }
+        let max_body_bytes =
+            int_in("max_body_bytes", self.max_body_bytes, 1024..=16 << 20)? as usize;
+        let data_dir = match (&self.data_dir, &database) {
+            (d, _) if !d.is_empty() => PathBuf::from(d),
+            (_, DatabaseUrl::Sqlite(p)) => p
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("."), PathBuf::from),
+            _ => PathBuf::from("tessera-data"),
+        };
+        let secret_key = match self.secret_key.as_str() {
+            "" => None,
+            s if s.len() >= 32 => Some(Redacted(s.to_owned())),
+            _ => return Err(err("secret_key", "must be at least 32 bytes")),
+        };
+        let log_json = match self.log_format.as_str() {
+            "text" => false,
+            "json" => true,
+            _ => return Err(err("log_format", "expected text or json")),
+        };
+
+        let t = &self.tokens;
+        let algorithm: Algorithm = t
+            .algorithm
+            .parse()
+            .map_err(|e| err("tokens.algorithm", e))?;
+        let hs256_secret = if algorithm == Algorithm::HS256 {
+            if t.hs256_secret.len() < 32 {
+                return Err(err(
+                    "tokens.hs256_secret",
+                    "HS256 needs a secret of at least 32 bytes",
+                ));
+            }
+            Some(Redacted(t.hs256_secret.as_bytes().to_vec()))
+        } else {
+            None
+        };
+        let access_ttl_ms = duration("tokens.access_ttl", &t.access_ttl)?;
+        if !(1_000..=86_400_000).contains(&access_ttl_ms) {
+            return Err(err("tokens.access_ttl", "must be between 1s and 24h"));
+        }
+        let refresh_ttl_ms = duration("tokens.refresh_ttl", &t.refresh_ttl)?;
+        let session_max_lifetime_ms =
+            duration("tokens.session_max_lifetime", &t.session_max_lifetime)?;
+        let reuse_grace_ms = duration("tokens.reuse_grace", &t.reuse_grace)?;
+        if reuse_grace_ms > 600_000 {
+            return Err(err("tokens.reuse_grace", "must be at most 10m"));
+        }
+        let key_rotation_interval_ms =
+            duration("tokens.key_rotation_interval", &t.key_rotation_interval)?;
+        if key_rotation_interval_ms != 0 && key_rotation_interval_ms < 2 * access_ttl_ms {
+            return Err(err(
+                "tokens.key_rotation_interval",
+                "must be 0 or at least twice tokens.access_ttl",
+            ));
+        }
+
+        let c = &self.cookies;
+        let same_site = match c.same_site.as_str() {
+            "Strict" => SameSite::Strict,
+            "Lax" => SameSite::Lax,
+            "None" if c.secure => SameSite::None,
+            "None" => return Err(err("cookies.same_site", "None needs cookies.secure = true")),
+            _ => return Err(err("cookies.same_site", "expected Strict, Lax or None")),
+        };
+        let default_name = |secure_name: &str, plain: &str| {
+            if c.secure {
+                secure_name.to_owned()
+            } else {
+                plain.to_owned()
+            }
+        };
+        let refresh_name = match c.refresh_name.as_str() {
+            "" => default_name("__Secure-tessera_refresh", "tessera_refresh"),
+            n => cookie_name("cookies.refresh_name", n, c.secure)?,
+        };
+        let csrf_name = match c.csrf_name.as_str() {
+            "" => default_name("__Host-tessera_csrf", "tessera_csrf"),
+            n => cookie_name("cookies.csrf_name", n, c.secure)?,
+        };
+        let default_transport = match c.default_transport.as_str() {
+            "body" => Transport::Body,
+            "cookie" => Transport::Cookie,
+            _ => return Err(err("cookies.default_transport", "expected body or cookie")),
+        };
+
+        let p = &self.passwords;
+        let max_length = int_in("passwords.max_length", p.max_length, 1..=4096)?;
+        let min_length = int_in("passwords.min_length", p.min_length, 1..=max_length)?;
+        let policy = PasswordPolicy {
+            min_length: min_length as usize,
+            max_length: max_length as usize,
+            argon2_memory_kib: int_in(
+                "passwords.argon2_memory_kib",
+                p.argon2_memory_kib,
+                8..=4 << 20,
+            )? as u32,
+            argon2_iterations: int_in("passwords.argon2_iterations", p.argon2_iterations, 1..=64)?
+                as u32,
+            argon2_parallelism: int_in(
+                "passwords.argon2_parallelism",
+                p.argon2_parallelism,
+                1..=64,
+            )? as u32,
+        };
+        argon2::Params::new(
+            policy.argon2_memory_kib,
+            policy.argon2_iterations,
+            policy.argon2_parallelism,
+            None,
+        )
+        .map_err(|e| {
+            err(
+                "passwords.argon2_memory_kib",
+                format!("invalid Argon2 parameters: {e}"),
+            )
+        })?;
+        let password_max_age_ms = duration("passwords.max_age", &p.max_age)?;
+
+        let r = &self.rate_limit;
+        let rate_limit = RateLimitSettings {
+            login_per_ip_per_minute: int_in(
+                "rate_limit.login_per_ip_per_minute",
+                r.login_per_ip_per_minute,
+                0..=1_000_000,
+            )? as u32,
+            failed_logins_per_account: int_in(
+                "rate_limit.failed_logins_per_account",
+                r.failed_logins_per_account,
+                0..=1_000_000,
+            )? as u32,
+            failed_login_window_ms: duration(
+                "rate_limit.failed_login_window",
+                &r.failed_login_window,
+            )?,
+            trust_forwarded_for: r.trust_forwarded_for,
+        };
+        let cors_allowed_origins = self
+            .cors
+            .allowed_origins
+            .iter()
+            .map(|o| origin(o))
+            .collect::<Result<_, _>>()
+            .map_err(|e| err("cors.allowed_origins", e))?;
+
+        let engine = EngineConfig {
+            issuer: self.issuer.clone(),
+            audience: self.audience.clone(),
+            algorithm,
+            hs256_secret,
+            access_ttl_ms,
+            refresh_ttl_ms,
+            session_max_lifetime_ms,
+            reuse_grace_ms,
+            password_max_age_ms,
+            passwords: policy,
+            public_registration: self.public_registration,
+            ..EngineConfig::new(self.issuer.clone())
+        };
+        Ok(Settings {
+            listen,
+            database,
+            redis_url,
+            admin_api_keys: self.admin_api_keys.iter().cloned().map(Redacted).collect(),
+            max_body_bytes,
+            public_metrics: self.public_metrics,
+            data_dir,
+            secret_key,
+            log_json,
+            engine,
+            key_rotation_interval_ms,
+            cookies: CookieSettings {
+                secure: c.secure,
+                same_site,
+                refresh_name,
+                csrf_name,
+                default_transport,
+            },
+            rate_limit,
+            cors_allowed_origins,
+        })
+    }
+}

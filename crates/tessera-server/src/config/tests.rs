@@ -1,0 +1,272 @@
+use std::io::Write;
+
+use super::*;
+
+fn load_str(toml: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(toml.as_bytes()).unwrap();
+    let vars = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+    Config::load(Some(f.path()), vars)?.validate()
+}
+
+fn fails_naming(toml: &str, env: &[(&str, &str)], key: &str) {
+    match load_str(toml, env) {
+        Ok(_) => panic!("accepted {toml:?} {env:?}"),
+        Err(e) => assert!(e.0.contains(key), "{e} should name {key}"),
+    }
+}
+
+#[test]
+fn defaults_match_the_contract() {
+    let s = Config::load(None, Vec::new()).unwrap().validate().unwrap();
+    assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(
+        s.database,
+        DatabaseUrl::Sqlite("tessera-data/tessera.db".into())
+    );
+    assert_eq!(s.data_dir, std::path::PathBuf::from("tessera-data"));
+    assert_eq!(s.engine.access_ttl_ms, 900_000);
+    assert_eq!(s.engine.refresh_ttl_ms, 14 * 86_400_000);
+    assert_eq!(s.engine.session_max_lifetime_ms, 90 * 86_400_000);
+    assert_eq!(s.engine.reuse_grace_ms, 30_000);
+    assert_eq!(s.engine.passwords.min_length, 15);
+    assert_eq!(s.engine.passwords.argon2_memory_kib, 19_456);
+    assert_eq!(s.cookies.refresh_name, "__Secure-tessera_refresh");
+    assert_eq!(s.cookies.csrf_name, "__Host-tessera_csrf");
+    assert_eq!(s.cookies.same_site, SameSite::Strict);
+    assert_eq!(s.max_body_bytes, 65_536);
+    assert_eq!(s.rate_limit.login_per_ip_per_minute, 30);
+}
+
+#[test]
+fn every_key_of_the_contract_parses() {
+    let s = load_str(
+        r#"
+listen = "127.0.0.1:9000"
+database_url = "sqlite://data/t.db"
+redis_url = "redis://127.0.0.1:6379"
+issuer = "https://auth.example"
+audience = ["api"]
+admin_api_keys = ["0123456789abcdef0123"]
+public_registration = false
+max_body_bytes = 4096
+public_metrics = true
+[tokens]
+algorithm = "HS256"
+hs256_secret = "0123456789abcdef0123456789abcdef"
+access_ttl = "5m"
+refresh_ttl = "1d"
+session_max_lifetime = "0"
+reuse_grace = "0"
+key_rotation_interval = "0"
+[cookies]
+secure = false
+same_site = "Lax"
+refresh_name = "rt"
+csrf_name = "csrf"
+default_transport = "cookie"
+[passwords]
+min_length = 12
+max_length = 128
+max_age = "90d"
+argon2_memory_kib = 1024
+argon2_iterations = 1
+argon2_parallelism = 1
+[rate_limit]
+login_per_ip_per_minute = 5
+failed_logins_per_account = 3
+failed_login_window = "1m"
+trust_forwarded_for = true
+[cors]
+allowed_origins = ["https://app.example.com", "http://localhost:3000"]
+"#,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(s.engine.algorithm, Algorithm::HS256);
+    assert_eq!(s.engine.session_max_lifetime_ms, 0);
+    assert_eq!(s.cookies.default_transport, Transport::Cookie);
+    assert_eq!(s.data_dir, std::path::PathBuf::from("data"));
+    assert_eq!(s.engine.password_max_age_ms, 90 * 86_400_000);
+    assert!(!s.engine.public_registration);
+    assert_eq!(s.cors_allowed_origins.len(), 2);
+}
+
+#[test]
+fn environment_overrides_the_file_with_sections_joined_by_double_underscore() {
+    let s = load_str(
+        "[tokens]\naccess_ttl = \"10m\"\n",
+        &[
+            ("TESSERA_TOKENS__ACCESS_TTL", "5m"),
+            ("TESSERA_PUBLIC_REGISTRATION", "false"),
+            ("TESSERA_MAX_BODY_BYTES", "2048"),
+            ("TESSERA_AUDIENCE", "[\"a\", \"b\"]"),
+            (
+                "TESSERA_CORS__ALLOWED_ORIGINS",
+                "https://a.example,https://b.example",
+            ),
+            (
+                "TESSERA_TEST_DATABASE_URL",
+                "ignored: reserved for the test harness",
+            ),
+            ("PATH", "/usr/bin"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(s.engine.access_ttl_ms, 300_000);
+    assert!(!s.engine.public_registration);
+    assert_eq!(s.max_body_bytes, 2048);
+    assert_eq!(s.engine.audience, vec!["a", "b"]);
+    assert_eq!(
+        s.cors_allowed_origins,
+        vec!["https://a.example", "https://b.example"]
+    );
+}
+
+#[test]
+fn unknown_keys_and_bad_values_name_the_key() {
+    fails_naming("colour = \"blue\"\n", &[], "colour");
+    fails_naming("[tokens]\naccess_tll = \"5m\"\n", &[], "tokens.access_tll");
+    fails_naming("[tokenz]\n", &[], "tokenz");
+    fails_naming(
+        "",
+        &[("TESSERA_TOKENS__ACCES_TTL", "5m")],
+        "TESSERA_TOKENS__ACCES_TTL",
+    );
+    fails_naming(
+        "public_registration = \"yes\"\n",
+        &[],
+        "public_registration",
+    );
+    fails_naming(
+        "",
+        &[("TESSERA_PUBLIC_REGISTRATION", "yes")],
+        "public_registration",
+    );
+    fails_naming("max_body_bytes = \"big\"\n", &[], "max_body_bytes");
+    fails_naming("audience = [1]\n", &[], "audience");
+    fails_naming("listen = \"nowhere\"\n", &[], "listen");
+    fails_naming("database_url = \"mysql://x\"\n", &[], "database_url");
+    fails_naming("redis_url = \"http://x\"\n", &[], "redis_url");
+    fails_naming("issuer = \"auth\"\n", &[], "issuer");
+    fails_naming("admin_api_keys = [\"short\"]\n", &[], "admin_api_keys");
+    fails_naming("[tokens]\nalgorithm = \"none\"\n", &[], "tokens.algorithm");
+    fails_naming(
+        "[tokens]\nalgorithm = \"HS256\"\nhs256_secret = \"too short\"\n",
+        &[],
+        "tokens.hs256_secret",
+    );
+    fails_naming(
+        "[tokens]\naccess_ttl = \"15 minutes\"\n",
+        &[],
+        "tokens.access_ttl",
+    );
+    fails_naming("[tokens]\naccess_ttl = \"0\"\n", &[], "tokens.access_ttl");
+    fails_naming(
+        "[tokens]\nreuse_grace = \"1h\"\n",
+        &[],
+        "tokens.reuse_grace",
+    );
+    fails_naming(
+        "[tokens]\nkey_rotation_interval = \"1m\"\n",
+        &[],
+        "tokens.key_rotation_interval",
+    );
+    fails_naming(
+        "[cookies]\nsame_site = \"strict\"\n",
+        &[],
+        "cookies.same_site",
+    );
+    fails_naming(
+        "[cookies]\nsecure = false\nsame_site = \"None\"\n",
+        &[],
+        "cookies.same_site",
+    );
+    fails_naming(
+        "[cookies]\nsecure = false\nrefresh_name = \"__Secure-x\"\n",
+        &[],
+        "cookies.refresh_name",
+    );
+    fails_naming(
+        "[cookies]\ncsrf_name = \"bad name\"\n",
+        &[],
+        "cookies.csrf_name",
+    );
+    fails_naming(
+        "[cookies]\ndefault_transport = \"header\"\n",
+        &[],
+        "cookies.default_transport",
+    );
+    fails_naming(
+        "[passwords]\nmin_length = 300\n",
+        &[],
+        "passwords.min_length",
+    );
+    fails_naming(
+        "[passwords]\nargon2_memory_kib = 4\n",
+        &[],
+        "passwords.argon2_memory_kib",
+    );
+    fails_naming(
+        "[passwords]\nmax_age = \"forever\"\n",
+        &[],
+        "passwords.max_age",
+    );
+    fails_naming(
+        "[rate_limit]\nfailed_login_window = \"x\"\n",
+        &[],
+        "rate_limit.failed_login_window",
+    );
+    fails_naming(
+        "[rate_limit]\nlogin_per_ip_per_minute = -1\n",
+        &[],
+        "rate_limit.login_per_ip_per_minute",
+    );
+    fails_naming(
+        "[cors]\nallowed_origins = [\"https://a.example/path\"]\n",
+        &[],
+        "cors.allowed_origins",
+    );
+    fails_naming(
+        "[cors]\nallowed_origins = [\"*\"]\n",
+        &[],
+        "cors.allowed_origins",
+    );
+    fails_naming("secret_key = \"short\"\n", &[], "secret_key");
+    fails_naming("log_format = \"xml\"\n", &[], "log_format");
+}
+
+#[test]
+fn durations_parse() {
+    assert_eq!(parse_duration_ms("900ms"), Ok(900));
+    assert_eq!(parse_duration_ms("30s"), Ok(30_000));
+    assert_eq!(parse_duration_ms("15m"), Ok(900_000));
+    assert_eq!(parse_duration_ms("2h"), Ok(7_200_000));
+    assert_eq!(parse_duration_ms("14d"), Ok(14 * 86_400_000));
+    assert_eq!(parse_duration_ms("0"), Ok(0));
+    for bad in [
+        "",
+        "m",
+        "15",
+        "1.5h",
+        "-1s",
+        "15M",
+        "1w",
+        "99999999999999999999d",
+    ] {
+        assert!(parse_duration_ms(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn secrets_stay_out_of_debug_output() {
+    let s = load_str(
+        "admin_api_keys = [\"admin-key-0123456789\"]\nsecret_key = \"master-secret-0123456789abcdef0123\"\n[tokens]\nalgorithm = \"HS256\"\nhs256_secret = \"hs-secret-0123456789abcdef0123456\"\n",
+        &[],
+    )
+    .unwrap();
+    let debug = format!("{s:?}");
+    for secret in ["admin-key-0123456789", "master-secret", "hs-secret"] {
+        assert!(!debug.contains(secret), "{secret} leaked into Debug");
+    }
+}

@@ -1,0 +1,213 @@
+//! One error type for every HTTP answer that is not a success: problem+json (RFC 9457) with the
+//! stable `code` of API.md §2. Every engine error and every request rejection maps here, in one
+//! place; no message ever contains a secret.
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tessera_core::Error;
+
+/// See the module docs.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub title: &'static str,
+    pub detail: Option<String>,
+    pub retry_after: Option<u64>,
+}
+
+/// The `code` of an error response, kept as a response extension so middleware (the
+/// `WWW-Authenticate` challenge) can read it without parsing the body.
+#[derive(Clone, Copy, Debug)]
+pub struct ErrorCode(pub &'static str);
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    status: u16,
+    code: &'a str,
+    title: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a str>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, title: &'static str) -> Self {
+        ApiError {
+            status,
+            code,
+            title,
+            detail: None,
+            retry_after: None,
+        }
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Invalid request",
+        )
+        .detail(detail)
+    }
+    pub fn missing_token() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "missing_token",
+            "An access token is required",
+        )
+    }
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "A valid admin API key is required",
+        )
+    }
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "Not found")
+    }
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "Method not allowed",
+        )
+    }
+    pub fn payload_too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "Request body is too large",
+        )
+    }
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Request body must be JSON",
+        )
+        .detail("send Content-Type: application/json")
+    }
+    pub fn unavailable() -> Self {
+        ApiError {
+            retry_after: Some(1),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service temporarily unavailable",
+            )
+        }
+    }
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "Internal server error",
+        )
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        use StatusCode as S;
+        match e {
+            Error::InvalidCredentials => Self::new(
+                S::UNAUTHORIZED,
+                "invalid_credentials",
+                "Invalid email or password",
+            ),
+            Error::PasswordExpired => {
+                Self::new(S::UNAUTHORIZED, "password_expired", "Password has expired")
+                    .detail("change it with POST /auth/password")
+            }
+            Error::InvalidRefreshToken => Self::new(
+                S::UNAUTHORIZED,
+                "invalid_refresh_token",
+                "Invalid refresh token",
+            ),
+            Error::RefreshTokenReused => Self::new(
+                S::UNAUTHORIZED,
+                "refresh_token_reused",
+                "Refresh token reused",
+            )
+            .detail("the session has been revoked; sign in again"),
+            Error::SessionRevoked => {
+                Self::new(S::UNAUTHORIZED, "session_revoked", "Session revoked")
+            }
+            Error::SessionExpired => {
+                Self::new(S::UNAUTHORIZED, "session_expired", "Session expired")
+            }
+            Error::InvalidToken => {
+                Self::new(S::UNAUTHORIZED, "invalid_token", "Invalid access token")
+            }
+            Error::TokenExpired => {
+                Self::new(S::UNAUTHORIZED, "token_expired", "Access token expired")
+                    .detail("refresh the session for a new access token")
+            }
+            Error::CsrfFailed => Self::new(S::FORBIDDEN, "csrf_failed", "CSRF check failed")
+                .detail("send the session's csrf token in X-CSRF-Token"),
+            Error::AccountBanned => Self::new(S::FORBIDDEN, "account_banned", "Account banned"),
+            Error::RegistrationClosed => Self::new(
+                S::FORBIDDEN,
+                "registration_closed",
+                "Registration is closed",
+            ),
+            Error::NotFound => Self::not_found(),
+            Error::EmailTaken => Self::new(S::CONFLICT, "email_taken", "Email already registered"),
+            Error::InvalidEmail(why) => {
+                Self::new(S::UNPROCESSABLE_ENTITY, "invalid_email", "Invalid email").detail(why)
+            }
+            Error::WeakPassword(why) => Self::new(
+                S::UNPROCESSABLE_ENTITY,
+                "weak_password",
+                "Password is too weak",
+            )
+            .detail(why),
+            Error::InvalidNamespace => Self::new(
+                S::UNPROCESSABLE_ENTITY,
+                "invalid_namespace",
+                "Invalid namespace",
+            )
+            .detail("1 to 64 characters of A-Z a-z 0-9 _ . -"),
+            Error::Unavailable => Self::unavailable(),
+            Error::Internal => Self::internal(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Problem {
+            kind: format!("urn:tessera:problem:{}", self.code),
+            status: self.status.as_u16(),
+            code: self.code,
+            title: self.title,
+            detail: self.detail.as_deref(),
+        };
+        let mut res = (
+            self.status,
+            serde_json::to_string(&body).unwrap_or_default(),
+        )
+            .into_response();
+        let h = res.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(secs) = self.retry_after {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        res.extensions_mut().insert(ErrorCode(self.code));
+        res
+    }
+}
+
+/// Handlers return this.
+pub type ApiResult<T> = Result<T, ApiError>;

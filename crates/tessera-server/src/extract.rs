@@ -1,0 +1,209 @@
+//! Request extractors: JSON bodies (rejections become problem+json), the bearer principal, the
+//! admin key, and request metadata.
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::{HeaderMap, header, request::Parts};
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use tessera_core::RequestMeta;
+use tessera_core::engine::Principal;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+const MAX_USER_AGENT_CHARS: usize = 512;
+
+/// A JSON body: `application/json` (or `+json`) required, size-limited, fields strict.
+pub struct JsonBody<T>(pub T);
+
+/// Like [`JsonBody`], but an empty body is `None` (for routes whose credential may come from a
+/// header or cookie instead).
+pub struct OptionalJsonBody<T>(pub Option<T>);
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| {
+            let m = m.trim().to_ascii_lowercase();
+            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+        })
+        .unwrap_or(false)
+}
+
+async fn body_bytes(req: Request, state: &Arc<AppState>) -> Result<(HeaderMap, Bytes), ApiError> {
+    let headers = req.headers().clone();
+    let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::payload_too_large()
+        } else {
+            ApiError::bad_request("the request body could not be read")
+        }
+    })?;
+    Ok((headers, bytes))
+}
+
+fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // serde's messages can quote the offending value (a password sent as a number, say), so
+    // only the category and position are reported.
+    serde_json::from_slice(bytes).map_err(|e| {
+        let what = match e.classify() {
+            serde_json::error::Category::Data => "a field is missing, unknown or of the wrong type",
+            serde_json::error::Category::Eof => "the JSON ends early",
+            _ => "the body is not valid JSON",
+        };
+        ApiError::bad_request(format!("{what} (line {}, column {})", e.line(), e.column()))
+    })
+}
+
+impl<T: DeserializeOwned> FromRequest<Arc<AppState>> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        let (headers, bytes) = body_bytes(req, state).await?;
+        if !is_json(&headers) {
+            return Err(ApiError::unsupported_media_type());
+        }
+        parse(&bytes).map(JsonBody)
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest<Arc<AppState>> for OptionalJsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        let (headers, bytes) = body_bytes(req, state).await?;
+        if bytes.is_empty() {
+            return Ok(OptionalJsonBody(None));
+        }
+        if !is_json(&headers) {
+            return Err(ApiError::unsupported_media_type());
+        }
+        parse(&bytes).map(|v| OptionalJsonBody(Some(v)))
+    }
+}
+
+/// The bearer token of the `Authorization` header (scheme case-insensitive), if any.
+/// `Err` when the header is present but is not a usable bearer credential.
+pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let invalid = || ApiError::from(tessera_core::Error::InvalidToken);
+    let value = value.to_str().map_err(|_| invalid())?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(invalid)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(invalid());
+    }
+    Ok(Some(token))
+}
+
+/// A verified access token (signature, claims, revocation): the `A` of API.md §5.
+pub struct Bearer(pub Principal);
+
+impl FromRequestParts<Arc<AppState>> for Bearer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer_token(&parts.headers)?.ok_or_else(ApiError::missing_token)?;
+        Ok(Bearer(state.engine.verify_access(token)?))
+    }
+}
+
+/// A valid admin API key in `X-Api-Key`: the `K` of API.md §5.
+pub struct AdminKey;
+
+impl FromRequestParts<Arc<AppState>> for AdminKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let presented = parts
+            .headers
+            .get("x-api-key")
+            .map(|v| v.as_bytes())
+            .unwrap_or_default();
+        // Hashing first makes the comparison constant-time regardless of length; every key is
+        // compared so timing does not reveal which one matched.
+        let digest: [u8; 32] = Sha256::digest(presented).into();
+        let mut ok = subtle::Choice::from(0);
+        for key in &state.admin_key_hashes {
+            ok |= key.ct_eq(&digest);
+        }
+        if presented.is_empty() || !bool::from(ok) {
+            return Err(ApiError::unauthorized());
+        }
+        Ok(AdminKey)
+    }
+}
+
+/// Client IP and user agent, for session metadata and events.
+pub struct Meta(pub RequestMeta);
+
+impl FromRequestParts<Arc<AppState>> for Meta {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect());
+        Ok(Meta(RequestMeta { ip, user_agent }))
+    }
+}
+
+/// The value of cookie `name` across all `Cookie` headers.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim())
+}
+
+/// Query parameters, strict: unknown or malformed parameters are a 400.
+pub struct QueryParams<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequestParts<Arc<AppState>> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        serde_urlencoded_from_str(query).map(QueryParams)
+    }
+}
+
+fn serde_urlencoded_from_str<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    axum::extract::Query::<T>::try_from_uri(
+        &format!("/?{query}")
+            .parse()
+            .map_err(|_| ApiError::bad_request("bad query"))?,
+    )
+    .map(|q| q.0)
+    .map_err(|_| ApiError::bad_request("unknown or malformed query parameter"))
+}

@@ -1,0 +1,95 @@
+//! The signed-in user's own account: who am I, my sessions, my password.
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tessera_core::engine::accounts::PasswordChange;
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{Bearer, JsonBody, Meta, QueryParams, bearer_token};
+use crate::state::AppState;
+use crate::views::{SessionView, UserView};
+
+pub async fn me(State(state): State<Arc<AppState>>, Bearer(p): Bearer) -> ApiResult<Json<Value>> {
+    let (user, session) = state.engine.me(&p).await?;
+    Ok(Json(
+        json!({"user": UserView::from(&user), "session": SessionView::new(&session, true)}),
+    ))
+}
+
+pub async fn list_sessions(
+    State(state): State<Arc<AppState>>,
+    Bearer(p): Bearer,
+) -> ApiResult<Json<Value>> {
+    let sessions = state.engine.sessions(&p).await?;
+    let views: Vec<_> = sessions
+        .iter()
+        .map(|s| SessionView::new(s, s.id == p.session_id))
+        .collect();
+    Ok(Json(json!({"sessions": views})))
+}
+
+pub async fn revoke_session(
+    State(state): State<Arc<AppState>>,
+    Bearer(p): Bearer,
+    Meta(meta): Meta,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id = uuid::Uuid::parse_str(&id).map_err(|_| ApiError::not_found())?;
+    state.engine.revoke_own_session(&p, id, &meta).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeAllQuery {
+    keep_current: Option<bool>,
+}
+
+pub async fn revoke_sessions(
+    State(state): State<Arc<AppState>>,
+    Bearer(p): Bearer,
+    Meta(meta): Meta,
+    QueryParams(q): QueryParams<RevokeAllQuery>,
+) -> ApiResult<Json<Value>> {
+    let revoked = state
+        .engine
+        .revoke_own_sessions(&p, q.keep_current.unwrap_or(false), &meta)
+        .await?;
+    Ok(Json(json!({"revoked": revoked})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordBody {
+    email: Option<String>,
+    current_password: String,
+    new_password: String,
+}
+
+/// With an access token: change it and revoke the user's other sessions. Without: by email and
+/// current password (the way out of `password_expired`), revoking every session.
+pub async fn change_password(
+    State(state): State<Arc<AppState>>,
+    Meta(meta): Meta,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<PasswordBody>,
+) -> ApiResult<StatusCode> {
+    let principal = match bearer_token(&headers)? {
+        Some(token) => Some(state.engine.verify_access(token)?),
+        None => None,
+    };
+    let change = PasswordChange {
+        email: body.email,
+        current_password: body.current_password,
+        new_password: body.new_password,
+    };
+    state
+        .engine
+        .change_password(principal.as_ref(), change, &meta)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

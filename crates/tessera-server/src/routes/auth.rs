@@ -1,0 +1,154 @@
+//! Register, login, refresh, logout.
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use tessera_core::Issued;
+use tessera_core::engine::accounts::Credentials;
+
+use crate::config::Transport;
+use crate::cookies;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonBody, Meta, OptionalJsonBody, bearer_token, cookie};
+use crate::state::AppState;
+use crate::views::token_response;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsBody {
+    email: String,
+    password: String,
+    namespace: Option<String>,
+    transport: Option<TransportName>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum TransportName {
+    Body,
+    Cookie,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshBody {
+    refresh_token: Option<String>,
+}
+
+impl CredentialsBody {
+    fn split(self, state: &AppState) -> (Credentials, Transport) {
+        let transport = match self.transport {
+            Some(TransportName::Body) => Transport::Body,
+            Some(TransportName::Cookie) => Transport::Cookie,
+            None => state.settings.cookies.default_transport,
+        };
+        let creds = Credentials {
+            email: self.email,
+            password: self.password,
+            namespace: self.namespace,
+        };
+        (creds, transport)
+    }
+}
+
+pub async fn register(
+    State(state): State<Arc<AppState>>,
+    Meta(meta): Meta,
+    JsonBody(body): JsonBody<CredentialsBody>,
+) -> ApiResult<Response> {
+    let (creds, transport) = body.split(&state);
+    let issued = state.engine.register(creds, &meta).await?;
+    Ok(respond(&state, StatusCode::CREATED, &issued, transport))
+}
+
+pub async fn login(
+    State(state): State<Arc<AppState>>,
+    Meta(meta): Meta,
+    JsonBody(body): JsonBody<CredentialsBody>,
+) -> ApiResult<Response> {
+    let (creds, transport) = body.split(&state);
+    let issued = state.engine.login(creds, &meta).await?;
+    Ok(respond(&state, StatusCode::OK, &issued, transport))
+}
+
+pub async fn refresh(
+    State(state): State<Arc<AppState>>,
+    Meta(meta): Meta,
+    headers: HeaderMap,
+    OptionalJsonBody(body): OptionalJsonBody<RefreshBody>,
+) -> ApiResult<Response> {
+    let (token, transport) = refresh_credential(&state, &headers, body)?.ok_or_else(|| {
+        ApiError::from(tessera_core::Error::InvalidRefreshToken).detail("no refresh token was sent")
+    })?;
+    let issued = state.engine.refresh(&token, &meta).await?;
+    Ok(respond(&state, StatusCode::OK, &issued, transport))
+}
+
+/// Ends the session named by the access token (expired is fine, if genuine) or by the refresh
+/// credential. Idempotent; always clears the cookies.
+pub async fn logout(
+    State(state): State<Arc<AppState>>,
+    Meta(meta): Meta,
+    headers: HeaderMap,
+    OptionalJsonBody(body): OptionalJsonBody<RefreshBody>,
+) -> ApiResult<Response> {
+    if let Some(token) = bearer_token(&headers)? {
+        let principal = state.engine.verify_for_logout(token)?;
+        state.engine.logout(&principal, &meta).await?;
+    } else if let Some((token, _)) = refresh_credential(&state, &headers, body)? {
+        state.engine.logout_refresh(&token, &meta).await?;
+    } else {
+        return Err(ApiError::missing_token());
+    }
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    cookies::clear(res.headers_mut(), &state.settings.cookies);
+    Ok(res)
+}
+
+/// The refresh token from the body, `X-Refresh-Token`, or the cookie (in that order). The cookie
+/// is a credential the browser sends by itself, so it also needs the session's CSRF token.
+fn refresh_credential(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Option<RefreshBody>,
+) -> ApiResult<Option<(String, Transport)>> {
+    if let Some(token) = body.and_then(|b| b.refresh_token) {
+        return Ok(Some((token, Transport::Body)));
+    }
+    if let Some(v) = headers.get("x-refresh-token") {
+        let token = v
+            .to_str()
+            .map_err(|_| ApiError::from(tessera_core::Error::InvalidRefreshToken))?;
+        return Ok(Some((token.trim().to_owned(), Transport::Body)));
+    }
+    let Some(token) = cookie(headers, &state.settings.cookies.refresh_name) else {
+        return Ok(None);
+    };
+    let session_id = state.engine.refresh_token_session(token)?;
+    let csrf = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
+    state.engine.check_csrf(session_id, csrf)?;
+    Ok(Some((token.to_owned(), Transport::Cookie)))
+}
+
+fn respond(
+    state: &AppState,
+    status: StatusCode,
+    issued: &Issued,
+    transport: Transport,
+) -> Response {
+    let body = token_response(issued, transport == Transport::Body);
+    let mut res = (status, axum::Json(body)).into_response();
+    if transport == Transport::Cookie {
+        let max_age = (issued.refresh_expires_at - state.engine.now_ms()) / 1000;
+        cookies::set(
+            res.headers_mut(),
+            &state.settings.cookies,
+            issued.refresh_token.expose(),
+            issued.csrf_token.expose(),
+            max_age,
+        );
+    }
+    res
+}

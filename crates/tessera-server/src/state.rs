@@ -1,0 +1,11 @@
+//! What every handler can reach.
+use tessera_core::Engine;
+
+use crate::config::Settings;
+
+pub struct AppState {
+    pub engine: Engine,
+    pub settings: Settings,
+    /// SHA-256 of each accepted admin API key.
+    pub admin_key_hashes: Vec<[u8; 32]>,
+}

@@ -1,0 +1,92 @@
+//! The JSON shapes of API.md: token response, user, session. Times are RFC 3339 UTC.
+use serde::Serialize;
+use serde_json::{Value, json};
+use tessera_core::Issued;
+use tessera_core::model::{Session, User};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// Unix milliseconds as RFC 3339 UTC, to the second. Far-future values (an unlimited session)
+/// are clamped to the last representable second.
+pub fn rfc3339_ms(ms: i64) -> String {
+    rfc3339_secs(ms.div_euclid(1000))
+}
+
+pub fn rfc3339_secs(secs: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(secs.min(253_402_300_799))
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// API.md §4.1. With the cookie transport the refresh token is left out of the body.
+pub fn token_response(issued: &Issued, include_refresh: bool) -> Value {
+    let mut v = json!({
+        "token_type": "Bearer",
+        "access_token": issued.access_token.expose(),
+        "expires_in": issued.expires_in,
+        "access_expires_at": rfc3339_secs(issued.access_expires_at),
+        "refresh_expires_at": rfc3339_ms(issued.refresh_expires_at),
+        "session_id": issued.session_id.to_string(),
+        "csrf_token": issued.csrf_token.expose(),
+        "user": {"id": issued.user.id.to_string(), "email": issued.user.email, "roles": issued.user.roles},
+    });
+    if include_refresh {
+        v["refresh_token"] = json!(issued.refresh_token.expose());
+    }
+    v
+}
+
+/// `User` of API.md §5.
+#[derive(Serialize)]
+pub struct UserView {
+    id: String,
+    email: String,
+    roles: Vec<String>,
+    banned: bool,
+    created_at: String,
+    password_changed_at: String,
+}
+
+impl From<&User> for UserView {
+    fn from(u: &User) -> Self {
+        UserView {
+            id: u.id.to_string(),
+            email: u.email.clone(),
+            roles: u.roles.clone(),
+            banned: u.banned,
+            created_at: rfc3339_ms(u.created_at),
+            password_changed_at: rfc3339_ms(u.password_changed_at),
+        }
+    }
+}
+
+/// `Session` of API.md §5.
+#[derive(Serialize)]
+pub struct SessionView {
+    id: String,
+    namespace: String,
+    created_at: String,
+    last_active_at: String,
+    expires_at: String,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    refresh_count: i64,
+    current: bool,
+}
+
+impl SessionView {
+    pub fn new(s: &Session, current: bool) -> Self {
+        SessionView {
+            id: s.id.to_string(),
+            namespace: s.namespace.clone(),
+            created_at: rfc3339_ms(s.created_at),
+            last_active_at: rfc3339_ms(s.last_active_at),
+            expires_at: rfc3339_ms(s.expires_at),
+            ip: s.ip.clone(),
+            user_agent: s.user_agent.clone(),
+            refresh_count: s.refresh_count,
+            current,
+        }
+    }
+}

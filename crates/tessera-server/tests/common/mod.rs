@@ -1,0 +1,179 @@
+//! A real server on 127.0.0.1:0 with its own SQLite file, spoken to over HTTP.
+#![allow(dead_code)]
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{Value, json};
+use tessera_server::config::Config;
+use tessera_server::state::AppState;
+
+pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestServer {
+    pub base: String,
+    pub addr: SocketAddr,
+    pub client: Client,
+    pub state: Arc<AppState>,
+    pub dir: Option<tempfile::TempDir>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Starts a server with fast Argon2 parameters plus `extra` TOML (top-level keys first, then
+/// sections).
+pub async fn start(extra: &str) -> TestServer {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    start_in(dir, extra).await
+}
+
+pub async fn start_in(dir: tempfile::TempDir, extra: &str) -> TestServer {
+    // Top-level keys must come before the first `[section]` line.
+    let split = extra
+        .match_indices('[')
+        .map(|(i, _)| i)
+        .find(|&i| i == 0 || extra.as_bytes()[i - 1] == b'\n')
+        .unwrap_or(extra.len());
+    let (top, sections) = extra.split_at(split);
+    let toml = format!(
+        "database_url = \"sqlite://{db}\"\nadmin_api_keys = [\"{ADMIN_KEY}\"]\nissuer = \"http://tessera.test\"\n{top}\n{sections}\n",
+        db = dir.path().join("tessera.db").display(),
+    );
+    let toml = if toml.contains("[passwords]") {
+        toml.replace(
+            "[passwords]",
+            "[passwords]\nargon2_memory_kib = 1024\nargon2_iterations = 1",
+        )
+    } else {
+        format!("{toml}\n[passwords]\nargon2_memory_kib = 1024\nargon2_iterations = 1\n")
+    };
+    let path = dir.path().join("tessera.toml");
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(toml.as_bytes())
+        .unwrap();
+    let settings = Config::load(Some(&path), Vec::new())
+        .unwrap()
+        .validate()
+        .unwrap();
+    let state = tessera_server::app::build(settings).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = state.clone();
+    tokio::spawn(async move {
+        tessera_server::app::serve(serving, listener, async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    TestServer {
+        base: format!("http://{addr}"),
+        addr,
+        client: Client::builder()
+            .user_agent("tessera-tests/1.0")
+            .build()
+            .unwrap(),
+        state,
+        dir: Some(dir),
+        stop: Some(stop),
+    }
+}
+
+impl TestServer {
+    /// Stops this server and starts a new one on the same data directory.
+    pub async fn restart(mut self, extra: &str) -> TestServer {
+        let dir = self.dir.take().expect("data dir");
+        drop(self);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        start_in(dir, extra).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn register(&self, email: &str) -> Value {
+        let res = self
+            .post(
+                "/auth/register",
+                json!({"email": email, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        res.json().await.unwrap()
+    }
+
+    pub async fn login(&self, email: &str) -> Value {
+        let res = self
+            .post("/auth/login", json!({"email": email, "password": PASSWORD}))
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json().await.unwrap()
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Response {
+        self.post("/auth/refresh", json!({"refresh_token": refresh_token}))
+            .await
+    }
+
+    pub async fn get_auth(&self, path: &str, access: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn me(&self, access: &str) -> Response {
+        self.get_auth("/auth/me", access).await
+    }
+}
+
+pub fn s<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} missing in {v}"))
+}
+
+/// Asserts a problem+json answer with `status` and `code`, and returns the body.
+pub async fn problem(res: Response, status: u16, code: &str) -> Value {
+    assert_eq!(res.status().as_u16(), status, "status for {code}");
+    let ct = res
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(ct, "application/problem+json");
+    assert_eq!(
+        res.headers().get("x-content-type-options").unwrap(),
+        "nosniff"
+    );
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status);
+    assert!(body["title"].is_string());
+    body
+}
