@@ -54,10 +54,10 @@ pub fn spawn_sync(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
                 tracing::warn!(error = %e, "revocation sync failed; will retry");
             }
             n = n.wrapping_add(1);
-            if n % KEY_RELOAD_EVERY_POLLS == 0 {
-                if let Err(e) = state.engine.reload_keys().await {
-                    tracing::warn!(error = %e, "key reload failed; will retry");
-                }
+            if n.is_multiple_of(KEY_RELOAD_EVERY_POLLS)
+                && let Err(e) = state.engine.reload_keys().await
+            {
+                tracing::warn!(error = %e, "key reload failed; will retry");
             }
         }
     })

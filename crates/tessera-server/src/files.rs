@@ -70,10 +70,10 @@ fn read_or_create(path: &Path, make: impl FnOnce() -> String) -> Result<String, 
             Ok(value)
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            if let Ok(meta) = std::fs::metadata(path) {
-                if meta.permissions().mode() & 0o077 != 0 {
-                    tracing::warn!(path = %path.display(), "secret file is readable by group or others; chmod 600 it");
-                }
+            if let Ok(meta) = std::fs::metadata(path)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                tracing::warn!(path = %path.display(), "secret file is readable by group or others; chmod 600 it");
             }
             std::fs::read_to_string(path)
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))
@@ -84,9 +84,12 @@ fn read_or_create(path: &Path, make: impl FnOnce() -> String) -> Result<String, 
 
 fn ensure_dir(dir: &Path) -> Result<PathBuf, String> {
     if !dir.as_os_str().is_empty() && !dir.exists() {
-        std::fs::create_dir_all(dir)
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
     }
     Ok(dir.to_path_buf())
 }

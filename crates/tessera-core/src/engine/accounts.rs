@@ -186,14 +186,15 @@ impl Engine {
 
     /// Upgrades a hash made with older Argon2 parameters; failure only costs the upgrade.
     async fn rehash(&self, user: &User, password: String) {
-        if let Ok(hash) = self.hasher.hash(password).await {
-            if let Err(e) = self
-                .store
-                .set_password_hash(user.id, &hash, None, None)
-                .await
-            {
-                tracing::warn!(error = %e, "password rehash not saved");
-            }
+        let Ok(hash) = self.hasher.hash(password).await else {
+            return;
+        };
+        if let Err(e) = self
+            .store
+            .set_password_hash(user.id, &hash, None, None)
+            .await
+        {
+            tracing::warn!(error = %e, "password rehash not saved");
         }
     }
 }

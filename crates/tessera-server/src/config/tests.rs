@@ -1,5 +1,8 @@
 use std::io::Write;
 
+use tessera_store::DatabaseUrl;
+use tessera_token::Algorithm;
+
 use super::*;
 
 fn load_str(toml: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {

@@ -28,10 +28,19 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the database file. Call [`SqliteStore::migrate`] before use.
     pub async fn open(path: &Path) -> StoreResult<Self> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
-            })?;
+        if let Some(dir) = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+        {
+            // The directory holds password hashes and sealed keys: owner only.
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|e| {
+                    StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+                })?;
         }
         let options = SqliteConnectOptions::from_str("sqlite:")
             .map_err(unavailable)?

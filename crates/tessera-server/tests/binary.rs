@@ -1,0 +1,238 @@
+//! The real `tessera` binary: zero-config start, secret files, restarts, config errors, and no
+//! secret in the logs.
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tessera");
+const PASSWORD: &str = "a long and unusual passphrase 9";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn serve(dir: &Path, port: u16, log: &str) -> Child {
+    let log = std::fs::File::create(dir.join(log)).unwrap();
+    Command::new(BIN)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .current_dir(dir)
+        .env("RUST_LOG", "debug")
+        .env_remove("TESSERA_TEST_DATABASE_URL")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+async fn wait_healthy(client: &reqwest::Client, port: u16) -> Duration {
+    let started = Instant::now();
+    loop {
+        let url = format!("http://127.0.0.1:{port}/healthz");
+        if let Ok(res) = client.get(url).send().await
+            && res.status() == 200
+        {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "server did not come up"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn stop(mut child: Child) {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "graceful shutdown on SIGTERM: {status:?}");
+}
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test]
+async fn zero_config_start_restart_and_no_secrets_in_logs() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let port = free_port();
+    let client = reqwest::Client::new();
+    let child = serve(dir.path(), port, "first.log");
+    wait_healthy(&client, port).await;
+    let data = dir.path().join("tessera-data");
+    assert!(data.join("tessera.db").exists());
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("master.key")), 0o600);
+    assert_eq!(mode(&data.join("admin.key")), 0o600);
+    let admin_key = std::fs::read_to_string(data.join("admin.key")).unwrap();
+    let master_key = std::fs::read_to_string(data.join("master.key")).unwrap();
+
+    let base = format!("http://127.0.0.1:{port}");
+    let reg: Value = client
+        .post(format!("{base}/auth/register"))
+        .json(&json!({"email": "log@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let refreshed: Value = client
+        .post(format!("{base}/auth/refresh"))
+        .json(&json!({"refresh_token": reg["refresh_token"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bad = client
+        .post(format!("{base}/auth/login"))
+        .json(&json!({"email": "log@example.com", "password": "wrong password guess 1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 401);
+    let intro = client
+        .post(format!("{base}/auth/introspect"))
+        .header("x-api-key", admin_key.trim())
+        .json(&json!({"token": refreshed["access_token"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        intro.json::<Value>().await.unwrap()["active"],
+        true,
+        "the generated admin key works"
+    );
+    stop(child);
+
+    // A restart on the existing database: same keys, earlier tokens still verify.
+    let child = serve(dir.path(), port, "second.log");
+    let ready_after = wait_healthy(&client, port).await;
+    eprintln!("restart on an existing database was healthy after {ready_after:?}");
+    let me = client
+        .get(format!("{base}/auth/me"))
+        .bearer_auth(refreshed["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    stop(child);
+
+    let logs = std::fs::read_to_string(dir.path().join("first.log")).unwrap()
+        + &std::fs::read_to_string(dir.path().join("second.log")).unwrap();
+    assert!(logs.contains("admin.key"), "the admin key's path is logged");
+    assert!(
+        logs.contains("/auth/register"),
+        "requests are logged (so the check below means something)"
+    );
+    let secrets = [
+        PASSWORD,
+        "wrong password guess 1",
+        admin_key.trim(),
+        master_key.trim(),
+        reg["access_token"].as_str().unwrap(),
+        reg["refresh_token"].as_str().unwrap(),
+        refreshed["access_token"].as_str().unwrap(),
+        refreshed["refresh_token"].as_str().unwrap(),
+        reg["csrf_token"].as_str().unwrap(),
+    ];
+    for secret in secrets {
+        assert!(
+            !logs.contains(secret),
+            "a secret reached the log: {:.12}…",
+            secret
+        );
+        // Also not a fragment of one (a token's signature or secret part).
+        let tail = &secret[secret.len() - 16..];
+        assert!(!logs.contains(tail), "part of a secret reached the log");
+    }
+}
+
+#[test]
+fn config_check_names_the_bad_key_and_exits_non_zero() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let cases = [
+        ("colour = \"blue\"\n", "colour"),
+        (
+            "[tokens]\nalgorithm = \"HS256\"\nhs256_secret = \"short\"\n",
+            "tokens.hs256_secret",
+        ),
+        ("[tokens]\naccess_ttl = \"soon\"\n", "tokens.access_ttl"),
+    ];
+    for (toml, key) in cases {
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, toml).unwrap();
+        for sub in [
+            &["config", "check", "--config"][..],
+            &["serve", "--config"][..],
+        ] {
+            let out = Command::new(BIN)
+                .args(sub)
+                .arg(&file)
+                .current_dir(dir.path())
+                .output()
+                .unwrap();
+            assert!(!out.status.success(), "{sub:?} accepted {toml}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(err.contains(key), "{sub:?}: {err} should name {key}");
+            assert!(!err.contains("short\""), "the secret's value is not echoed");
+        }
+    }
+    let out = Command::new(BIN)
+        .args(["config", "check"])
+        .env("TESSERA_TOKENS__ACCES_TTL", "5m")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TESSERA_TOKENS__ACCES_TTL"));
+    let ok = Command::new(BIN)
+        .args(["config", "check"])
+        .env("TESSERA_TOKENS__ACCESS_TTL", "5m")
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(
+        !dir.path().join("tessera-data").exists(),
+        "config check creates nothing"
+    );
+}
+
+#[test]
+fn migrate_creates_the_database_and_is_idempotent() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    for _ in 0..2 {
+        let out = Command::new(BIN)
+            .arg("migrate")
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(dir.path().join("tessera-data/tessera.db").exists());
+    assert!(
+        !dir.path().join("tessera-data/admin.key").exists(),
+        "migrate makes no keys"
+    );
+}
