@@ -253,16 +253,29 @@ async fn every_configured_algorithm_signs_and_verifies() {
     for (extra, alg, published) in [
         ("[tokens]\nalgorithm = \"ES256\"", "ES256", true),
         ("[tokens]\nalgorithm = \"RS256\"", "RS256", true),
-        ("[tokens]\nalgorithm = \"HS256\"\nhs256_secret = \"0123456789abcdef0123456789abcdef\"", "HS256", false),
+        (
+            "[tokens]\nalgorithm = \"HS256\"\nhs256_secret = \"0123456789abcdef0123456789abcdef\"",
+            "HS256",
+            false,
+        ),
     ] {
         let srv = start(extra).await;
         let a = srv.register("alg@example.com").await;
         let header = s(&a, "access_token").split('.').next().unwrap().to_owned();
-        let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
+        let header: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
         assert_eq!(header["alg"], alg);
         assert_eq!(header["typ"], "at+jwt");
         assert_eq!(srv.me(s(&a, "access_token")).await.status(), 200, "{alg}");
-        let jwks: Value = srv.client.get(srv.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
+        let jwks: Value = srv
+            .client
+            .get(srv.url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         let keys = jwks["keys"].as_array().unwrap();
         if published {
             assert!(keys.iter().all(|k| k["alg"] == alg) && !keys.is_empty());
