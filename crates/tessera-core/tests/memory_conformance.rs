@@ -3,8 +3,8 @@ use std::sync::Arc;
 
 use tessera_core::memory::MemoryStore;
 
-async fn fresh() -> Arc<dyn tessera_core::store::Store> {
-    Arc::new(MemoryStore::new())
+async fn fresh() -> Option<Arc<dyn tessera_core::store::Store>> {
+    Some(Arc::new(MemoryStore::new()))
 }
 
 tessera_core::store_conformance!(fresh());

@@ -8,7 +8,12 @@
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
+#[cfg(feature = "postgres")]
+pub mod postgres;
+
 mod codec;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
 
 use std::sync::Arc;
 
@@ -51,14 +56,40 @@ pub async fn open(url: &DatabaseUrl) -> Result<Arc<dyn Store>, StoreError> {
             store.migrate().await?;
             Ok(Arc::new(store))
         }
-        DatabaseUrl::Postgres(_) => Err(StoreError::Unavailable(
-            "PostgreSQL support is not built into this version yet".into(),
-        )),
+        #[cfg(feature = "postgres")]
+        DatabaseUrl::Postgres(url) => {
+            let options: sqlx::postgres::PgConnectOptions = url
+                .parse()
+                .map_err(|_| StoreError::Unavailable("invalid postgres URL".into()))?;
+            let store = postgres::PostgresStore::connect(options).await?;
+            store.migrate().await?;
+            Ok(Arc::new(store))
+        }
         #[allow(unreachable_patterns)]
         _ => Err(StoreError::Unavailable(
             "this store is not compiled in".into(),
         )),
     }
+}
+
+/// Unique violations are conflicts; rows that do not decode are corrupt; the rest (busy, I/O,
+/// pool timeouts, a database that is down) is the store being unavailable, which the server
+/// answers with a retryable 503.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+        sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::Decode(_)
+        | sqlx::Error::ColumnNotFound(_) => StoreError::Corrupt(e.to_string()),
+        _ => StoreError::Unavailable(e.to_string()),
+    }
+}
+
+pub(crate) fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 #[cfg(test)]

@@ -47,6 +47,8 @@ CREATE TABLE signing_keys (
     retired_at     INTEGER,
     private_sealed BLOB NOT NULL
 );
+-- One signing key per algorithm: nodes that start together end up with one key set.
+CREATE UNIQUE INDEX one_current_key_per_alg ON signing_keys (alg) WHERE state = 'current';
 
 CREATE TABLE events (
     id         TEXT PRIMARY KEY,

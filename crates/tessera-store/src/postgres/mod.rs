@@ -1,0 +1,102 @@
+//! The PostgreSQL store, for production and for several nodes sharing one database.
+//!
+//! Same statements as SQLite (see `sql.rs`). Differences: migrations take an advisory lock so
+//! nodes starting together apply them once, and every revocation also sends
+//! `NOTIFY tessera_revocations` inside its transaction, delivered to listening nodes on commit.
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
+use tessera_core::model::Revocation;
+use tessera_core::store::StoreResult;
+
+use crate::{map_err, unix_ms};
+
+/// The channel revocations are announced on.
+pub const REVOCATION_CHANNEL: &str = "tessera_revocations";
+/// Any fixed number: the advisory lock that serialises migrations across nodes.
+const MIGRATION_LOCK: i64 = 0x7e55_e7a0;
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/postgres/0001_init.sql"))];
+
+/// See the module docs.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects with the given options (URL, plus e.g. a `search_path` for tests).
+    pub async fn connect(options: PgConnectOptions) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(3))
+            .connect_with(options)
+            .await
+            .map_err(map_err)?;
+        Ok(PostgresStore { pool })
+    }
+
+    /// The pool, for the revocation listener.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Applies the embedded migrations that are not applied yet, once across all nodes.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        sqlx::query("CREATE TABLE IF NOT EXISTS tessera_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)")
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        for (version, sql) in MIGRATIONS {
+            let done = sqlx::query("SELECT version FROM tessera_migrations WHERE version = $1")
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            if done.is_some() {
+                continue;
+            }
+            sqlx::raw_sql(*sql)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            sqlx::query("INSERT INTO tessera_migrations (version, applied_at) VALUES ($1, $2)")
+                .bind(version)
+                .bind(unix_ms())
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+            tracing::info!(version, "applied PostgreSQL migration");
+        }
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn begin(&self) -> StoreResult<Transaction<'static, Postgres>> {
+        self.pool.begin().await.map_err(map_err)
+    }
+
+    /// Announces the revocation to listening nodes; PostgreSQL delivers it only if and when the
+    /// transaction commits, so no node ever hears of a revocation that did not happen.
+    async fn after_revocation(
+        &self,
+        tx: &mut Transaction<'static, Postgres>,
+        r: &Revocation,
+    ) -> StoreResult<()> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(REVOCATION_CHANNEL)
+            .bind(r.seq.to_string())
+            .execute(&mut **tx)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+}
+
+crate::sql::sql_store!(PostgresStore, sqlx::Postgres, sqlx::postgres::PgRow);
