@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use tessera_core::{Engine, SystemClock};
+use tessera_store::bus::redis::{RedisBus, subscribe};
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 
 use crate::config::Settings;
 use crate::state::AppState;
@@ -19,7 +22,7 @@ const KEY_RELOAD_EVERY_POLLS: u32 = 20;
 
 /// Opens the store, loads or makes the keys, and builds the engine.
 pub async fn build(settings: Settings) -> Result<Arc<AppState>, String> {
-    let store = tessera_store::open(&settings.database)
+    let backend = tessera_store::open(&settings.database)
         .await
         .map_err(|e| format!("cannot open the database: {e}"))?;
     let master = files::master_key(&settings)?;
@@ -28,28 +31,60 @@ pub async fn build(settings: Settings) -> Result<Arc<AppState>, String> {
         .map(|k| Sha256::digest(k.as_bytes()).into())
         .collect();
     let engine = Engine::start(
-        store,
+        backend.store,
         Arc::new(SystemClock),
         &master,
         settings.engine.clone(),
     )
     .await
     .map_err(|e| format!("cannot start the engine: {e}"))?;
+    if let Some(url) = &settings.redis_url {
+        engine.set_bus(Arc::new(RedisBus::new(url.expose())?));
+    }
     Ok(Arc::new(AppState {
         engine,
         settings,
         admin_key_hashes,
+        wake: Arc::new(Notify::new()),
+        pg_notifications: backend.notifications,
     }))
 }
 
-/// Keeps this node's revocation set and key set in step with the store.
-pub fn spawn_sync(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
+/// Keeps this node's revocation set and key set in step with the store: a poll every
+/// [`REVOCATION_POLL`], and at once whenever a broadcast says another node revoked something.
+/// Listens on PostgreSQL NOTIFY (when the store is PostgreSQL) and on Redis (when `redis_url` is
+/// set); with both, either path delivers.
+pub fn spawn_background(state: Arc<AppState>) -> Vec<JoinHandle<()>> {
+    let mut tasks = vec![spawn_sync(state.clone())];
+    if let Some(pool) = state.pg_notifications.clone() {
+        tasks.push(tokio::spawn(tessera_store::postgres::listen(
+            pool,
+            state.wake.clone(),
+        )));
+    }
+    if let Some(url) = state.settings.redis_url.clone() {
+        let applier = state.clone();
+        let wake = state.wake.clone();
+        tasks.push(tokio::spawn(async move {
+            let apply = move |r: &tessera_core::model::Revocation| applier.engine.apply_remote(r);
+            if let Err(e) = subscribe(url.expose(), apply, wake).await {
+                tracing::error!(error = %e, "Redis subscription stopped");
+            }
+        }));
+    }
+    tasks
+}
+
+fn spawn_sync(state: Arc<AppState>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(REVOCATION_POLL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut n: u32 = 0;
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = state.wake.notified() => {}
+            }
             if let Err(e) = state.engine.sync_revocations().await {
                 tracing::warn!(error = %e, "revocation sync failed; will retry");
             }

@@ -11,6 +11,7 @@ pub mod sqlite;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 
+pub mod bus;
 mod codec;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
@@ -47,14 +48,26 @@ impl DatabaseUrl {
     }
 }
 
+/// An opened store and, where the database can announce revocations, the way to listen.
+pub struct Backend {
+    pub store: Arc<dyn Store>,
+    /// The PostgreSQL pool to LISTEN on (see [`postgres::listen`]).
+    #[cfg(feature = "postgres")]
+    pub notifications: Option<sqlx::PgPool>,
+}
+
 /// Opens the store a URL names, creating the SQLite file and running migrations.
-pub async fn open(url: &DatabaseUrl) -> Result<Arc<dyn Store>, StoreError> {
+pub async fn open(url: &DatabaseUrl) -> Result<Backend, StoreError> {
     match url {
         #[cfg(feature = "sqlite")]
         DatabaseUrl::Sqlite(path) => {
             let store = sqlite::SqliteStore::open(path).await?;
             store.migrate().await?;
-            Ok(Arc::new(store))
+            Ok(Backend {
+                store: Arc::new(store),
+                #[cfg(feature = "postgres")]
+                notifications: None,
+            })
         }
         #[cfg(feature = "postgres")]
         DatabaseUrl::Postgres(url) => {
@@ -63,7 +76,11 @@ pub async fn open(url: &DatabaseUrl) -> Result<Arc<dyn Store>, StoreError> {
                 .map_err(|_| StoreError::Unavailable("invalid postgres URL".into()))?;
             let store = postgres::PostgresStore::connect(options).await?;
             store.migrate().await?;
-            Ok(Arc::new(store))
+            let pool = store.pool().clone();
+            Ok(Backend {
+                store: Arc::new(store),
+                notifications: Some(pool),
+            })
         }
         #[allow(unreachable_patterns)]
         _ => Err(StoreError::Unavailable(

@@ -3,11 +3,13 @@
 //! - `accounts`: register, login, password change.
 //! - `sessions`: refresh with rotation, grace and reuse detection; logout; list and revoke.
 //! - `verify`: access tokens, checked against keys and the revocation set, without I/O.
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use tessera_token::{AccessClaims, Algorithm, Jwks, VerifyOptions};
 use uuid::Uuid;
 
+use crate::bus::RevocationBus;
 use crate::clock::Clock;
 use crate::error::Error;
 use crate::model::{Revocation, RevocationTarget, Session, User};
@@ -101,10 +103,17 @@ pub struct Engine {
     keys: KeyRing,
     revocations: Revocations,
     hasher: Hasher,
+    bus: OnceLock<Arc<dyn RevocationBus>>,
+    /// Watermarks of recent syncs, oldest first: each sync re-reads the feed from the oldest, so
+    /// a record whose sequence number committed late (PostgreSQL hands out identities before
+    /// commit) is still seen. Applying a record twice is harmless.
+    recent_watermarks: Mutex<VecDeque<i64>>,
 }
 
 /// How many revocation records one sync reads at a time.
 const SYNC_BATCH: i64 = 1000;
+/// How many past syncs a sync looks back over (at one sync per 500 ms, about 10 s).
+const SYNC_LOOKBACK: usize = 20;
 
 impl Engine {
     /// Builds the engine: loads (or makes) the signing keys and the recent revocations.
@@ -140,6 +149,8 @@ impl Engine {
             secrets,
             keys,
             hasher,
+            bus: OnceLock::new(),
+            recent_watermarks: Mutex::new(VecDeque::new()),
         };
         engine.sync_revocations().await?;
         Ok(engine)
@@ -167,12 +178,18 @@ impl Engine {
     /// revocation) cost at most one poll.
     pub async fn sync_revocations(&self) -> Result<usize, Error> {
         let min_at = self.clock.now_ms() - self.cfg.access_ttl_ms - 60_000;
+        let mut from = {
+            let mut recent = self.recent_watermarks.lock().expect("watermarks lock");
+            recent.push_back(self.revocations.watermark());
+            if recent.len() > SYNC_LOOKBACK {
+                recent.pop_front();
+            }
+            recent.front().copied().unwrap_or(0)
+        };
         let mut applied = 0;
         loop {
-            let batch = self
-                .store
-                .revocations(self.revocations.watermark(), min_at, SYNC_BATCH)
-                .await?;
+            let batch = self.store.revocations(from, min_at, SYNC_BATCH).await?;
+            from = batch.last().map_or(from, |r| r.seq);
             for r in &batch {
                 self.revocations.apply(r);
             }
@@ -197,14 +214,29 @@ impl Engine {
         self.store.ping().await.is_ok()
     }
 
-    /// Applies revocations this node just wrote, before any broadcast or poll.
+    /// Announces this node's revocations on `bus` from now on (Redis pub/sub, say).
+    pub fn set_bus(&self, bus: Arc<dyn RevocationBus>) {
+        let _ = self.bus.set(bus);
+    }
+
+    /// Applies a revocation heard from another node.
+    pub fn apply_remote(&self, r: &Revocation) {
+        self.revocations.apply(r);
+    }
+
+    /// Applies revocations this node just wrote (the store has them already), then broadcasts
+    /// them without waiting: the request never depends on the bus being up.
     fn apply_local(&self, sessions: &[Uuid], at: i64) {
         for id in sessions {
-            self.revocations.apply(&Revocation {
+            let r = Revocation {
                 seq: 0,
                 target: RevocationTarget::Session { session_id: *id },
                 at,
-            });
+            };
+            self.revocations.apply(&r);
+            if let Some(bus) = self.bus.get().cloned() {
+                tokio::spawn(async move { bus.publish(&r).await });
+            }
         }
     }
 

@@ -5,12 +5,16 @@
 //! `NOTIFY tessera_revocations` inside its transaction, delivered to listening nodes on commit.
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+pub use sqlx::postgres::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 use tessera_core::model::Revocation;
 use tessera_core::store::StoreResult;
 
 use crate::{map_err, unix_ms};
+
+mod listen;
+pub use listen::listen;
 
 /// The channel revocations are announced on.
 pub const REVOCATION_CHANNEL: &str = "tessera_revocations";

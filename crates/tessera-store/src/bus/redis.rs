@@ -1,0 +1,122 @@
+//! Redis pub/sub for revocations. Redis carries broadcasts only; it is never the record.
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use redis::AsyncCommands;
+use redis::aio::MultiplexedConnection;
+use serde::{Deserialize, Serialize};
+use tessera_core::bus::RevocationBus;
+use tessera_core::model::{Revocation, RevocationTarget};
+use tokio::sync::{Mutex, Notify};
+
+use super::{Backoff, Health};
+
+/// The pub/sub channel.
+pub const CHANNEL: &str = "tessera:revocations";
+const TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Serialize, Deserialize)]
+struct Message {
+    target: RevocationTarget,
+    at: i64,
+}
+
+/// Publishes this node's revocations.
+pub struct RedisBus {
+    client: redis::Client,
+    conn: Mutex<Option<MultiplexedConnection>>,
+    health: Health,
+}
+
+impl RedisBus {
+    pub fn new(url: &str) -> Result<Self, String> {
+        let client = redis::Client::open(url).map_err(|e| format!("invalid redis_url: {e}"))?;
+        Ok(RedisBus {
+            client,
+            conn: Mutex::new(None),
+            health: Health::new("Redis (publishing)"),
+        })
+    }
+
+    async fn try_publish(&self, payload: &str) -> Result<(), String> {
+        let mut slot = self.conn.lock().await;
+        if slot.is_none() {
+            let conn =
+                tokio::time::timeout(TIMEOUT, self.client.get_multiplexed_async_connection())
+                    .await
+                    .map_err(|_| "connect timed out".to_string())?
+                    .map_err(|e| e.to_string())?;
+            *slot = Some(conn);
+        }
+        let conn = slot.as_mut().expect("set above");
+        let sent: Result<Result<usize, _>, _> =
+            tokio::time::timeout(TIMEOUT, conn.publish(CHANNEL, payload)).await;
+        match sent {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => {
+                *slot = None;
+                Err(e.to_string())
+            }
+            Err(_) => {
+                *slot = None;
+                Err("publish timed out".into())
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl RevocationBus for RedisBus {
+    async fn publish(&self, r: &Revocation) {
+        let payload = serde_json::to_string(&Message {
+            target: r.target.clone(),
+            at: r.at,
+        })
+        .expect("serializes");
+        match self.try_publish(&payload).await {
+            Ok(()) => self.health.up(),
+            Err(e) => self.health.down(&e),
+        }
+    }
+}
+
+/// Applies revocations published by other nodes (`apply`), and wakes the store sync (`wake`)
+/// after each, and after every reconnect to catch up on anything missed. Runs until aborted.
+pub async fn subscribe(
+    url: &str,
+    apply: impl Fn(&Revocation) + Send + Sync + 'static,
+    wake: Arc<Notify>,
+) -> Result<(), String> {
+    let client = redis::Client::open(url).map_err(|e| format!("invalid redis_url: {e}"))?;
+    let health = Health::new("Redis (subscription)");
+    let mut backoff = Backoff::new();
+    loop {
+        match tokio::time::timeout(TIMEOUT, client.get_async_pubsub()).await {
+            Ok(Ok(mut pubsub)) => match pubsub.subscribe(CHANNEL).await {
+                Ok(()) => {
+                    health.up();
+                    backoff.reset();
+                    wake.notify_one();
+                    let mut messages = pubsub.into_on_message();
+                    while let Some(msg) = messages.next().await {
+                        if let Ok(m) = serde_json::from_slice::<Message>(msg.get_payload_bytes()) {
+                            apply(&Revocation {
+                                seq: 0,
+                                target: m.target,
+                                at: m.at,
+                            });
+                        }
+                        wake.notify_one();
+                    }
+                    health.down(&"the subscription ended");
+                }
+                Err(e) => health.down(&e),
+            },
+            Ok(Err(e)) => health.down(&e),
+            Err(_) => health.down(&"connect timed out"),
+        }
+        backoff.wait().await;
+    }
+}
