@@ -5,14 +5,24 @@ use std::time::{Duration, Instant};
 
 /// The release binary, built by `cargo build --release -p tessera-server`.
 pub fn tessera_binary() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned();
     let bin = root.join("target/release/tessera");
-    assert!(bin.exists(), "build it first: cargo build --release --locked -p tessera-server");
+    assert!(
+        bin.exists(),
+        "build it first: cargo build --release --locked -p tessera-server"
+    );
     bin
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A `tessera serve` child process, killed on drop.
@@ -33,7 +43,10 @@ impl Node {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        Node { base: format!("http://127.0.0.1:{port}"), child: cmd.spawn().unwrap() }
+        Node {
+            base: format!("http://127.0.0.1:{port}"),
+            child: cmd.spawn().unwrap(),
+        }
     }
 
     /// Waits for `/healthz`, returning how long that took (bounded at 30 s).
@@ -51,7 +64,9 @@ impl Node {
     }
 
     pub fn stop(mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let _ = self.child.wait();
     }
 }

@@ -9,8 +9,13 @@ use tessera_bench::{Node, summary};
 
 #[tokio::main]
 async fn main() {
-    let restarts: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10).min(100);
-    let dir = std::env::temp_dir().join(format!("tessera_startup_{}", uuid::Uuid::new_v4().simple()));
+    let restarts: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(10)
+        .min(100);
+    let dir =
+        std::env::temp_dir().join(format!("tessera_startup_{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let c = reqwest::Client::new();
     // First start: creates the database, keys and some data.
@@ -30,7 +35,13 @@ async fn main() {
         samples.push(node.ready(&c).await);
         node.stop();
     }
-    println!("first start (new database, key generation): {:.2}ms", cold.as_secs_f64() * 1000.0);
-    println!("restart on the existing database: {}", summary(&mut samples));
+    println!(
+        "first start (new database, key generation): {:.2}ms",
+        cold.as_secs_f64() * 1000.0
+    );
+    println!(
+        "restart on the existing database: {}",
+        summary(&mut samples)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -38,6 +38,8 @@ pub enum Error {
     WeakPassword(String),
     #[error("invalid namespace")]
     InvalidNamespace,
+    #[error("too many attempts")]
+    RateLimited { retry_after_secs: u64 },
     /// The store cannot be reached or is busy; retryable.
     #[error("store unavailable")]
     Unavailable,

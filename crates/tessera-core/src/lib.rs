@@ -14,6 +14,7 @@ mod error;
 pub mod memory;
 pub mod model;
 pub mod passwords;
+pub mod ratelimit;
 mod refresh_token;
 pub mod revocations;
 pub mod secrets;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use tessera_core::{Engine, SystemClock};
 use tessera_store::bus::redis::{RedisBus, subscribe};
+use tessera_store::ratelimit::RedisLimiter;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -38,9 +39,14 @@ pub async fn build(settings: Settings) -> Result<Arc<AppState>, String> {
     )
     .await
     .map_err(|e| format!("cannot start the engine: {e}"))?;
-    if let Some(url) = &settings.redis_url {
-        engine.set_bus(Arc::new(RedisBus::new(url.expose())?));
-    }
+    let engine = match &settings.redis_url {
+        Some(url) => {
+            let scope = settings.engine.issuer.as_str();
+            engine.set_bus(Arc::new(RedisBus::new(url.expose(), scope)?));
+            engine.with_rate_limiter(Arc::new(RedisLimiter::new(url.expose(), scope)?))
+        }
+        None => engine,
+    };
     Ok(Arc::new(AppState {
         engine,
         settings,
@@ -66,8 +72,9 @@ pub fn spawn_background(state: Arc<AppState>) -> Vec<JoinHandle<()>> {
         let applier = state.clone();
         let wake = state.wake.clone();
         tasks.push(tokio::spawn(async move {
+            let scope = applier.settings.engine.issuer.clone();
             let apply = move |r: &tessera_core::model::Revocation| applier.engine.apply_remote(r);
-            if let Err(e) = subscribe(url.expose(), apply, wake).await {
+            if let Err(e) = subscribe(url.expose(), &scope, apply, wake).await {
                 tracing::error!(error = %e, "Redis subscription stopped");
             }
         }));

@@ -176,6 +176,11 @@ impl From<Error> for ApiError {
                 "Invalid namespace",
             )
             .detail("1 to 64 characters of A-Z a-z 0-9 _ . -"),
+            Error::RateLimited { retry_after_secs } => ApiError {
+                retry_after: Some(retry_after_secs),
+                ..Self::new(S::TOO_MANY_REQUESTS, "rate_limited", "Too many attempts")
+                    .detail("wait for the time in Retry-After, then try again")
+            },
             Error::Unavailable => Self::unavailable(),
             Error::Internal => Self::internal(),
         }

@@ -156,12 +156,18 @@ impl FromRequestParts<Arc<AppState>> for Meta {
 
     async fn from_request_parts(
         parts: &mut Parts,
-        _: &Arc<AppState>,
+        state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        let ip = parts
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
+            .map(|ConnectInfo(addr)| addr.ip());
+        let forwarded = if state.settings.rate_limit.trust_forwarded_for {
+            forwarded_for(&parts.headers)
+        } else {
+            None
+        };
+        let ip = forwarded.or(peer).map(|ip| ip.to_string());
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
@@ -169,6 +175,13 @@ impl FromRequestParts<Arc<AppState>> for Meta {
             .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect());
         Ok(Meta(RequestMeta { ip, user_agent }))
     }
+}
+
+/// The client address as the trusted proxy in front of us saw it: the last `X-Forwarded-For`
+/// entry, the one that proxy appended. Earlier entries are the client's own claims.
+fn forwarded_for(headers: &HeaderMap) -> Option<std::net::IpAddr> {
+    let last = headers.get_all("x-forwarded-for").iter().next_back()?;
+    last.to_str().ok()?.rsplit(',').next()?.trim().parse().ok()
 }
 
 /// The value of cookie `name` across all `Cookie` headers.

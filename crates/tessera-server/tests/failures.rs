@@ -188,3 +188,53 @@ async fn sigkill_mid_refresh_loop_leaves_one_live_lineage() {
         "0"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_hold_across_nodes_and_fall_back_per_node_without_redis() {
+    let Some(admin_url) = required_env("TESSERA_TEST_DATABASE_URL") else {
+        return;
+    };
+    let db = TestDb::create(&admin_url);
+    let mut redis = PrivateRedis::start();
+    let redis_url = redis.url();
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let env = [
+        ("TESSERA_DATABASE_URL", db.url.as_str()),
+        ("TESSERA_REDIS_URL", redis_url.as_str()),
+        ("TESSERA_RATE_LIMIT__LOGIN_PER_IP_PER_MINUTE", "0"),
+        ("TESSERA_RATE_LIMIT__FAILED_LOGINS_PER_ACCOUNT", "4"),
+    ];
+    let (a, b) = (
+        Node::spawn(dir.path(), "a", &env),
+        Node::spawn(dir.path(), "b", &env),
+    );
+    let c = reqwest::Client::new();
+    a.ready(&c).await;
+    b.ready(&c).await;
+    let wrong = |node: &Node, email: &str| {
+        let req = c
+            .post(node.url("/auth/login"))
+            .json(&json!({"email": email, "password": "wrong password, long enough"}));
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    // Shared counters: failures on either node add up.
+    for node in [&a, &b, &a, &b] {
+        assert_eq!(wrong(node, "shared@example.com").await, 401);
+    }
+    assert_eq!(wrong(&a, "shared@example.com").await, 429);
+    assert_eq!(wrong(&b, "shared@example.com").await, 429);
+
+    // Redis gone: each node still limits, on its own.
+    redis.kill();
+    for _ in 0..4 {
+        assert_eq!(wrong(&a, "local@example.com").await, 401);
+    }
+    assert_eq!(wrong(&a, "local@example.com").await, 429, "never no limit");
+    let log = std::fs::read_to_string(&a.log).unwrap();
+    assert_eq!(
+        log.matches("Redis (rate limits; counting per node meanwhile) unreachable")
+            .count(),
+        1,
+        "logged once:\n{log}"
+    );
+}

@@ -13,6 +13,8 @@ pub mod postgres;
 
 pub mod bus;
 mod codec;
+#[cfg(feature = "redis")]
+pub mod ratelimit;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 

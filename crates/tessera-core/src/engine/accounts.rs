@@ -41,6 +41,7 @@ impl Engine {
         if !self.cfg.public_registration {
             return Err(Error::RegistrationClosed);
         }
+        self.limit_ip(meta).await?;
         let namespace = namespace(c.namespace)?;
         let email = normalize_email(&c.email)?;
         self.cfg.passwords.check_new(&c.password, &email)?;
@@ -61,6 +62,7 @@ impl Engine {
 
     /// Checks the password and opens a new session (always a new id: no fixation).
     pub async fn login(&self, c: Credentials, meta: &RequestMeta) -> Result<Issued, Error> {
+        self.limit_ip(meta).await?;
         let namespace = namespace(c.namespace)?;
         let user = self.check_password(&c.email, c.password, meta).await?;
         self.open_session(user, namespace, meta).await
@@ -152,25 +154,32 @@ impl Engine {
         password: String,
         meta: &RequestMeta,
     ) -> Result<User, Error> {
+        self.check_account(email).await?;
         // Too long to be anyone's password: refused without hashing it.
-        if password.chars().count() > self.cfg.passwords.max_length {
-            return Err(Error::InvalidCredentials);
-        }
+        let too_long = password.chars().count() > self.cfg.passwords.max_length;
         let user = match normalize_email(email) {
             Ok(email) => self.store.user_by_email(&email).await?,
             Err(_) => None,
         };
-        let hash = user.as_ref().map(|u| u.password_hash.clone());
-        let ok = self.hasher.verify(hash, password.clone()).await?;
-        let now = self.clock.now_ms();
+        let ok = !too_long
+            && self
+                .hasher
+                .verify(
+                    user.as_ref().map(|u| u.password_hash.clone()),
+                    password.clone(),
+                )
+                .await?;
         match user {
             Some(user) if ok => {
+                self.record_success(email).await;
                 if self.hasher.needs_rehash(&user.password_hash) {
                     self.rehash(&user, password).await;
                 }
                 Ok(user)
             }
             user => {
+                self.record_failure(email).await;
+                let now = self.clock.now_ms();
                 let failed = event(
                     event_kind::LOGIN_FAILED,
                     now,

@@ -14,6 +14,7 @@ use crate::clock::Clock;
 use crate::error::Error;
 use crate::model::{Revocation, RevocationTarget, Session, User};
 use crate::passwords::{Hasher, PasswordPolicy};
+use crate::ratelimit::{MemoryLimiter, RateLimiter};
 use crate::revocations::Revocations;
 use crate::secrets::{DerivedKeys, MasterKey, Redacted};
 use crate::store::Store;
@@ -21,6 +22,7 @@ use crate::store::Store;
 pub mod accounts;
 mod issue;
 mod keyring;
+mod limits;
 mod sessions;
 pub mod validate;
 mod verify;
@@ -48,6 +50,27 @@ pub struct EngineConfig {
     pub hash_permits: usize,
     /// Clock skew tolerated when verifying, at most 5 s.
     pub leeway_secs: i64,
+    pub rate_limit: RateLimitPolicy,
+}
+
+/// Login throttling. A limit of 0 is off.
+#[derive(Clone, Debug)]
+pub struct RateLimitPolicy {
+    /// Login and register attempts per client IP per minute.
+    pub per_ip_per_minute: u32,
+    /// Failed logins per account (known or not) within `failed_login_window_ms`.
+    pub failed_logins_per_account: u32,
+    pub failed_login_window_ms: i64,
+}
+
+impl Default for RateLimitPolicy {
+    fn default() -> Self {
+        RateLimitPolicy {
+            per_ip_per_minute: 30,
+            failed_logins_per_account: 10,
+            failed_login_window_ms: 15 * 60_000,
+        }
+    }
 }
 
 impl EngineConfig {
@@ -67,6 +90,7 @@ impl EngineConfig {
             public_registration: true,
             hash_permits: std::thread::available_parallelism().map_or(2, |n| n.get()),
             leeway_secs: 5,
+            rate_limit: RateLimitPolicy::default(),
         }
     }
 }
@@ -104,6 +128,7 @@ pub struct Engine {
     revocations: Revocations,
     hasher: Hasher,
     bus: OnceLock<Arc<dyn RevocationBus>>,
+    limiter: Arc<dyn RateLimiter>,
     /// Watermarks of recent syncs, oldest first: each sync re-reads the feed from the oldest, so
     /// a record whose sequence number committed late (PostgreSQL hands out identities before
     /// commit) is still seen. Applying a record twice is harmless.
@@ -150,6 +175,7 @@ impl Engine {
             keys,
             hasher,
             bus: OnceLock::new(),
+            limiter: Arc::new(MemoryLimiter::new()),
             recent_watermarks: Mutex::new(VecDeque::new()),
         };
         engine.sync_revocations().await?;
@@ -212,6 +238,12 @@ impl Engine {
     /// Whether the store answers.
     pub async fn ready(&self) -> bool {
         self.store.ping().await.is_ok()
+    }
+
+    /// Counts rate limits with `limiter` (shared across nodes, say) instead of in memory.
+    pub fn with_rate_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
+        self.limiter = limiter;
+        self
     }
 
     /// Announces this node's revocations on `bus` from now on (Redis pub/sub, say).

@@ -308,6 +308,11 @@ impl Config {
             password_max_age_ms,
             passwords: policy,
             public_registration: self.public_registration,
+            rate_limit: tessera_core::engine::RateLimitPolicy {
+                per_ip_per_minute: rate_limit.login_per_ip_per_minute,
+                failed_logins_per_account: rate_limit.failed_logins_per_account,
+                failed_login_window_ms: rate_limit.failed_login_window_ms,
+            },
             ..EngineConfig::new(self.issuer.clone())
         };
         Ok(Settings {

@@ -13,8 +13,12 @@ use tokio::sync::{Mutex, Notify};
 
 use super::{Backoff, Health};
 
-/// The pub/sub channel.
-pub const CHANNEL: &str = "tessera:revocations";
+/// The pub/sub channel of one deployment. Deployments sharing a Redis are told apart by their
+/// issuer, which every node of a deployment has in common: one deployment's revocations must
+/// never reach another.
+pub fn channel(scope: &str) -> String {
+    format!("tessera:{scope}:revocations")
+}
 const TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Serialize, Deserialize)]
@@ -26,15 +30,17 @@ struct Message {
 /// Publishes this node's revocations.
 pub struct RedisBus {
     client: redis::Client,
+    channel: String,
     conn: Mutex<Option<MultiplexedConnection>>,
     health: Health,
 }
 
 impl RedisBus {
-    pub fn new(url: &str) -> Result<Self, String> {
+    pub fn new(url: &str, scope: &str) -> Result<Self, String> {
         let client = redis::Client::open(url).map_err(|e| format!("invalid redis_url: {e}"))?;
         Ok(RedisBus {
             client,
+            channel: channel(scope),
             conn: Mutex::new(None),
             health: Health::new("Redis (publishing)"),
         })
@@ -52,7 +58,7 @@ impl RedisBus {
         }
         let conn = slot.as_mut().expect("set above");
         let sent: Result<Result<usize, _>, _> =
-            tokio::time::timeout(TIMEOUT, conn.publish(CHANNEL, payload)).await;
+            tokio::time::timeout(TIMEOUT, conn.publish(&self.channel, payload)).await;
         match sent {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => {
@@ -86,6 +92,7 @@ impl RevocationBus for RedisBus {
 /// after each, and after every reconnect to catch up on anything missed. Runs until aborted.
 pub async fn subscribe(
     url: &str,
+    scope: &str,
     apply: impl Fn(&Revocation) + Send + Sync + 'static,
     wake: Arc<Notify>,
 ) -> Result<(), String> {
@@ -94,7 +101,7 @@ pub async fn subscribe(
     let mut backoff = Backoff::new();
     loop {
         match tokio::time::timeout(TIMEOUT, client.get_async_pubsub()).await {
-            Ok(Ok(mut pubsub)) => match pubsub.subscribe(CHANNEL).await {
+            Ok(Ok(mut pubsub)) => match pubsub.subscribe(channel(scope)).await {
                 Ok(()) => {
                     health.up();
                     backoff.reset();
