@@ -236,6 +236,38 @@ impl KeyStore for MemoryStore {
         s.keys.extend_from_slice(keys);
         Ok(true)
     }
+
+    async fn rotate_keys(
+        &self,
+        expected_current: &str,
+        new_next: &KeyRecord,
+        at: i64,
+        event: &Event,
+    ) -> StoreResult<bool> {
+        let mut s = self.lock();
+        let alg = new_next.alg.as_str();
+        let current = s
+            .keys
+            .iter()
+            .position(|k| k.alg == alg && k.state == KeyState::Current);
+        let next = s
+            .keys
+            .iter()
+            .position(|k| k.alg == alg && k.state == KeyState::Next);
+        let (Some(c), Some(n)) = (current, next) else {
+            return Ok(false);
+        };
+        if s.keys[c].kid != expected_current {
+            return Ok(false);
+        }
+        s.keys[c].state = KeyState::Retiring;
+        s.keys[c].retired_at = Some(at);
+        s.keys[n].state = KeyState::Current;
+        s.keys[n].activated_at = Some(at);
+        s.keys.push(new_next.clone());
+        s.events.push(event.clone());
+        Ok(true)
+    }
 }
 
 #[async_trait]

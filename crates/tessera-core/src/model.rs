@@ -40,6 +40,7 @@ pub mod event_kind {
     pub const SESSION_REVOKED: &str = "session.revoked";
     pub const SESSION_REUSE_DETECTED: &str = "session.reuse_detected";
     pub const PASSWORD_CHANGED: &str = "password.changed";
+    pub const KEY_ROTATED: &str = "key.rotated";
 }
 
 /// One login on one device, with the rotation state of its refresh token.
@@ -169,6 +170,8 @@ pub struct KeyRecord {
     pub alg: String,
     pub state: KeyState,
     pub created_at: i64,
+    /// When it started signing (moved to `current`).
+    pub activated_at: Option<i64>,
     /// When it stopped signing (moved to `retiring`).
     pub retired_at: Option<i64>,
     pub private_sealed: Vec<u8>,
@@ -181,6 +184,7 @@ impl std::fmt::Debug for KeyRecord {
             .field("alg", &self.alg)
             .field("state", &self.state)
             .field("created_at", &self.created_at)
+            .field("activated_at", &self.activated_at)
             .field("retired_at", &self.retired_at)
             .finish_non_exhaustive()
     }

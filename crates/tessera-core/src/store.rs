@@ -91,6 +91,16 @@ pub trait KeyStore: Send + Sync {
     /// Inserts `keys` only if no key of their algorithm is `current` yet, atomically, so nodes
     /// that start together end with one key set. Returns whether they were inserted.
     async fn init_keys(&self, alg: &str, keys: &[KeyRecord]) -> StoreResult<bool>;
+    /// Rotates the keys of `new_next.alg`, only if `expected_current` is still the current key:
+    /// it becomes `retiring` (at `at`), the `next` key becomes `current`, and `new_next` is
+    /// added. One transaction, with `event`; `false` if another rotation got there first.
+    async fn rotate_keys(
+        &self,
+        expected_current: &str,
+        new_next: &KeyRecord,
+        at: i64,
+        event: &Event,
+    ) -> StoreResult<bool>;
 }
 
 #[async_trait]

@@ -296,3 +296,70 @@ async fn access_tokens_expire_and_login_always_opens_a_new_session() {
     ));
     assert!(h.engine.verify_for_logout(a.access_token.expose()).is_ok());
 }
+
+fn kid_of(token: &str) -> String {
+    use base64::Engine as _;
+    let header = token.split('.').next().unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    v["kid"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn signing_keys_rotate_without_breaking_issued_tokens() {
+    let h = harness(config()).await;
+    let before = register(&h, "keys@example.com").await;
+    let jwks = h.engine.jwks();
+    assert_eq!(jwks.keys.len(), 2, "current and next");
+    let next_kid = h
+        .engine
+        .key_records()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|k| k.state == tessera_core::model::KeyState::Next)
+        .unwrap()
+        .kid;
+    let current = h.engine.rotate_keys().await.unwrap();
+    assert_eq!(
+        current.kid, next_kid,
+        "the published next key is the one that starts signing"
+    );
+    let after = h
+        .engine
+        .login(creds("keys@example.com"), &meta())
+        .await
+        .unwrap();
+    assert_eq!(kid_of(after.access_token.expose()), next_kid);
+    assert_ne!(kid_of(before.access_token.expose()), next_kid);
+    assert!(
+        h.engine.verify_access(before.access_token.expose()).is_ok(),
+        "the retiring key still verifies"
+    );
+    assert_eq!(
+        h.engine.jwks().keys.len(),
+        3,
+        "retiring, current and a new next are published"
+    );
+    let events = h.store.events(None, Some("key.rotated"), 10).await.unwrap();
+    assert_eq!(events.len(), 1);
+}
+
+#[tokio::test]
+async fn automatic_rotation_waits_for_the_interval() {
+    let h = harness(config()).await;
+    let day = 86_400_000;
+    assert!(!h.engine.rotate_keys_if_due(30 * day).await.unwrap());
+    assert!(
+        !h.engine.rotate_keys_if_due(0).await.unwrap(),
+        "0 is manual only"
+    );
+    h.clock.advance_ms(30 * day);
+    assert!(h.engine.rotate_keys_if_due(30 * day).await.unwrap());
+    assert!(
+        !h.engine.rotate_keys_if_due(30 * day).await.unwrap(),
+        "the new key's clock starts now"
+    );
+}

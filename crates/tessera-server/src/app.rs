@@ -96,13 +96,41 @@ fn spawn_sync(state: Arc<AppState>) -> JoinHandle<()> {
                 tracing::warn!(error = %e, "revocation sync failed; will retry");
             }
             n = n.wrapping_add(1);
-            if n.is_multiple_of(KEY_RELOAD_EVERY_POLLS)
-                && let Err(e) = state.engine.reload_keys().await
-            {
-                tracing::warn!(error = %e, "key reload failed; will retry");
+            if n.is_multiple_of(KEY_RELOAD_EVERY_POLLS) {
+                refresh_keys(&state).await;
             }
         }
     })
+}
+
+/// Rotates the signing keys if they are due (one node wins; the others see it on reload), then
+/// re-reads the key set so rotations made elsewhere are honoured.
+async fn refresh_keys(state: &AppState) {
+    let interval = state.settings.key_rotation_interval_ms;
+    match state.engine.rotate_keys_if_due(interval).await {
+        Ok(true) => tracing::info!("signing keys rotated (key_rotation_interval)"),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "automatic key rotation failed; will retry"),
+    }
+    if let Err(e) = state.engine.reload_keys().await {
+        tracing::warn!(error = %e, "key reload failed; will retry");
+    }
+}
+
+/// The engine alone, for CLI commands that work on the database directly.
+pub async fn engine_for_cli(settings: &Settings) -> Result<Engine, String> {
+    let backend = tessera_store::open(&settings.database)
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    let master = files::master_key(settings)?;
+    Engine::start(
+        backend.store,
+        Arc::new(SystemClock),
+        &master,
+        settings.engine.clone(),
+    )
+    .await
+    .map_err(|e| format!("cannot start the engine: {e}"))
 }
 
 /// Serves until `shutdown` resolves.

@@ -10,4 +10,4 @@ mod files;
 mod middleware;
 pub mod routes;
 pub mod state;
-mod views;
+pub mod views;

@@ -33,6 +33,25 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Signing keys, on the database directly (running servers pick changes up within 10 s).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Promote `next` to `current`, retire `current`, make a new `next`.
+    Rotate {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// List the keys with their state.
+    List {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -100,6 +119,36 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| format!("migration failed: {e}"))?;
             println!("database is migrated and ready");
+            Ok(())
+        }
+        Command::Keys { command } => {
+            let (config, rotate) = match command {
+                KeysCommand::Rotate { config } => (config, true),
+                KeysCommand::List { config } => (config, false),
+            };
+            let settings = load(config.as_ref(), None)?;
+            init_logging(settings.log_json);
+            if settings.engine.algorithm == tessera_token::Algorithm::HS256 {
+                return Err("HS256 uses tokens.hs256_secret from the configuration: change the secret to rotate".into());
+            }
+            let engine = app::engine_for_cli(&settings).await?;
+            if rotate {
+                let current = engine
+                    .rotate_keys()
+                    .await
+                    .map_err(|e| format!("rotation failed: {e}"))?;
+                println!("rotated: {} ({}) now signs", current.kid, current.alg);
+            }
+            println!("KID                ALG     STATE     CREATED");
+            for k in engine.key_records().await.map_err(|e| e.to_string())? {
+                println!(
+                    "{:<18} {:<7} {:<9} {}",
+                    k.kid,
+                    k.alg,
+                    k.state.as_str(),
+                    tessera_server::views::rfc3339_ms(k.created_at)
+                );
+            }
             Ok(())
         }
         Command::Config {

@@ -236,3 +236,43 @@ fn migrate_creates_the_database_and_is_idempotent() {
         "migrate makes no keys"
     );
 }
+
+#[test]
+fn keys_list_and_rotate_on_the_database() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, list, err) = run(&["keys", "list"]);
+    assert!(ok, "{err}");
+    assert_eq!(list.matches(" current ").count(), 1, "{list}");
+    assert_eq!(list.matches(" next ").count(), 1, "{list}");
+    let (ok, out, err) = run(&["keys", "rotate"]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("rotated: "), "{out}");
+    assert_eq!(out.matches(" retiring ").count(), 1, "{out}");
+    assert_eq!(out.matches(" current ").count(), 1, "{out}");
+    let out = Command::new(BIN)
+        .args(["keys", "rotate"])
+        .current_dir(dir.path())
+        .env("TESSERA_TOKENS__ALGORITHM", "HS256")
+        .env(
+            "TESSERA_TOKENS__HS256_SECRET",
+            "0123456789abcdef0123456789abcdef",
+        )
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "HS256 keys come from the configuration"
+    );
+}

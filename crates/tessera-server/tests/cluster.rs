@@ -101,6 +101,80 @@ async fn scenario(redis: Option<String>) {
     for n in [a, b, cn] {
         refused_within_a_second(&c, n, s(&rotated, "access_token")).await;
     }
+    drop(nodes);
+}
+
+/// A rotation made by one party (here the CLI, on the shared database) is honoured by every
+/// node: the key that starts signing was already published as `next`, so nodes that have not
+/// reloaded yet verify its tokens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_rotation_is_honoured_by_every_node() {
+    let Some(admin_url) = required_env("TESSERA_TEST_DATABASE_URL") else {
+        return;
+    };
+    let db = TestDb::create(&admin_url);
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let env = [("TESSERA_DATABASE_URL", db.url.as_str())];
+    let mut a = Node::spawn(dir.path(), "a", &env);
+    let b = Node::spawn(dir.path(), "b", &env);
+    let c = reqwest::Client::new();
+    a.ready(&c).await;
+    b.ready(&c).await;
+    let before = register(&c, &a, "rotate@example.com").await;
+    let out = std::process::Command::new(BIN)
+        .args(["keys", "rotate"])
+        .current_dir(dir.path())
+        .env("TESSERA_DATABASE_URL", &db.url)
+        .env("TESSERA_SECRET_KEY", SECRET)
+        .env("TESSERA_DATA_DIR", dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    a.kill9();
+    a.start();
+    a.ready(&c).await;
+    let after: Value = login(&c, &a, "rotate@example.com")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let kid = |t: &str| {
+        let h = t.split('.').next().unwrap().to_owned();
+        let v: Value = serde_json::from_slice(&base64_decode(&h)).unwrap();
+        v["kid"].as_str().unwrap().to_owned()
+    };
+    assert_ne!(
+        kid(s(&after, "access_token")),
+        kid(s(&before, "access_token")),
+        "a signs with the new key"
+    );
+    for token in [s(&before, "access_token"), s(&after, "access_token")] {
+        assert_eq!(
+            me_status(&c, &b, token).await.0,
+            200,
+            "b verifies old and new without reloading"
+        );
+    }
+    let jwks: Value = c
+        .get(a.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 3);
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -334,7 +334,7 @@ macro_rules! sql_store {
         #[async_trait]
         impl KeyStore for $store {
             async fn keys(&self) -> StoreResult<Vec<KeyRecord>> {
-                sqlx::query("SELECT kid, alg, state, created_at, retired_at, private_sealed FROM signing_keys")
+                sqlx::query("SELECT kid, alg, state, created_at, activated_at, retired_at, private_sealed FROM signing_keys")
                     .fetch_all(&self.pool)
                     .await
                     .map_err(map_err)?
@@ -346,6 +346,7 @@ macro_rules! sql_store {
                             state: KeyState::parse(&get::<String>(row, "state")?)
                                 .ok_or_else(|| StoreError::Corrupt("bad key state".into()))?,
                             created_at: get(row, "created_at")?,
+                            activated_at: get(row, "activated_at")?,
                             retired_at: get(row, "retired_at")?,
                             private_sealed: get(row, "private_sealed")?,
                         })
@@ -364,16 +365,7 @@ macro_rules! sql_store {
                     return Ok(false);
                 }
                 for k in keys {
-                    let inserted = sqlx::query("INSERT INTO signing_keys (kid, alg, state, created_at, retired_at, private_sealed) VALUES ($1, $2, $3, $4, $5, $6)")
-                        .bind(&k.kid)
-                        .bind(&k.alg)
-                        .bind(k.state.as_str())
-                        .bind(k.created_at)
-                        .bind(k.retired_at)
-                        .bind(&k.private_sealed)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_err);
+                    let inserted = insert_key(&mut tx, k).await;
                     // The partial unique index allows one `current` key per algorithm: a node
                     // that lost the race to initialise simply uses the winner's keys.
                     match inserted {
@@ -385,6 +377,52 @@ macro_rules! sql_store {
                 tx.commit().await.map_err(map_err)?;
                 Ok(true)
             }
+
+            async fn rotate_keys(&self, expected_current: &str, new_next: &KeyRecord, at: i64, event: &Event) -> StoreResult<bool> {
+                let mut tx = self.begin().await?;
+                // Each step is conditional on the state it expects, so of two concurrent
+                // rotations the second finds nothing to change and rolls back.
+                let retired = sqlx::query("UPDATE signing_keys SET state = 'retiring', retired_at = $1 WHERE kid = $2 AND alg = $3 AND state = 'current'")
+                    .bind(at)
+                    .bind(expected_current)
+                    .bind(&new_next.alg)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?
+                    .rows_affected();
+                if retired != 1 {
+                    return Ok(false);
+                }
+                let promoted = sqlx::query("UPDATE signing_keys SET state = 'current', activated_at = $1 WHERE alg = $2 AND state = 'next'")
+                    .bind(at)
+                    .bind(&new_next.alg)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?
+                    .rows_affected();
+                if promoted != 1 {
+                    return Ok(false);
+                }
+                insert_key(&mut tx, new_next).await?;
+                insert_event(&mut tx, event).await?;
+                tx.commit().await.map_err(map_err)?;
+                Ok(true)
+            }
+        }
+
+        async fn insert_key(tx: &mut sqlx::Transaction<'static, $db>, k: &KeyRecord) -> StoreResult<()> {
+            sqlx::query("INSERT INTO signing_keys (kid, alg, state, created_at, activated_at, retired_at, private_sealed) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+                .bind(&k.kid)
+                .bind(&k.alg)
+                .bind(k.state.as_str())
+                .bind(k.created_at)
+                .bind(k.activated_at)
+                .bind(k.retired_at)
+                .bind(&k.private_sealed)
+                .execute(&mut **tx)
+                .await
+                .map_err(map_err)?;
+            Ok(())
         }
 
         #[async_trait]

@@ -132,6 +132,7 @@ pub(crate) fn new_record(
         alg: alg.as_str().to_owned(),
         state,
         created_at: now,
+        activated_at: (state == KeyState::Current).then_some(now),
         retired_at: None,
         private_sealed: derived.seal(key.kid(), &key.export_private()),
     })

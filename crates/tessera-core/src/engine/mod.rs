@@ -12,7 +12,9 @@ use uuid::Uuid;
 use crate::bus::RevocationBus;
 use crate::clock::Clock;
 use crate::error::Error;
-use crate::model::{Revocation, RevocationTarget, Session, User};
+use crate::model::{
+    Event, KeyRecord, KeyState, Revocation, RevocationTarget, Session, User, event_kind,
+};
 use crate::passwords::{Hasher, PasswordPolicy};
 use crate::ratelimit::{MemoryLimiter, RateLimiter};
 use crate::revocations::Revocations;
@@ -226,6 +228,81 @@ impl Engine {
         }
         self.revocations.prune(self.clock.now_ms());
         Ok(applied)
+    }
+
+    /// Rotates the signing keys now: `next` starts signing (it has been published all along),
+    /// `current` retires (still published, so its tokens keep verifying), a new `next` is made.
+    /// Returns the key that now signs. HS256, whose key is the configured secret, cannot rotate.
+    pub async fn rotate_keys(&self) -> Result<KeyRecord, Error> {
+        let alg = self.cfg.algorithm;
+        if alg == Algorithm::HS256 {
+            return Err(Error::NotFound);
+        }
+        for _ in 0..3 {
+            let current = self.current_key_record().await?;
+            let now = self.clock.now_ms();
+            let next = keyring::new_record(&self.secrets, alg, KeyState::Next, now)?;
+            let event = Event {
+                detail: serde_json::json!({"retired": current.kid}),
+                ..Event::new(event_kind::KEY_ROTATED, now)
+            };
+            let rotated = self
+                .store
+                .rotate_keys(&current.kid, &next, now, &event)
+                .await?;
+            self.reload_keys().await?;
+            if rotated {
+                return self.current_key_record().await;
+            }
+        }
+        Err(Error::Unavailable)
+    }
+
+    /// Rotates when the current key has signed for `interval_ms` (0: never). Every node may call
+    /// this; the store lets exactly one rotation through.
+    pub async fn rotate_keys_if_due(&self, interval_ms: i64) -> Result<bool, Error> {
+        if interval_ms <= 0 || self.cfg.algorithm == Algorithm::HS256 {
+            return Ok(false);
+        }
+        let current = self.current_key_record().await?;
+        let since = current.activated_at.unwrap_or(current.created_at);
+        if self.clock.now_ms() - since < interval_ms {
+            return Ok(false);
+        }
+        let now = self.clock.now_ms();
+        let next = keyring::new_record(&self.secrets, self.cfg.algorithm, KeyState::Next, now)?;
+        let event = Event {
+            detail: serde_json::json!({"retired": current.kid, "automatic": true}),
+            ..Event::new(event_kind::KEY_ROTATED, now)
+        };
+        let rotated = self
+            .store
+            .rotate_keys(&current.kid, &next, now, &event)
+            .await?;
+        self.reload_keys().await?;
+        Ok(rotated)
+    }
+
+    /// The stored keys of the configured algorithm, newest first (no private parts leave the
+    /// sealed bytes).
+    pub async fn key_records(&self) -> Result<Vec<KeyRecord>, Error> {
+        let mut keys: Vec<_> = self
+            .store
+            .keys()
+            .await?
+            .into_iter()
+            .filter(|k| k.alg == self.cfg.algorithm.as_str())
+            .collect();
+        keys.sort_by_key(|k| std::cmp::Reverse(k.created_at));
+        Ok(keys)
+    }
+
+    async fn current_key_record(&self) -> Result<KeyRecord, Error> {
+        self.key_records()
+            .await?
+            .into_iter()
+            .find(|k| k.state == KeyState::Current)
+            .ok_or(Error::Internal)
     }
 
     /// Re-reads the key set from the store.

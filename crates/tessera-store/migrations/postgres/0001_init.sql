@@ -45,6 +45,7 @@ CREATE TABLE signing_keys (
     alg            TEXT NOT NULL,
     state          TEXT NOT NULL,
     created_at     BIGINT NOT NULL,
+    activated_at   BIGINT,
     retired_at     BIGINT,
     private_sealed BYTEA NOT NULL
 );

@@ -44,6 +44,7 @@ CREATE TABLE signing_keys (
     alg            TEXT NOT NULL,
     state          TEXT NOT NULL,
     created_at     INTEGER NOT NULL,
+    activated_at   INTEGER,
     retired_at     INTEGER,
     private_sealed BLOB NOT NULL
 );
