@@ -26,14 +26,38 @@ pub fn url() -> Option<String> {
     }
 }
 
-/// Connect options for a fresh, empty schema.
+/// Connect options for a fresh, empty schema. Schema names carry their creation time, and
+/// schemas older than an hour (left by earlier runs) are dropped on the way.
 pub async fn fresh_schema(url: &str) -> PgConnectOptions {
     let base: PgConnectOptions = url.parse().expect("a postgres URL");
-    let schema = format!("tessera_test_{}", uuid::Uuid::new_v4().simple());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let schema = format!("tessera_test_{now}_{}", uuid::Uuid::new_v4().simple());
     let admin = sqlx::PgPool::connect_with(base.clone())
         .await
         .expect("PostgreSQL reachable");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+    let existing: Vec<String> = sqlx::query_scalar(
+        "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'tessera_test_%'",
+    )
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    for old in existing {
+        let created = old
+            .split('_')
+            .nth(2)
+            .and_then(|t| t.parse::<u64>().ok())
+            .unwrap_or(0);
+        if created + 3600 < now {
+            // Another test may be dropping it at the same moment: failure is fine.
+            let drop = format!("DROP SCHEMA IF EXISTS {old} CASCADE");
+            let _ = sqlx::query(sqlx::AssertSqlSafe(drop)).execute(&admin).await;
+        }
+    }
+    let create = format!("CREATE SCHEMA {schema}");
+    sqlx::query(sqlx::AssertSqlSafe(create))
         .execute(&admin)
         .await
         .unwrap();
