@@ -29,6 +29,9 @@ macro_rules! store_conformance {
             keys_rotate_once_and_in_order,
             events_are_filtered_and_newest_first,
             concurrent_rotations_have_one_winner,
+            users_list_roles_bans_and_deletion,
+            roles_are_upserted_and_deleting_one_strips_it_from_users,
+            bulk_revocation_marks_sessions_and_writes_one_cutoff,
             ping_answers
         );
     };
@@ -580,6 +583,238 @@ pub async fn concurrent_rotations_have_one_winner(store: Arc<dyn Store>) {
     }
     assert_eq!(wins, 1);
     assert_eq!(store.session(s.id).await.unwrap().unwrap().refresh_count, 1);
+}
+
+pub async fn users_list_roles_bans_and_deletion(store: Arc<dyn Store>) {
+    let mut older = user("old@example.com");
+    older.created_at = T0 - 10;
+    store
+        .create_user(&older, &ev(event_kind::USER_REGISTERED, T0))
+        .await
+        .unwrap();
+    let u = with_user(store.as_ref(), "new@example.com").await;
+    let listed: Vec<Uuid> = store
+        .users(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|u| u.id)
+        .collect();
+    assert_eq!(listed, vec![u.id, older.id], "newest first");
+    assert_eq!(store.users(1).await.unwrap().len(), 1);
+    let roles = vec!["admin".to_string(), "ops".to_string()];
+    assert!(store.set_user_roles(u.id, &roles).await.unwrap());
+    assert_eq!(store.user_by_id(u.id).await.unwrap().unwrap().roles, roles);
+    assert!(!store.set_user_roles(new_id(), &roles).await.unwrap());
+    let ban = Event {
+        user_id: Some(u.id),
+        ..ev(event_kind::USER_BANNED, T0 + 1)
+    };
+    assert!(store.set_banned(u.id, true, &ban).await.unwrap());
+    assert!(store.user_by_id(u.id).await.unwrap().unwrap().banned);
+    assert!(!store.set_banned(new_id(), true, &ban).await.unwrap());
+    assert_eq!(
+        store
+            .events(Some(u.id), Some(event_kind::USER_BANNED), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let s = with_session(store.as_ref(), u.id, T0).await;
+    let before = store.revocations(0, 0, 100).await.unwrap().len();
+    let del = ev(event_kind::USER_DELETED, T0 + 2);
+    assert!(store.delete_user(u.id, T0 + 2, &del).await.unwrap());
+    assert!(!store.delete_user(u.id, T0 + 3, &del).await.unwrap());
+    assert_eq!(store.user_by_id(u.id).await.unwrap(), None);
+    assert_eq!(
+        store.session(s.id).await.unwrap(),
+        None,
+        "sessions go with the user"
+    );
+    let feed = store.revocations(0, 0, 100).await.unwrap();
+    assert_eq!(feed.len(), before + 1);
+    assert_eq!(
+        feed.last().unwrap().target,
+        RevocationTarget::User { user_id: u.id }
+    );
+    assert!(
+        store
+            .user_by_email("new@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    with_user(store.as_ref(), "new@example.com").await; // the email is free again
+}
+
+pub async fn roles_are_upserted_and_deleting_one_strips_it_from_users(store: Arc<dyn Store>) {
+    let admin = Role {
+        name: "admin".into(),
+        permissions: vec!["users:write".into(), "users:read".into()],
+    };
+    store.put_role(&admin).await.unwrap();
+    store
+        .put_role(&Role {
+            name: "ops".into(),
+            permissions: vec![],
+        })
+        .await
+        .unwrap();
+    let updated = Role {
+        name: "admin".into(),
+        permissions: vec!["all".into()],
+    };
+    store.put_role(&updated).await.unwrap();
+    assert_eq!(
+        store.roles().await.unwrap(),
+        vec![
+            updated,
+            Role {
+                name: "ops".into(),
+                permissions: vec![]
+            }
+        ]
+    );
+    let u = with_user(store.as_ref(), "r1@example.com").await;
+    let v = with_user(store.as_ref(), "r2@example.com").await;
+    store
+        .set_user_roles(u.id, &["admin".into(), "ops".into()])
+        .await
+        .unwrap();
+    store
+        .set_user_roles(v.id, &["administrator".into()])
+        .await
+        .unwrap();
+    assert!(store.delete_role("admin").await.unwrap());
+    assert!(!store.delete_role("admin").await.unwrap());
+    assert_eq!(
+        store.user_by_id(u.id).await.unwrap().unwrap().roles,
+        vec!["ops".to_string()]
+    );
+    assert_eq!(
+        store.user_by_id(v.id).await.unwrap().unwrap().roles,
+        vec!["administrator".to_string()],
+        "a similar name is untouched"
+    );
+    assert_eq!(store.roles().await.unwrap().len(), 1);
+}
+
+pub async fn bulk_revocation_marks_sessions_and_writes_one_cutoff(store: Arc<dyn Store>) {
+    let u = with_user(store.as_ref(), "b1@example.com").await;
+    let v = with_user(store.as_ref(), "b2@example.com").await;
+    let mk = |user: Uuid, ns: &str| {
+        let mut s = session(user, T0);
+        s.namespace = ns.into();
+        s
+    };
+    let sessions = [mk(u.id, "a"), mk(u.id, "b"), mk(v.id, "a"), mk(v.id, "b")];
+    for s in &sessions {
+        store
+            .create_session(s, &ev(event_kind::LOGIN_SUCCEEDED, T0))
+            .await
+            .unwrap();
+    }
+    let e = |at: i64| ev(event_kind::SESSIONS_REVOKED, at);
+    let before = store.revocations(0, 0, 100).await.unwrap().len();
+    let n = store
+        .revoke_bulk(
+            &BulkSelector::User {
+                user_id: u.id,
+                namespace: Some("a".into()),
+            },
+            T0 + 1,
+            "admin",
+            &e(T0 + 1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    assert!(
+        store
+            .session(sessions[0].id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+    assert!(
+        store
+            .session(sessions[1].id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .revoke_bulk(
+                &BulkSelector::Namespace("a".into()),
+                T0 + 2,
+                "admin",
+                &e(T0 + 2)
+            )
+            .await
+            .unwrap(),
+        1,
+        "already revoked ones are not counted"
+    );
+    assert_eq!(
+        store
+            .revoke_bulk(
+                &BulkSelector::User {
+                    user_id: u.id,
+                    namespace: None
+                },
+                T0 + 3,
+                "ban",
+                &e(T0 + 3)
+            )
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .revoke_bulk(&BulkSelector::All, T0 + 4, "admin", &e(T0 + 4))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .revoke_bulk(&BulkSelector::All, T0 + 5, "admin", &e(T0 + 5))
+            .await
+            .unwrap(),
+        0
+    );
+    let feed = store.revocations(0, 0, 100).await.unwrap();
+    let targets: Vec<_> = feed[before..].iter().map(|r| r.target.clone()).collect();
+    assert_eq!(
+        targets,
+        vec![
+            RevocationTarget::UserNamespace {
+                user_id: u.id,
+                namespace: "a".into()
+            },
+            RevocationTarget::Namespace {
+                namespace: "a".into()
+            },
+            RevocationTarget::User { user_id: u.id },
+            RevocationTarget::All,
+            RevocationTarget::All,
+        ],
+        "one cutoff per bulk revocation"
+    );
+    let events = store
+        .events(None, Some(event_kind::SESSIONS_REVOKED), 10)
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 5);
+    assert_eq!(events[0].detail["revoked"], 0);
+    assert_eq!(events[4].detail["revoked"], 1);
 }
 
 pub async fn ping_answers(store: Arc<dyn Store>) {

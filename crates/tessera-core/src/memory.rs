@@ -8,14 +8,15 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::model::{
-    Event, KeyRecord, KeyState, Revocation, RevocationTarget, Rotation, Session, SessionSelector,
-    User,
+    BulkSelector, Event, KeyRecord, KeyState, Revocation, RevocationTarget, Role, Rotation,
+    Session, SessionSelector, User,
 };
 use crate::store::*;
 
 #[derive(Default)]
 struct State {
     users: HashMap<Uuid, User>,
+    roles: HashMap<String, Role>,
     sessions: HashMap<Uuid, Session>,
     revocations: Vec<Revocation>,
     keys: Vec<KeyRecord>,
@@ -87,6 +88,67 @@ impl UserStore for MemoryStore {
             u.password_changed_at = at;
         }
         s.events.extend(event.cloned());
+        Ok(true)
+    }
+
+    async fn users(&self, limit: i64) -> StoreResult<Vec<User>> {
+        let mut v: Vec<User> = self.lock().users.values().cloned().collect();
+        v.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+        v.truncate(limit.max(0) as usize);
+        Ok(v)
+    }
+
+    async fn delete_user(&self, id: Uuid, at: i64, event: &Event) -> StoreResult<bool> {
+        let mut s = self.lock();
+        if s.users.remove(&id).is_none() {
+            return Ok(false);
+        }
+        s.sessions.retain(|_, sess| sess.user_id != id);
+        s.push_revocation(RevocationTarget::User { user_id: id }, at);
+        s.events.push(event.clone());
+        Ok(true)
+    }
+
+    async fn set_user_roles(&self, id: Uuid, roles: &[String]) -> StoreResult<bool> {
+        let mut s = self.lock();
+        Ok(s.users
+            .get_mut(&id)
+            .map(|u| u.roles = roles.to_vec())
+            .is_some())
+    }
+
+    async fn set_banned(&self, id: Uuid, banned: bool, event: &Event) -> StoreResult<bool> {
+        let mut s = self.lock();
+        let Some(u) = s.users.get_mut(&id) else {
+            return Ok(false);
+        };
+        u.banned = banned;
+        s.events.push(event.clone());
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl RoleStore for MemoryStore {
+    async fn roles(&self) -> StoreResult<Vec<Role>> {
+        let mut v: Vec<Role> = self.lock().roles.values().cloned().collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(v)
+    }
+
+    async fn put_role(&self, role: &Role) -> StoreResult<()> {
+        self.lock().roles.insert(role.name.clone(), role.clone());
+        Ok(())
+    }
+
+    async fn delete_role(&self, name: &str) -> StoreResult<bool> {
+        let mut s = self.lock();
+        if s.roles.remove(name).is_none() {
+            return Ok(false);
+        }
+        for u in s.users.values_mut() {
+            u.roles.retain(|r| r != name);
+        }
         Ok(true)
     }
 }
@@ -170,6 +232,38 @@ impl SessionStore for MemoryStore {
             });
         }
         Ok(ids)
+    }
+
+    async fn revoke_bulk(
+        &self,
+        selector: &BulkSelector,
+        at: i64,
+        reason: &str,
+        event: &Event,
+    ) -> StoreResult<u64> {
+        let mut s = self.lock();
+        let mut n = 0;
+        for sess in s.sessions.values_mut() {
+            let hit = match selector {
+                BulkSelector::Namespace(ns) => sess.namespace == *ns,
+                BulkSelector::User { user_id, namespace } => {
+                    sess.user_id == *user_id
+                        && namespace.as_ref().is_none_or(|ns| sess.namespace == *ns)
+                }
+                BulkSelector::All => true,
+            };
+            if hit && sess.revoked_at.is_none() {
+                sess.revoked_at = Some(at);
+                sess.revoke_reason = Some(reason.to_owned());
+                n += 1;
+            }
+        }
+        s.push_revocation(selector.target(), at);
+        s.events.push(Event {
+            detail: serde_json::json!({"reason": reason, "revoked": n}),
+            ..event.clone()
+        });
+        Ok(n)
     }
 
     async fn live_sessions(&self, user_id: Uuid, now: i64) -> StoreResult<Vec<Session>> {

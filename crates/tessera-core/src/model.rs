@@ -41,6 +41,10 @@ pub mod event_kind {
     pub const SESSION_REUSE_DETECTED: &str = "session.reuse_detected";
     pub const PASSWORD_CHANGED: &str = "password.changed";
     pub const KEY_ROTATED: &str = "key.rotated";
+    pub const USER_BANNED: &str = "user.banned";
+    pub const USER_UNBANNED: &str = "user.unbanned";
+    pub const USER_DELETED: &str = "user.deleted";
+    pub const SESSIONS_REVOKED: &str = "sessions.revoked";
 }
 
 /// One login on one device, with the rotation state of its refresh token.
@@ -122,10 +126,57 @@ pub enum RevocationTarget {
     User {
         user_id: Uuid,
     },
+    /// The same, for the user's sessions in one namespace.
+    UserNamespace {
+        user_id: Uuid,
+        namespace: String,
+    },
     Namespace {
         namespace: String,
     },
     All,
+}
+
+/// Which sessions a bulk revocation ends. Verifiers learn of it as one cutoff, not one id per
+/// session, so even a revocation of millions of sessions costs every node one map entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BulkSelector {
+    Namespace(String),
+    User {
+        user_id: Uuid,
+        namespace: Option<String>,
+    },
+    All,
+}
+
+impl BulkSelector {
+    /// The cutoff every verifier applies for this selector.
+    pub fn target(&self) -> RevocationTarget {
+        match self {
+            BulkSelector::Namespace(namespace) => RevocationTarget::Namespace {
+                namespace: namespace.clone(),
+            },
+            BulkSelector::User {
+                user_id,
+                namespace: None,
+            } => RevocationTarget::User { user_id: *user_id },
+            BulkSelector::User {
+                user_id,
+                namespace: Some(ns),
+            } => RevocationTarget::UserNamespace {
+                user_id: *user_id,
+                namespace: ns.clone(),
+            },
+            BulkSelector::All => RevocationTarget::All,
+        }
+    }
+}
+
+/// A role and the permissions it grants.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Role {
+    pub name: String,
+    pub permissions: Vec<String>,
 }
 
 /// A durable revocation record; `seq` orders the feed every node polls.

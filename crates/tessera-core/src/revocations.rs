@@ -15,8 +15,9 @@ use crate::model::{Revocation, RevocationTarget};
 struct State {
     /// Session id → unix ms after which the entry can be dropped.
     sessions: HashMap<Uuid, i64>,
-    /// Cutoffs in unix seconds, compared with a token's `iat`.
+    /// Cutoffs in unix milliseconds, compared with when a token was issued.
     users: HashMap<Uuid, i64>,
+    user_namespaces: HashMap<(Uuid, String), i64>,
     namespaces: HashMap<String, i64>,
     all: i64,
     /// Highest feed sequence applied.
@@ -42,7 +43,7 @@ impl Revocations {
     /// Applies one record (idempotent) and advances the watermark.
     pub fn apply(&self, r: &Revocation) {
         let mut s = self.state.write().expect("revocations lock");
-        let cutoff = r.at.div_euclid(1000);
+        let cutoff = r.at;
         match &r.target {
             RevocationTarget::Session { session_id } => {
                 let until = r.at + self.retention_ms;
@@ -51,6 +52,13 @@ impl Revocations {
             }
             RevocationTarget::User { user_id } => {
                 let e = s.users.entry(*user_id).or_insert(cutoff);
+                *e = (*e).max(cutoff);
+            }
+            RevocationTarget::UserNamespace { user_id, namespace } => {
+                let e = s
+                    .user_namespaces
+                    .entry((*user_id, namespace.clone()))
+                    .or_insert(cutoff);
                 *e = (*e).max(cutoff);
             }
             RevocationTarget::Namespace { namespace } => {
@@ -62,14 +70,18 @@ impl Revocations {
         s.watermark = s.watermark.max(r.seq);
     }
 
-    /// Whether a token of session `sid`, user `sub`, namespace `ns`, issued at `iat` (seconds),
-    /// has been revoked.
-    pub fn is_revoked(&self, sid: &Uuid, sub: &Uuid, ns: &str, iat: i64) -> bool {
+    /// Whether a token of session `sid`, user `sub`, namespace `ns`, issued at `issued_ms`
+    /// (unix milliseconds), has been revoked.
+    pub fn is_revoked(&self, sid: &Uuid, sub: &Uuid, ns: &str, issued_ms: i64) -> bool {
         let s = self.state.read().expect("revocations lock");
         s.sessions.contains_key(sid)
-            || iat <= s.all
-            || s.users.get(sub).is_some_and(|&c| iat <= c)
-            || s.namespaces.get(ns).is_some_and(|&c| iat <= c)
+            || issued_ms <= s.all
+            || s.users.get(sub).is_some_and(|&c| issued_ms <= c)
+            || s.namespaces.get(ns).is_some_and(|&c| issued_ms <= c)
+            || (!s.user_namespaces.is_empty()
+                && s.user_namespaces
+                    .get(&(*sub, ns.to_owned()))
+                    .is_some_and(|&c| issued_ms <= c))
     }
 
     pub fn watermark(&self) -> i64 {
@@ -100,43 +112,45 @@ mod tests {
     fn sessions_users_namespaces_and_all_are_checked() {
         let r = Revocations::new(900_000);
         let (sid, sub, other) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-        assert!(!r.is_revoked(&sid, &sub, "ns", 100));
-        r.apply(&Revocation {
-            seq: 1,
-            target: RevocationTarget::Session { session_id: sid },
-            at: 100_000,
-        });
-        assert!(r.is_revoked(&sid, &sub, "ns", 100));
-        assert!(!r.is_revoked(&other, &sub, "ns", 100));
-        r.apply(&Revocation {
-            seq: 2,
-            target: RevocationTarget::User { user_id: sub },
-            at: 200_000,
-        });
-        assert!(r.is_revoked(&other, &sub, "ns", 200));
+        let rec = |seq, target, at| Revocation { seq, target, at };
+        assert!(!r.is_revoked(&sid, &sub, "ns", 100_000));
+        r.apply(&rec(
+            1,
+            RevocationTarget::Session { session_id: sid },
+            100_000,
+        ));
+        assert!(r.is_revoked(&sid, &sub, "ns", 100_000));
+        assert!(!r.is_revoked(&other, &sub, "ns", 100_000));
+        r.apply(&rec(2, RevocationTarget::User { user_id: sub }, 200_000));
+        assert!(r.is_revoked(&other, &sub, "ns", 200_000));
         assert!(
-            !r.is_revoked(&other, &sub, "ns", 201),
-            "issued after the cutoff"
+            !r.is_revoked(&other, &sub, "ns", 200_001),
+            "issued a millisecond after the cutoff"
         );
-        r.apply(&Revocation {
-            seq: 3,
-            target: RevocationTarget::Namespace {
-                namespace: "ns".into(),
-            },
-            at: 300_000,
-        });
-        assert!(r.is_revoked(&other, &other, "ns", 250));
-        assert!(!r.is_revoked(&other, &other, "ns2", 250));
-        r.apply(&Revocation {
-            seq: 4,
-            target: RevocationTarget::All,
-            at: 400_000,
-        });
-        assert!(r.is_revoked(&other, &other, "ns2", 400));
-        assert_eq!(r.watermark(), 4);
+        let user_ns = RevocationTarget::UserNamespace {
+            user_id: other,
+            namespace: "a".into(),
+        };
+        r.apply(&rec(3, user_ns, 250_000));
+        let fresh = Uuid::now_v7();
+        assert!(r.is_revoked(&fresh, &other, "a", 249_000));
+        assert!(
+            !r.is_revoked(&fresh, &other, "b", 249_000),
+            "the user's other namespaces live"
+        );
+        let ns = RevocationTarget::Namespace {
+            namespace: "ns".into(),
+        };
+        r.apply(&rec(4, ns, 300_000));
+        assert!(r.is_revoked(&other, &other, "ns", 250_000));
+        assert!(!r.is_revoked(&other, &other, "ns2", 250_000));
+        r.apply(&rec(5, RevocationTarget::All, 400_000));
+        assert!(r.is_revoked(&other, &other, "ns2", 400_000));
+        assert!(!r.is_revoked(&other, &other, "ns2", 400_001));
+        assert_eq!(r.watermark(), 5);
         r.prune(100_000 + 900_000 + 60_001);
         assert!(
-            !r.is_revoked(&sid, &other, "x", 500),
+            !r.is_revoked(&sid, &other, "x", 500_000),
             "pruned after its tokens expired"
         );
     }

@@ -6,7 +6,8 @@ use thiserror::Error;
 use uuid::Uuid;
 
 use crate::model::{
-    Event, KeyRecord, Revocation, RevocationTarget, Rotation, Session, SessionSelector, User,
+    BulkSelector, Event, KeyRecord, Revocation, RevocationTarget, Role, Rotation, Session,
+    SessionSelector, User,
 };
 
 #[derive(Debug, Error)]
@@ -39,6 +40,25 @@ pub trait UserStore: Send + Sync {
         changed_at: Option<i64>,
         event: Option<&Event>,
     ) -> StoreResult<bool>;
+    /// Up to `limit` users, newest first.
+    async fn users(&self, limit: i64) -> StoreResult<Vec<User>>;
+    /// Deletes the user and its sessions, writing a user cutoff to the revocation feed and
+    /// `event`, in one transaction. `false` if there was no such user.
+    async fn delete_user(&self, id: Uuid, at: i64, event: &Event) -> StoreResult<bool>;
+    /// Replaces the user's roles (the caller has checked they exist).
+    async fn set_user_roles(&self, id: Uuid, roles: &[String]) -> StoreResult<bool>;
+    /// Bans or unbans, with `event`. `false` if there was no such user.
+    async fn set_banned(&self, id: Uuid, banned: bool, event: &Event) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait RoleStore: Send + Sync {
+    /// All roles, by name.
+    async fn roles(&self) -> StoreResult<Vec<Role>>;
+    /// Creates or replaces a role.
+    async fn put_role(&self, role: &Role) -> StoreResult<()>;
+    /// Deletes a role and removes it from every user. `false` if there was none.
+    async fn delete_role(&self, name: &str) -> StoreResult<bool>;
 }
 
 #[async_trait]
@@ -69,6 +89,15 @@ pub trait SessionStore: Send + Sync {
     ) -> StoreResult<Vec<Uuid>>;
     /// Unrevoked, unexpired sessions of a user, most recently active first.
     async fn live_sessions(&self, user_id: Uuid, now: i64) -> StoreResult<Vec<Session>>;
+    /// Revokes every unrevoked session `selector` names, writing one cutoff record (not one per
+    /// session) and one `event` (with the count in its detail). Returns how many were revoked.
+    async fn revoke_bulk(
+        &self,
+        selector: &BulkSelector,
+        at: i64,
+        reason: &str,
+        event: &Event,
+    ) -> StoreResult<u64>;
 }
 
 #[async_trait]
@@ -117,7 +146,9 @@ pub trait EventStore: Send + Sync {
 
 /// The whole family, as the engine holds it.
 #[async_trait]
-pub trait Store: UserStore + SessionStore + RevocationStore + KeyStore + EventStore {
+pub trait Store:
+    UserStore + RoleStore + SessionStore + RevocationStore + KeyStore + EventStore
+{
     /// Cheap round trip for readiness checks.
     async fn ping(&self) -> StoreResult<()>;
 }

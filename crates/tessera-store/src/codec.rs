@@ -24,6 +24,10 @@ pub(crate) fn revocation_columns(t: &RevocationTarget) -> (&'static str, Option<
     match t {
         RevocationTarget::Session { session_id } => ("session", Some(session_id.to_string())),
         RevocationTarget::User { user_id } => ("user", Some(user_id.to_string())),
+        // Namespaces cannot contain `|`, so the pair splits back unambiguously.
+        RevocationTarget::UserNamespace { user_id, namespace } => {
+            ("user_ns", Some(format!("{user_id}|{namespace}")))
+        }
         RevocationTarget::Namespace { namespace } => ("namespace", Some(namespace.clone())),
         RevocationTarget::All => ("all", None),
     }
@@ -39,6 +43,13 @@ pub(crate) fn revocation_target(
             session_id: uuid(&t)?,
         },
         ("user", Some(t)) => RevocationTarget::User { user_id: uuid(&t)? },
+        ("user_ns", Some(t)) => {
+            let (user, namespace) = t.split_once('|').ok_or_else(corrupt)?;
+            RevocationTarget::UserNamespace {
+                user_id: uuid(user)?,
+                namespace: namespace.to_owned(),
+            }
+        }
         ("namespace", Some(t)) => RevocationTarget::Namespace { namespace: t },
         ("all", _) => RevocationTarget::All,
         _ => return Err(corrupt()),

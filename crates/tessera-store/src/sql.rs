@@ -13,8 +13,8 @@ macro_rules! sql_store {
         use async_trait::async_trait;
         use sqlx::Row as _;
         use tessera_core::model::{
-            Event, KeyRecord, KeyState, Revocation, RevocationTarget, Rotation, Session,
-            SessionSelector, User,
+            BulkSelector, Event, KeyRecord, KeyState, Revocation, RevocationTarget, Role, Rotation,
+            Session, SessionSelector, User,
         };
         use tessera_core::store::*;
         use uuid::Uuid;
@@ -149,6 +149,132 @@ macro_rules! sql_store {
                 tx.commit().await.map_err(map_err)?;
                 Ok(done)
             }
+
+            async fn users(&self, limit: i64) -> StoreResult<Vec<User>> {
+                sqlx::query("SELECT * FROM users ORDER BY created_at DESC, id DESC LIMIT $1")
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(map_err)?
+                    .iter()
+                    .map(user_from)
+                    .collect()
+            }
+
+            async fn delete_user(&self, id: Uuid, at: i64, event: &Event) -> StoreResult<bool> {
+                let mut tx = self.begin().await?;
+                let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?
+                    .rows_affected()
+                    == 1;
+                if !deleted {
+                    return Ok(false);
+                }
+                // Sessions go with the user (ON DELETE CASCADE); verifiers learn from one cutoff.
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                let target = RevocationTarget::User { user_id: id };
+                insert_revocation(self, &mut tx, &target, at).await?;
+                insert_event(&mut tx, event).await?;
+                tx.commit().await.map_err(map_err)?;
+                Ok(true)
+            }
+
+            async fn set_user_roles(&self, id: Uuid, roles: &[String]) -> StoreResult<bool> {
+                let done = sqlx::query("UPDATE users SET roles = $1 WHERE id = $2")
+                    .bind(roles_to_json(roles))
+                    .bind(id.to_string())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(map_err)?
+                    .rows_affected();
+                Ok(done == 1)
+            }
+
+            async fn set_banned(&self, id: Uuid, banned: bool, event: &Event) -> StoreResult<bool> {
+                let mut tx = self.begin().await?;
+                let done = sqlx::query("UPDATE users SET banned = $1 WHERE id = $2")
+                    .bind(banned)
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?
+                    .rows_affected()
+                    == 1;
+                if done {
+                    insert_event(&mut tx, event).await?;
+                }
+                tx.commit().await.map_err(map_err)?;
+                Ok(done)
+            }
+        }
+
+        #[async_trait]
+        impl RoleStore for $store {
+            async fn roles(&self) -> StoreResult<Vec<Role>> {
+                sqlx::query("SELECT name, permissions FROM roles ORDER BY name")
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(map_err)?
+                    .iter()
+                    .map(|row| {
+                        Ok(Role {
+                            name: get(row, "name")?,
+                            permissions: roles_from_json(&get::<String>(row, "permissions")?)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn put_role(&self, role: &Role) -> StoreResult<()> {
+                sqlx::query("INSERT INTO roles (name, permissions) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET permissions = excluded.permissions")
+                    .bind(&role.name)
+                    .bind(roles_to_json(&role.permissions))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+                Ok(())
+            }
+
+            async fn delete_role(&self, name: &str) -> StoreResult<bool> {
+                let mut tx = self.begin().await?;
+                let deleted = sqlx::query("DELETE FROM roles WHERE name = $1")
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?
+                    .rows_affected()
+                    == 1;
+                if !deleted {
+                    return Ok(false);
+                }
+                // Roles are a JSON array per user; rewrite the users that carry this one.
+                let quoted = serde_json::to_string(name).expect("a string serializes");
+                let holders = sqlx::query("SELECT id, roles FROM users WHERE roles LIKE '%' || $1 || '%'")
+                    .bind(&quoted)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                for row in &holders {
+                    let id: String = get(row, "id")?;
+                    let mut roles = roles_from_json(&get::<String>(row, "roles")?)?;
+                    roles.retain(|r| r != name);
+                    sqlx::query("UPDATE users SET roles = $1 WHERE id = $2")
+                        .bind(roles_to_json(&roles))
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_err)?;
+                }
+                tx.commit().await.map_err(map_err)?;
+                Ok(true)
+            }
         }
 
         #[async_trait]
@@ -250,17 +376,9 @@ macro_rules! sql_store {
                 for row in &rows {
                     let id: String = get(row, "id")?;
                     let user_id = uuid(&get::<String>(row, "user_id")?)?;
-                    let seq: i64 = sqlx::query("INSERT INTO revocations (kind, target, at) VALUES ('session', $1, $2) RETURNING seq")
-                        .bind(&id)
-                        .bind(at)
-                        .fetch_one(&mut *tx)
-                        .await
-                        .map_err(map_err)?
-                        .try_get("seq")
-                        .map_err(map_err)?;
                     let id = uuid(&id)?;
-                    let revocation = Revocation { seq, target: RevocationTarget::Session { session_id: id }, at };
-                    self.after_revocation(&mut tx, &revocation).await?;
+                    let target = RevocationTarget::Session { session_id: id };
+                    insert_revocation(self, &mut tx, &target, at).await?;
                     let e = Event {
                         id: tessera_core::model::new_id(),
                         session_id: Some(id),
@@ -274,6 +392,30 @@ macro_rules! sql_store {
                 tx.commit().await.map_err(map_err)?;
                 ids.sort();
                 Ok(ids)
+            }
+
+            async fn revoke_bulk(&self, selector: &BulkSelector, at: i64, reason: &str, event: &Event) -> StoreResult<u64> {
+                let mut tx = self.begin().await?;
+                let update = match selector {
+                    BulkSelector::Namespace(ns) => sqlx::query("UPDATE sessions SET revoked_at = $1, revoke_reason = $2 WHERE revoked_at IS NULL AND namespace = $3")
+                        .bind(at)
+                        .bind(reason)
+                        .bind(ns.clone()),
+                    BulkSelector::User { user_id, namespace } => sqlx::query("UPDATE sessions SET revoked_at = $1, revoke_reason = $2 WHERE revoked_at IS NULL AND user_id = $3 AND ($4 IS NULL OR namespace = $4)")
+                        .bind(at)
+                        .bind(reason)
+                        .bind(user_id.to_string())
+                        .bind(namespace.clone()),
+                    BulkSelector::All => sqlx::query("UPDATE sessions SET revoked_at = $1, revoke_reason = $2 WHERE revoked_at IS NULL")
+                        .bind(at)
+                        .bind(reason),
+                };
+                let n = update.execute(&mut *tx).await.map_err(map_err)?.rows_affected();
+                insert_revocation(self, &mut tx, &selector.target(), at).await?;
+                let e = Event { detail: serde_json::json!({"reason": reason, "revoked": n}), ..event.clone() };
+                insert_event(&mut tx, &e).await?;
+                tx.commit().await.map_err(map_err)?;
+                Ok(n)
             }
 
             async fn live_sessions(&self, user_id: Uuid, now: i64) -> StoreResult<Vec<Session>> {
@@ -294,19 +436,8 @@ macro_rules! sql_store {
         #[async_trait]
         impl RevocationStore for $store {
             async fn record_revocation(&self, target: &RevocationTarget, at: i64) -> StoreResult<i64> {
-                let (kind, column) = revocation_columns(target);
                 let mut tx = self.begin().await?;
-                let seq: i64 = sqlx::query("INSERT INTO revocations (kind, target, at) VALUES ($1, $2, $3) RETURNING seq")
-                    .bind(kind)
-                    .bind(column)
-                    .bind(at)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(map_err)?
-                    .try_get("seq")
-                    .map_err(map_err)?;
-                let revocation = Revocation { seq, target: target.clone(), at };
-                self.after_revocation(&mut tx, &revocation).await?;
+                let seq = insert_revocation(self, &mut tx, target, at).await?;
                 tx.commit().await.map_err(map_err)?;
                 Ok(seq)
             }
@@ -408,6 +539,23 @@ macro_rules! sql_store {
                 tx.commit().await.map_err(map_err)?;
                 Ok(true)
             }
+        }
+
+        /// Adds a record to the revocation feed inside `tx`, and lets the backend announce it.
+        async fn insert_revocation(store: &$store, tx: &mut sqlx::Transaction<'static, $db>, target: &RevocationTarget, at: i64) -> StoreResult<i64> {
+            let (kind, column) = revocation_columns(target);
+            let seq: i64 = sqlx::query("INSERT INTO revocations (kind, target, at) VALUES ($1, $2, $3) RETURNING seq")
+                .bind(kind)
+                .bind(column)
+                .bind(at)
+                .fetch_one(&mut **tx)
+                .await
+                .map_err(map_err)?
+                .try_get("seq")
+                .map_err(map_err)?;
+            let revocation = Revocation { seq, target: target.clone(), at };
+            store.after_revocation(tx, &revocation).await?;
+            Ok(seq)
         }
 
         async fn insert_key(tx: &mut sqlx::Transaction<'static, $db>, k: &KeyRecord) -> StoreResult<()> {

@@ -14,34 +14,41 @@ pub(super) fn claims(
     user: &User,
     session: &Session,
     now_ms: i64,
+    perms: Vec<String>,
 ) -> AccessClaims {
     let iat = now_ms.div_euclid(1000);
+    // A UUIDv7 carrying the issue time to the millisecond, so revocation cutoffs are exact.
+    let ts = uuid::Timestamp::from_unix(
+        uuid::NoContext,
+        iat as u64,
+        (now_ms.rem_euclid(1000) * 1_000_000) as u32,
+    );
     let exp = (iat + cfg.access_ttl_ms / 1000).min(session.expires_at.div_euclid(1000));
     AccessClaims {
         iss: cfg.issuer.clone(),
         aud: Audience::from_config(&cfg.audience),
         sub: user.id.to_string(),
         sid: session.id.to_string(),
-        jti: uuid::Uuid::new_v4().to_string(),
+        jti: uuid::Uuid::new_v7(ts).to_string(),
         iat,
         exp,
         nbf: None,
         ns: session.namespace.clone(),
         roles: user.roles.clone(),
-        // Filled from role definitions once roles carry permissions.
-        perms: vec![],
+        perms,
     }
 }
 
 impl Engine {
-    pub(super) fn issue(
+    pub(super) async fn issue(
         &self,
         user: User,
         session: &Session,
         refresh: &RefreshToken,
     ) -> Result<Issued, Error> {
+        let perms = self.permissions_of(&user).await?;
         let now = self.clock.now_ms();
-        let claims = self.claims_for(&user, session, now);
+        let claims = claims(&self.cfg, &user, session, now, perms);
         if claims.exp <= claims.iat {
             // Less than a second of session left: nothing worth issuing.
             return Err(Error::SessionExpired);
@@ -57,6 +64,24 @@ impl Engine {
             csrf_token: Redacted(csrf::token(&self.secrets, session.id)),
             user,
         })
+    }
+
+    /// The union of the permissions of the user's roles, sorted.
+    async fn permissions_of(&self, user: &User) -> Result<Vec<String>, Error> {
+        if user.roles.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut perms: Vec<String> = self
+            .store
+            .roles()
+            .await?
+            .into_iter()
+            .filter(|r| user.roles.contains(&r.name))
+            .flat_map(|r| r.permissions)
+            .collect();
+        perms.sort();
+        perms.dedup();
+        Ok(perms)
     }
 
     /// Idle timeout from `now`, capped by the absolute lifetime (0 disables either).

@@ -6,15 +6,13 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use tessera_token::{AccessClaims, Algorithm, Jwks, VerifyOptions};
+use tessera_token::{Algorithm, Jwks, VerifyOptions};
 use uuid::Uuid;
 
 use crate::bus::RevocationBus;
 use crate::clock::Clock;
 use crate::error::Error;
-use crate::model::{
-    Event, KeyRecord, KeyState, Revocation, RevocationTarget, Session, User, event_kind,
-};
+use crate::model::{Event, KeyRecord, KeyState, Revocation, RevocationTarget, User, event_kind};
 use crate::passwords::{Hasher, PasswordPolicy};
 use crate::ratelimit::{MemoryLimiter, RateLimiter};
 use crate::revocations::Revocations;
@@ -347,9 +345,5 @@ impl Engine {
                 tokio::spawn(async move { bus.publish(&r).await });
             }
         }
-    }
-
-    fn claims_for(&self, user: &User, session: &Session, now_ms: i64) -> AccessClaims {
-        issue::claims(&self.cfg, user, session, now_ms)
     }
 }

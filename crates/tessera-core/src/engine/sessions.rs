@@ -49,7 +49,7 @@ impl Engine {
             Some(id),
         );
         self.store.create_session(&session, &e).await?;
-        self.issue(user, &session, &refresh)
+        self.issue(user, &session, &refresh).await
     }
 
     /// Exchanges a refresh token for a new one (API.md §4.3).
@@ -153,7 +153,7 @@ impl Engine {
             refresh_count: rotation.refresh_count,
             ..session.clone()
         };
-        self.issue(user, &rotated, &child).map(Some)
+        self.issue(user, &rotated, &child).await.map(Some)
     }
 
     /// The successor of a just-rotated token, again. `None` if the session moved on meanwhile.
@@ -175,7 +175,7 @@ impl Engine {
             return Ok(None);
         }
         let user = self.live_user(session.user_id).await?;
-        self.issue(user, session, &child).map(Some)
+        self.issue(user, session, &child).await.map(Some)
     }
 
     /// Revokes the session of a replayed token and returns the error to answer with. Forgeries

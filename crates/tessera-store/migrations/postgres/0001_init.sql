@@ -10,6 +10,12 @@ CREATE TABLE users (
     password_changed_at BIGINT NOT NULL
 );
 
+-- Roles and the permissions they grant (a JSON array of strings).
+CREATE TABLE roles (
+    name        TEXT PRIMARY KEY,
+    permissions TEXT NOT NULL DEFAULT '[]'
+);
+
 CREATE TABLE sessions (
     id                  TEXT PRIMARY KEY,
     user_id             TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
