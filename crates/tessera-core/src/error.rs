@@ -38,6 +38,11 @@ pub enum Error {
     WeakPassword(String),
     #[error("invalid namespace")]
     InvalidNamespace,
+    #[error("unknown role: {0}")]
+    UnknownRole(String),
+    /// A request the engine cannot act on as given (a malformed role name, say).
+    #[error("invalid request: {0}")]
+    InvalidRequest(&'static str),
     #[error("too many attempts")]
     RateLimited { retry_after_secs: u64 },
     /// The store cannot be reached or is busy; retryable.

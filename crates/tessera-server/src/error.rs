@@ -176,6 +176,11 @@ impl From<Error> for ApiError {
                 "Invalid namespace",
             )
             .detail("1 to 64 characters of A-Z a-z 0-9 _ . -"),
+            Error::UnknownRole(_) => {
+                Self::new(S::UNPROCESSABLE_ENTITY, "unknown_role", "Unknown role")
+                    .detail("define the role with PUT /admin/roles/{name} first")
+            }
+            Error::InvalidRequest(why) => Self::bad_request(why),
             Error::RateLimited { retry_after_secs } => ApiError {
                 retry_after: Some(retry_after_secs),
                 ..Self::new(S::TOO_MANY_REQUESTS, "rate_limited", "Too many attempts")

@@ -2,7 +2,7 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 use tessera_core::Issued;
-use tessera_core::model::{Session, User};
+use tessera_core::model::{Event, KeyRecord, Session, User};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -59,6 +59,40 @@ impl From<&User> for UserView {
             password_changed_at: rfc3339_ms(u.password_changed_at),
         }
     }
+}
+
+/// `Event` of API.md §5.
+#[derive(Serialize)]
+pub struct EventView {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    at: String,
+    user_id: Option<String>,
+    session_id: Option<String>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    detail: Value,
+}
+
+impl From<&Event> for EventView {
+    fn from(e: &Event) -> Self {
+        EventView {
+            id: e.id.to_string(),
+            kind: e.kind.clone(),
+            at: rfc3339_ms(e.at),
+            user_id: e.user_id.map(|u| u.to_string()),
+            session_id: e.session_id.map(|u| u.to_string()),
+            ip: e.ip.clone(),
+            user_agent: e.user_agent.clone(),
+            detail: e.detail.clone(),
+        }
+    }
+}
+
+/// A signing key as `GET /admin/keys` lists it: public facts only.
+pub fn key_view(k: &KeyRecord) -> Value {
+    json!({"kid": k.kid, "alg": k.alg, "created_at": rfc3339_ms(k.created_at), "state": k.state.as_str()})
 }
 
 /// `Session` of API.md §5.

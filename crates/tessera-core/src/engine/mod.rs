@@ -20,6 +20,7 @@ use crate::secrets::{DerivedKeys, MasterKey, Redacted};
 use crate::store::Store;
 
 pub mod accounts;
+mod admin;
 mod issue;
 mod keyring;
 mod limits;
@@ -331,19 +332,20 @@ impl Engine {
         self.revocations.apply(r);
     }
 
-    /// Applies revocations this node just wrote (the store has them already), then broadcasts
-    /// them without waiting: the request never depends on the bus being up.
+    /// Applies session revocations this node just wrote (the store has them already).
     fn apply_local(&self, sessions: &[Uuid], at: i64) {
         for id in sessions {
-            let r = Revocation {
-                seq: 0,
-                target: RevocationTarget::Session { session_id: *id },
-                at,
-            };
-            self.revocations.apply(&r);
-            if let Some(bus) = self.bus.get().cloned() {
-                tokio::spawn(async move { bus.publish(&r).await });
-            }
+            self.announce(RevocationTarget::Session { session_id: *id }, at);
+        }
+    }
+
+    /// Applies a revocation this node just wrote, then broadcasts it without waiting: the
+    /// request never depends on the bus being up.
+    fn announce(&self, target: RevocationTarget, at: i64) {
+        let r = Revocation { seq: 0, target, at };
+        self.revocations.apply(&r);
+        if let Some(bus) = self.bus.get().cloned() {
+            tokio::spawn(async move { bus.publish(&r).await });
         }
     }
 }

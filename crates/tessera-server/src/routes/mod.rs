@@ -11,6 +11,7 @@ use crate::middleware::{bearer_challenge, request_log, security_headers};
 use crate::state::AppState;
 
 mod account;
+mod admin;
 mod auth;
 mod introspect;
 mod public;
@@ -37,6 +38,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(public::healthz))
         .route("/readyz", get(public::readyz))
         .merge(protected)
+        .merge(admin::router(state.clone()))
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
