@@ -2,9 +2,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use tessera_server::app;
 use tessera_server::config::{Config, Settings};
+
+mod cli;
 
 #[derive(Parser)]
 #[command(name = "tessera", version, about = "Tessera: a session authority")]
@@ -38,6 +40,64 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Users, on the database directly.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Sessions, on the database directly (running servers refuse revoked tokens within 1 s).
+    Sessions {
+        #[command(subcommand)]
+        command: SessionsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; the password is read from standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Read the password from stdin (the only way: never on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        /// A role to give (repeatable); it must be defined.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum SessionsCommand {
+    /// A user's live sessions.
+    List {
+        #[arg(long = "user")]
+        email: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Revoke one session, a user's, a namespace's, or all.
+    Revoke {
+        #[command(flatten)]
+        target: RevokeArgs,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+struct RevokeArgs {
+    #[arg(long)]
+    session: Option<String>,
+    #[arg(long = "user")]
+    email: Option<String>,
+    #[arg(long)]
+    namespace: Option<String>,
+    #[arg(long)]
+    all: bool,
 }
 
 #[derive(Subcommand)]
@@ -72,9 +132,10 @@ fn load(file: Option<&PathBuf>, listen: Option<String>) -> Result<Settings, Stri
     config.validate().map_err(|e| e.to_string())
 }
 
-fn init_logging(json: bool) {
+/// Logs to stderr; `RUST_LOG` overrides `default` (info for the server, warn for commands).
+fn init_logging(json: bool, default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -98,11 +159,17 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// The engine on the configured database, with warnings (not info lines) on stderr.
+async fn engine(settings: &Settings) -> Result<tessera_core::Engine, String> {
+    init_logging(settings.log_json, "warn");
+    app::engine_for_cli(settings).await
+}
+
 async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve { config, listen } => {
             let settings = load(config.as_ref(), listen)?;
-            init_logging(settings.log_json);
+            init_logging(settings.log_json, "info,sqlx=warn");
             let listener = tokio::net::TcpListener::bind(settings.listen)
                 .await
                 .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
@@ -114,7 +181,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Migrate { config } => {
             let settings = load(config.as_ref(), None)?;
-            init_logging(settings.log_json);
+            init_logging(settings.log_json, "info,sqlx=warn");
             tessera_store::open(&settings.database)
                 .await
                 .map_err(|e| format!("migration failed: {e}"))?;
@@ -127,29 +194,46 @@ async fn run(cli: Cli) -> Result<(), String> {
                 KeysCommand::List { config } => (config, false),
             };
             let settings = load(config.as_ref(), None)?;
-            init_logging(settings.log_json);
             if settings.engine.algorithm == tessera_token::Algorithm::HS256 {
                 return Err("HS256 uses tokens.hs256_secret from the configuration: change the secret to rotate".into());
             }
-            let engine = app::engine_for_cli(&settings).await?;
-            if rotate {
-                let current = engine
-                    .rotate_keys()
-                    .await
-                    .map_err(|e| format!("rotation failed: {e}"))?;
-                println!("rotated: {} ({}) now signs", current.kid, current.alg);
-            }
-            println!("KID                ALG     STATE     CREATED");
-            for k in engine.key_records().await.map_err(|e| e.to_string())? {
-                println!(
-                    "{:<18} {:<7} {:<9} {}",
-                    k.kid,
-                    k.alg,
-                    k.state.as_str(),
-                    tessera_server::views::rfc3339_ms(k.created_at)
-                );
-            }
-            Ok(())
+            cli::keys(&engine(&settings).await?, rotate).await
+        }
+        Command::User {
+            command:
+                UserCommand::Create {
+                    email,
+                    password_stdin: _,
+                    roles,
+                    config,
+                },
+        } => {
+            let settings = load(config.as_ref(), None)?;
+            let password = cli::password_from_stdin()?;
+            cli::user_create(&engine(&settings).await?, &email, password, roles).await
+        }
+        Command::Sessions {
+            command: SessionsCommand::List { email, config },
+        } => {
+            let settings = load(config.as_ref(), None)?;
+            cli::sessions_list(&engine(&settings).await?, &email).await
+        }
+        Command::Sessions {
+            command: SessionsCommand::Revoke { target, config },
+        } => {
+            let settings = load(config.as_ref(), None)?;
+            let target = match target {
+                RevokeArgs {
+                    session: Some(id), ..
+                } => cli::RevokeTarget::Session(id),
+                RevokeArgs { email: Some(e), .. } => cli::RevokeTarget::User(e),
+                RevokeArgs {
+                    namespace: Some(ns),
+                    ..
+                } => cli::RevokeTarget::Namespace(ns),
+                _ => cli::RevokeTarget::All,
+            };
+            cli::sessions_revoke(&engine(&settings).await?, target).await
         }
         Command::Config {
             command: ConfigCommand::Check { config },

@@ -276,3 +276,193 @@ fn keys_list_and_rotate_on_the_database() {
         "HS256 keys come from the configuration"
     );
 }
+
+fn cli(dir: &Path, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+    use std::io::Write as _;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    } else {
+        drop(child.stdin.take());
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The CLI acts on the database; a running server refuses what it revoked within 1 s.
+#[tokio::test]
+async fn cli_users_and_sessions_against_a_running_server() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let port = free_port();
+    let client = reqwest::Client::new();
+    let child = serve(dir.path(), port, "cli.log");
+    wait_healthy(&client, port).await;
+    let base = format!("http://127.0.0.1:{port}");
+
+    let (ok, out, err) = cli(
+        dir.path(),
+        &[
+            "user",
+            "create",
+            "--email",
+            "Cli@Example.com",
+            "--password-stdin",
+        ],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with("created user ") && out.contains("<cli@example.com>"),
+        "{out}"
+    );
+    let (ok, _, err) = cli(
+        dir.path(),
+        &[
+            "user",
+            "create",
+            "--email",
+            "cli@example.com",
+            "--password-stdin",
+        ],
+        Some(PASSWORD),
+    );
+    assert!(!ok && err.contains("already registered"), "{err}");
+    let (ok, _, err) = cli(
+        dir.path(),
+        &[
+            "user",
+            "create",
+            "--email",
+            "r@example.com",
+            "--password-stdin",
+            "--role",
+            "ghost",
+        ],
+        Some(PASSWORD),
+    );
+    assert!(!ok && err.contains("unknown role"), "{err}");
+    let (ok, _, err) = cli(
+        dir.path(),
+        &["user", "create", "--email", "x@example.com"],
+        None,
+    );
+    assert!(
+        !ok && err.contains("--password-stdin"),
+        "the password is never an argument: {err}"
+    );
+
+    let login = |ns: &'static str| {
+        let client = client.clone();
+        let base = base.clone();
+        async move {
+            let res = client
+                .post(format!("{base}/auth/login"))
+                .json(&json!({"email": "cli@example.com", "password": PASSWORD, "namespace": ns}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                res.status(),
+                200,
+                "the password read from stdin, less its newline, works"
+            );
+            res.json::<Value>().await.unwrap()
+        }
+    };
+    let a = login("default").await;
+    let b = login("default").await;
+    let (ok, out, _) = cli(
+        dir.path(),
+        &["sessions", "list", "--user", "cli@example.com"],
+        None,
+    );
+    assert!(ok);
+    assert!(
+        out.contains(a["session_id"].as_str().unwrap())
+            && out.contains(b["session_id"].as_str().unwrap()),
+        "{out}"
+    );
+
+    let refused = |token: String| {
+        let client = client.clone();
+        let base = base.clone();
+        async move {
+            let started = Instant::now();
+            loop {
+                let res = client
+                    .get(format!("{base}/auth/me"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .unwrap();
+                if res.status() == 401 {
+                    return;
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(1),
+                    "the server still accepts a token the CLI revoked"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    let (ok, out, _) = cli(
+        dir.path(),
+        &[
+            "sessions",
+            "revoke",
+            "--session",
+            a["session_id"].as_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(ok && out.contains("revoked 1 session"), "{out}");
+    refused(a["access_token"].as_str().unwrap().to_owned()).await;
+    let (ok, out, _) = cli(
+        dir.path(),
+        &["sessions", "revoke", "--user", "cli@example.com"],
+        None,
+    );
+    assert!(ok && out.contains("revoked 1 session"), "{out}");
+    refused(b["access_token"].as_str().unwrap().to_owned()).await;
+    let c = login("tenant").await;
+    let (ok, out, _) = cli(
+        dir.path(),
+        &["sessions", "revoke", "--namespace", "tenant"],
+        None,
+    );
+    assert!(ok && out.contains("revoked 1 session"), "{out}");
+    refused(c["access_token"].as_str().unwrap().to_owned()).await;
+    let d = login("default").await;
+    let (ok, out, _) = cli(dir.path(), &["sessions", "revoke", "--all"], None);
+    assert!(ok && out.contains("revoked 1 session"), "{out}");
+    refused(d["access_token"].as_str().unwrap().to_owned()).await;
+
+    for bad in [
+        &["sessions", "revoke"][..],
+        &["sessions", "revoke", "--all", "--namespace", "x"],
+        &["sessions", "list", "--user", "nobody@example.com"],
+        &["sessions", "revoke", "--session", "nope"],
+    ] {
+        let (ok, _, err) = cli(dir.path(), bad, None);
+        assert!(!ok, "{bad:?} succeeded");
+        assert!(!err.is_empty());
+    }
+    stop(child);
+}
