@@ -4,6 +4,7 @@
 pub mod app;
 pub mod config;
 mod cookies;
+mod cors;
 pub mod error;
 mod extract;
 mod files;
