@@ -18,6 +18,7 @@ pub mod ratelimit;
 mod refresh_token;
 pub mod revocations;
 pub mod secrets;
+pub mod stats;
 pub mod store;
 
 #[cfg(feature = "conformance")]

@@ -52,6 +52,7 @@ pub async fn build(settings: Settings) -> Result<Arc<AppState>, String> {
         settings,
         admin_key_hashes,
         wake: Arc::new(Notify::new()),
+        http_metrics: Default::default(),
         pg_notifications: backend.notifications,
     }))
 }

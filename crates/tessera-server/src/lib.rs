@@ -8,6 +8,7 @@ mod cors;
 pub mod error;
 mod extract;
 mod files;
+pub mod metrics;
 mod middleware;
 pub mod routes;
 pub mod state;

@@ -13,6 +13,7 @@ pub struct AppState {
     pub admin_key_hashes: Vec<[u8; 32]>,
     /// Rung when another node announces a revocation: sync with the store now.
     pub wake: Arc<Notify>,
+    pub http_metrics: crate::metrics::HttpMetrics,
     /// The PostgreSQL pool to LISTEN on for revocation notices, if the store is PostgreSQL.
     pub pg_notifications: Option<tessera_store::postgres::PgPool>,
 }

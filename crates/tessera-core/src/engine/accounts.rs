@@ -62,6 +62,12 @@ impl Engine {
 
     /// Checks the password and opens a new session (always a new id: no fixation).
     pub async fn login(&self, c: Credentials, meta: &RequestMeta) -> Result<Issued, Error> {
+        let result = self.login_inner(c, meta).await;
+        self.stats.login(&result);
+        result
+    }
+
+    async fn login_inner(&self, c: Credentials, meta: &RequestMeta) -> Result<Issued, Error> {
         self.limit_ip(meta).await?;
         let namespace = namespace(c.namespace)?;
         let user = self.check_password(&c.email, c.password, meta).await?;
@@ -125,6 +131,7 @@ impl Engine {
             .store
             .revoke_sessions(&selector, now, "password_changed", &revoked)
             .await?;
+        self.stats.revoked("password_changed", ids.len() as u64);
         self.apply_local(&ids, now);
         Ok(())
     }

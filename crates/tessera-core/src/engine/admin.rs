@@ -163,6 +163,7 @@ impl Engine {
             .store
             .revoke_sessions(&SessionSelector::One(id), now, "admin", &e)
             .await?;
+        self.stats.revoked("admin", ids.len() as u64);
         self.apply_local(&ids, now);
         Ok(())
     }
@@ -172,7 +173,7 @@ impl Engine {
     pub async fn bulk_revoke(
         &self,
         selector: BulkSelector,
-        reason: &str,
+        reason: &'static str,
         meta: &RequestMeta,
     ) -> Result<u64, Error> {
         match &selector {
@@ -193,6 +194,7 @@ impl Engine {
         };
         let e = event(event_kind::SESSIONS_REVOKED, now, meta, user_id, None);
         let n = self.store.revoke_bulk(&selector, now, reason, &e).await?;
+        self.stats.revoked(reason, n);
         self.announce(selector.target(), now);
         Ok(n)
     }

@@ -12,6 +12,8 @@ use crate::store::Store;
 
 pub(crate) struct Keys {
     pub signing: SigningKey,
+    /// When the signing key started signing (unix ms).
+    pub activated_at: i64,
     pub set: KeySet,
     pub jwks: Jwks,
 }
@@ -71,6 +73,7 @@ async fn build(
         let set = KeySet::new(alg, [signing.verifying_key()]);
         return Ok(Keys {
             signing,
+            activated_at: now,
             set,
             jwks: Jwks::default(),
         });
@@ -86,6 +89,7 @@ async fn build(
         records = of_alg(store.keys().await?, alg);
     }
     let mut signing = None;
+    let mut activated_at = now;
     let mut verifying = Vec::new();
     let mut jwks = Jwks::default();
     for r in &records {
@@ -99,11 +103,13 @@ async fn build(
         verifying.push(public);
         if r.state == KeyState::Current {
             signing = Some(key);
+            activated_at = r.activated_at.unwrap_or(r.created_at);
         }
     }
     let signing = signing.ok_or(Error::Internal)?;
     Ok(Keys {
         signing,
+        activated_at,
         set: KeySet::new(alg, verifying),
         jwks,
     })

@@ -17,6 +17,7 @@ use crate::passwords::{Hasher, PasswordPolicy};
 use crate::ratelimit::{MemoryLimiter, RateLimiter};
 use crate::revocations::Revocations;
 use crate::secrets::{DerivedKeys, MasterKey, Redacted};
+use crate::stats::Stats;
 use crate::store::Store;
 
 pub mod accounts;
@@ -130,6 +131,7 @@ pub struct Engine {
     hasher: Hasher,
     bus: OnceLock<Arc<dyn RevocationBus>>,
     limiter: Arc<dyn RateLimiter>,
+    stats: Stats,
     /// Watermarks of recent syncs, oldest first: each sync re-reads the feed from the oldest, so
     /// a record whose sequence number committed late (PostgreSQL hands out identities before
     /// commit) is still seen. Applying a record twice is harmless.
@@ -177,6 +179,7 @@ impl Engine {
             hasher,
             bus: OnceLock::new(),
             limiter: Arc::new(MemoryLimiter::new()),
+            stats: Stats::default(),
             recent_watermarks: Mutex::new(VecDeque::new()),
         };
         engine.sync_revocations().await?;
@@ -193,6 +196,16 @@ impl Engine {
 
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// What the engine has done so far, for metrics.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// How long the current signing key has been signing, in seconds.
+    pub fn signing_key_age_secs(&self) -> i64 {
+        (self.clock.now_ms() - self.keys.get().activated_at).max(0) / 1000
     }
 
     /// The published keys.

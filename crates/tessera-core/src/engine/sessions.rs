@@ -61,6 +61,14 @@ impl Engine {
     /// - any older generation, or after the grace: reuse, and the session is revoked;
     /// - anything whose MAC fails: `invalid_refresh_token`, and nothing changes.
     pub async fn refresh(&self, token: &str, meta: &RequestMeta) -> Result<Issued, Error> {
+        let result = self.refresh_inner(token, meta).await;
+        if let Err(e) = &result {
+            self.stats.refresh_err(e);
+        }
+        result
+    }
+
+    async fn refresh_inner(&self, token: &str, meta: &RequestMeta) -> Result<Issued, Error> {
         let presented =
             RefreshToken::decode(token, &self.secrets).ok_or(Error::InvalidRefreshToken)?;
         for _ in 0..ROTATION_ATTEMPTS {
@@ -153,7 +161,9 @@ impl Engine {
             refresh_count: rotation.refresh_count,
             ..session.clone()
         };
-        self.issue(user, &rotated, &child).await.map(Some)
+        let issued = self.issue(user, &rotated, &child).await?;
+        self.stats.refresh_ok(false);
+        Ok(Some(issued))
     }
 
     /// The successor of a just-rotated token, again. `None` if the session moved on meanwhile.
@@ -175,7 +185,9 @@ impl Engine {
             return Ok(None);
         }
         let user = self.live_user(session.user_id).await?;
-        self.issue(user, session, &child).await.map(Some)
+        let issued = self.issue(user, session, &child).await?;
+        self.stats.refresh_ok(true);
+        Ok(Some(issued))
     }
 
     /// Revokes the session of a replayed token and returns the error to answer with. Forgeries
@@ -195,6 +207,8 @@ impl Engine {
             .await
         {
             Ok(ids) => {
+                self.stats.reuse();
+                self.stats.revoked("reuse", ids.len() as u64);
                 self.apply_local(&ids, now);
                 Error::RefreshTokenReused
             }
@@ -312,7 +326,7 @@ impl Engine {
         &self,
         selector: SessionSelector,
         user_id: Uuid,
-        reason: &str,
+        reason: &'static str,
         meta: &RequestMeta,
     ) -> Result<Vec<Uuid>, Error> {
         let now = self.clock.now_ms();
@@ -321,6 +335,7 @@ impl Engine {
             .store
             .revoke_sessions(&selector, now, reason, &e)
             .await?;
+        self.stats.revoked(reason, ids.len() as u64);
         self.apply_local(&ids, now);
         Ok(ids)
     }
