@@ -21,8 +21,9 @@ pub struct ApiError {
 #[derive(Clone, Copy, Debug)]
 pub struct ErrorCode(pub &'static str);
 
-#[derive(Serialize)]
-struct Problem<'a> {
+/// The problem+json body (RFC 9457) every error carries.
+#[derive(Serialize, schemars::JsonSchema)]
+pub struct Problem<'a> {
     #[serde(rename = "type")]
     kind: String,
     status: u16,

@@ -10,6 +10,7 @@ mod extract;
 mod files;
 pub mod metrics;
 mod middleware;
+pub mod openapi;
 pub mod routes;
 pub mod state;
 pub mod views;

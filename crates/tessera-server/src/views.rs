@@ -1,6 +1,7 @@
 //! The JSON shapes of API.md: token response, user, session. Times are RFC 3339 UTC.
+use schemars::JsonSchema;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tessera_core::Issued;
 use tessera_core::model::{Event, KeyRecord, Session, User};
 use time::OffsetDateTime;
@@ -19,26 +20,51 @@ pub fn rfc3339_secs(secs: i64) -> String {
         .unwrap_or_default()
 }
 
-/// API.md §4.1. With the cookie transport the refresh token is left out of the body.
-pub fn token_response(issued: &Issued, include_refresh: bool) -> Value {
-    let mut v = json!({
-        "token_type": "Bearer",
-        "access_token": issued.access_token.expose(),
-        "expires_in": issued.expires_in,
-        "access_expires_at": rfc3339_secs(issued.access_expires_at),
-        "refresh_expires_at": rfc3339_ms(issued.refresh_expires_at),
-        "session_id": issued.session_id.to_string(),
-        "csrf_token": issued.csrf_token.expose(),
-        "user": {"id": issued.user.id.to_string(), "email": issued.user.email, "roles": issued.user.roles},
-    });
-    if include_refresh {
-        v["refresh_token"] = json!(issued.refresh_token.expose());
+/// The token response of API.md §4.1. With the cookie transport the refresh token is left out
+/// of the body (it travels in the HttpOnly cookie).
+#[derive(Serialize, JsonSchema)]
+pub struct TokenResponse {
+    /// Always `Bearer`.
+    token_type: &'static str,
+    access_token: String,
+    /// Seconds until the access token expires.
+    expires_in: i64,
+    access_expires_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+    refresh_expires_at: String,
+    session_id: String,
+    csrf_token: String,
+    user: TokenUser,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct TokenUser {
+    id: String,
+    email: String,
+    roles: Vec<String>,
+}
+
+pub fn token_response(issued: &Issued, include_refresh: bool) -> TokenResponse {
+    TokenResponse {
+        token_type: "Bearer",
+        access_token: issued.access_token.expose().clone(),
+        expires_in: issued.expires_in,
+        access_expires_at: rfc3339_secs(issued.access_expires_at),
+        refresh_token: include_refresh.then(|| issued.refresh_token.expose().clone()),
+        refresh_expires_at: rfc3339_ms(issued.refresh_expires_at),
+        session_id: issued.session_id.to_string(),
+        csrf_token: issued.csrf_token.expose().clone(),
+        user: TokenUser {
+            id: issued.user.id.to_string(),
+            email: issued.user.email.clone(),
+            roles: issued.user.roles.clone(),
+        },
     }
-    v
 }
 
 /// `User` of API.md §5.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct UserView {
     id: String,
     email: String,
@@ -62,7 +88,7 @@ impl From<&User> for UserView {
 }
 
 /// `Event` of API.md §5.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct EventView {
     id: String,
     #[serde(rename = "type")]
@@ -72,6 +98,7 @@ pub struct EventView {
     session_id: Option<String>,
     ip: Option<String>,
     user_agent: Option<String>,
+    /// Free-form context (a reason, a count).
     detail: Value,
 }
 
@@ -91,12 +118,107 @@ impl From<&Event> for EventView {
 }
 
 /// A signing key as `GET /admin/keys` lists it: public facts only.
-pub fn key_view(k: &KeyRecord) -> Value {
-    json!({"kid": k.kid, "alg": k.alg, "created_at": rfc3339_ms(k.created_at), "state": k.state.as_str()})
+#[derive(Serialize, JsonSchema)]
+pub struct KeyView {
+    kid: String,
+    alg: String,
+    created_at: String,
+    /// `next`, `current` or `retiring`.
+    state: &'static str,
+}
+
+impl From<&KeyRecord> for KeyView {
+    fn from(k: &KeyRecord) -> Self {
+        KeyView {
+            kid: k.kid.clone(),
+            alg: k.alg.clone(),
+            created_at: rfc3339_ms(k.created_at),
+            state: k.state.as_str(),
+        }
+    }
+}
+
+/// A role and its permissions.
+#[derive(Serialize, JsonSchema)]
+pub struct RoleView {
+    name: String,
+    permissions: Vec<String>,
+}
+
+impl From<&tessera_core::model::Role> for RoleView {
+    fn from(r: &tessera_core::model::Role) -> Self {
+        RoleView {
+            name: r.name.clone(),
+            permissions: r.permissions.clone(),
+        }
+    }
+}
+
+/// `{user, session}` of `GET /auth/me`.
+#[derive(Serialize, JsonSchema)]
+pub struct MeView {
+    pub user: UserView,
+    pub session: SessionView,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct SessionList {
+    pub sessions: Vec<SessionView>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct UserList {
+    pub users: Vec<UserView>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct RoleList {
+    pub roles: Vec<RoleView>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct KeyList {
+    pub keys: Vec<KeyView>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct EventList {
+    pub events: Vec<EventView>,
+}
+
+/// How many sessions a revocation ended.
+#[derive(Serialize, JsonSchema)]
+pub struct Revoked {
+    pub revoked: u64,
+}
+
+/// `{"status": "ok"}`.
+#[derive(Serialize, JsonSchema)]
+pub struct Status {
+    pub status: &'static str,
+}
+
+/// RFC 7662-style introspection: `active`, and the claims when it is true.
+#[derive(Serialize, JsonSchema)]
+pub struct Introspection {
+    pub active: bool,
+    #[serde(flatten)]
+    pub claims: Option<IntrospectedClaims>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct IntrospectedClaims {
+    pub sub: String,
+    pub sid: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub ns: String,
+    pub roles: Vec<String>,
+    pub perms: Vec<String>,
 }
 
 /// `Session` of API.md §5.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct SessionView {
     id: String,
     namespace: String,

@@ -4,32 +4,33 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{Value, json};
 use tessera_core::engine::accounts::PasswordChange;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Bearer, JsonBody, Meta, QueryParams, bearer_token};
 use crate::state::AppState;
-use crate::views::{SessionView, UserView};
+use crate::views::{MeView, Revoked, SessionList, SessionView, UserView};
 
-pub async fn me(State(state): State<Arc<AppState>>, Bearer(p): Bearer) -> ApiResult<Json<Value>> {
+pub async fn me(State(state): State<Arc<AppState>>, Bearer(p): Bearer) -> ApiResult<Json<MeView>> {
     let (user, session) = state.engine.me(&p).await?;
-    Ok(Json(
-        json!({"user": UserView::from(&user), "session": SessionView::new(&session, true)}),
-    ))
+    Ok(Json(MeView {
+        user: UserView::from(&user),
+        session: SessionView::new(&session, true),
+    }))
 }
 
 pub async fn list_sessions(
     State(state): State<Arc<AppState>>,
     Bearer(p): Bearer,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SessionList>> {
     let sessions = state.engine.sessions(&p).await?;
     let views: Vec<_> = sessions
         .iter()
         .map(|s| SessionView::new(s, s.id == p.session_id))
         .collect();
-    Ok(Json(json!({"sessions": views})))
+    Ok(Json(SessionList { sessions: views }))
 }
 
 pub async fn revoke_session(
@@ -43,7 +44,7 @@ pub async fn revoke_session(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeAllQuery {
     keep_current: Option<bool>,
@@ -54,15 +55,17 @@ pub async fn revoke_sessions(
     Bearer(p): Bearer,
     Meta(meta): Meta,
     QueryParams(q): QueryParams<RevokeAllQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Revoked>> {
     let revoked = state
         .engine
         .revoke_own_sessions(&p, q.keep_current.unwrap_or(false), &meta)
         .await?;
-    Ok(Json(json!({"revoked": revoked})))
+    Ok(Json(Revoked {
+        revoked: revoked as u64,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordBody {
     email: Option<String>,

@@ -1,45 +1,26 @@
 //! The admin API (API.md §5): every route needs an admin key in `X-Api-Key`.
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
-use axum::middleware::{Next, from_fn_with_state};
+use axum::middleware::Next;
 use axum::response::Response;
-use axum::routing::{delete, get, post, put};
-use axum::{Json, Router};
+use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{Value, json};
 use tessera_core::model::BulkSelector;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{AdminKey, JsonBody, Meta, OptionalJsonBody, QueryParams};
 use crate::state::AppState;
-use crate::views::{EventView, SessionView, UserView, key_view};
-
-pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/admin/users", post(create_user).get(find_users))
-        .route("/admin/users/{id}", get(get_user).delete(delete_user))
-        .route("/admin/users/{id}/roles", put(set_roles))
-        .route("/admin/users/{id}/ban", post(ban))
-        .route("/admin/users/{id}/unban", post(unban))
-        .route(
-            "/admin/users/{id}/sessions",
-            get(user_sessions).delete(revoke_user_sessions),
-        )
-        .route("/admin/sessions/{id}", delete(revoke_session))
-        .route("/admin/sessions/revoke", post(bulk_revoke))
-        .route("/admin/roles", get(roles))
-        .route("/admin/roles/{name}", put(put_role).delete(delete_role))
-        .route("/admin/keys", get(keys))
-        .route("/admin/keys/rotate", post(rotate_keys))
-        .route("/admin/events", get(events))
-        .route_layer(from_fn_with_state(state, require_admin_key))
-}
+use crate::views::{
+    EventList, EventView, KeyList, KeyView, Revoked, RoleList, RoleView, SessionList, SessionView,
+    UserList, UserView,
+};
 
 /// Checked before anything else, so nothing about a request leaks without the key.
-async fn require_admin_key(_: AdminKey, req: Request, next: Next) -> Response {
+pub(super) async fn require_admin_key(_: AdminKey, req: Request, next: Next) -> Response {
     next.run(req).await
 }
 
@@ -48,7 +29,7 @@ fn id(raw: &str) -> ApiResult<Uuid> {
     Uuid::parse_str(raw).map_err(|_| ApiError::not_found())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     email: String,
@@ -57,7 +38,7 @@ pub struct NewUser {
     roles: Vec<String>,
 }
 
-async fn create_user(
+pub(super) async fn create_user(
     State(st): State<Arc<AppState>>,
     Meta(meta): Meta,
     JsonBody(b): JsonBody<NewUser>,
@@ -69,34 +50,34 @@ async fn create_user(
     Ok((StatusCode::CREATED, Json(UserView::from(&user))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserQuery {
     email: Option<String>,
     limit: Option<i64>,
 }
 
-async fn find_users(
+pub(super) async fn find_users(
     State(st): State<Arc<AppState>>,
     QueryParams(q): QueryParams<UserQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<UserList>> {
     let users = st
         .engine
         .find_users(q.email.as_deref(), q.limit.unwrap_or(100))
         .await?;
-    Ok(Json(
-        json!({"users": users.iter().map(UserView::from).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(UserList {
+        users: users.iter().map(UserView::from).collect::<Vec<_>>(),
+    }))
 }
 
-async fn get_user(
+pub(super) async fn get_user(
     State(st): State<Arc<AppState>>,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<UserView>> {
     Ok(Json(UserView::from(&st.engine.user(id(&raw)?).await?)))
 }
 
-async fn delete_user(
+pub(super) async fn delete_user(
     State(st): State<Arc<AppState>>,
     Meta(meta): Meta,
     Path(raw): Path<String>,
@@ -105,13 +86,13 @@ async fn delete_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RolesBody {
     roles: Vec<String>,
 }
 
-async fn set_roles(
+pub(super) async fn set_roles(
     State(st): State<Arc<AppState>>,
     Path(raw): Path<String>,
     JsonBody(b): JsonBody<RolesBody>,
@@ -121,13 +102,13 @@ async fn set_roles(
     )))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BanBody {
     reason: Option<String>,
 }
 
-async fn ban(
+pub(super) async fn ban(
     State(st): State<Arc<AppState>>,
     Meta(meta): Meta,
     Path(raw): Path<String>,
@@ -139,7 +120,7 @@ async fn ban(
     )))
 }
 
-async fn unban(
+pub(super) async fn unban(
     State(st): State<Arc<AppState>>,
     Meta(meta): Meta,
     Path(raw): Path<String>,
@@ -149,31 +130,34 @@ async fn unban(
     )))
 }
 
-async fn user_sessions(
+pub(super) async fn user_sessions(
     State(st): State<Arc<AppState>>,
     Path(raw): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SessionList>> {
     let sessions = st.engine.user_sessions(id(&raw)?).await?;
-    Ok(Json(
-        json!({"sessions": sessions.iter().map(|s| SessionView::new(s, false)).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(SessionList {
+        sessions: sessions
+            .iter()
+            .map(|s| SessionView::new(s, false))
+            .collect::<Vec<_>>(),
+    }))
 }
 
-async fn revoke_user_sessions(
+pub(super) async fn revoke_user_sessions(
     State(st): State<Arc<AppState>>,
     Meta(meta): Meta,
     Path(raw): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Revoked>> {
     let selector = BulkSelector::User {
         user_id: id(&raw)?,
         namespace: None,
     };
-    Ok(Json(
-        json!({"revoked": st.engine.bulk_revoke(selector, "admin", &meta).await?}),
-    ))
+    Ok(Json(Revoked {
+        revoked: st.engine.bulk_revoke(selector, "admin", &meta).await?,
+    }))
 }
 
-async fn revoke_session(
+pub(super) async fn revoke_session_by_id(
     State(st): State<Arc<AppState>>,
     Meta(meta): Meta,
     Path(raw): Path<String>,
@@ -183,7 +167,7 @@ async fn revoke_session(
 }
 
 /// `{namespace}`, `{user_id, namespace?}` or `{all: true}`, and nothing else.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkBody {
     namespace: Option<String>,
@@ -191,11 +175,11 @@ pub struct BulkBody {
     all: Option<bool>,
 }
 
-async fn bulk_revoke(
+pub(super) async fn bulk_revoke(
     State(st): State<Arc<AppState>>,
     Meta(meta): Meta,
     JsonBody(b): JsonBody<BulkBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Revoked>> {
     let selector = match (b.all, b.user_id, b.namespace) {
         (Some(true), None, None) => BulkSelector::All,
         (None, Some(user), namespace) => BulkSelector::User {
@@ -209,30 +193,35 @@ async fn bulk_revoke(
             ));
         }
     };
-    Ok(Json(
-        json!({"revoked": st.engine.bulk_revoke(selector, "admin", &meta).await?}),
-    ))
+    Ok(Json(Revoked {
+        revoked: st.engine.bulk_revoke(selector, "admin", &meta).await?,
+    }))
 }
 
-async fn roles(State(st): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({"roles": st.engine.roles().await?})))
+pub(super) async fn roles(State(st): State<Arc<AppState>>) -> ApiResult<Json<RoleList>> {
+    let roles = st.engine.roles().await?;
+    Ok(Json(RoleList {
+        roles: roles.iter().map(RoleView::from).collect(),
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleBody {
     permissions: Vec<String>,
 }
 
-async fn put_role(
+pub(super) async fn put_role(
     State(st): State<Arc<AppState>>,
     Path(name): Path<String>,
     JsonBody(b): JsonBody<RoleBody>,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(st.engine.put_role(&name, b.permissions).await?)))
+) -> ApiResult<Json<RoleView>> {
+    Ok(Json(RoleView::from(
+        &st.engine.put_role(&name, b.permissions).await?,
+    )))
 }
 
-async fn delete_role(
+pub(super) async fn delete_role(
     State(st): State<Arc<AppState>>,
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
@@ -240,14 +229,14 @@ async fn delete_role(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn keys(State(st): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
+pub(super) async fn keys(State(st): State<Arc<AppState>>) -> ApiResult<Json<KeyList>> {
     let keys = st.engine.key_records().await?;
-    Ok(Json(
-        json!({"keys": keys.iter().map(key_view).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(KeyList {
+        keys: keys.iter().map(KeyView::from).collect(),
+    }))
 }
 
-async fn rotate_keys(State(st): State<Arc<AppState>>) -> ApiResult<Json<Value>> {
+pub(super) async fn rotate_keys(State(st): State<Arc<AppState>>) -> ApiResult<Json<KeyView>> {
     if st.engine.config().algorithm == tessera_token::Algorithm::HS256 {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -256,10 +245,10 @@ async fn rotate_keys(State(st): State<Arc<AppState>>) -> ApiResult<Json<Value>> 
         )
         .detail("change tokens.hs256_secret to rotate"));
     }
-    Ok(Json(key_view(&st.engine.rotate_keys().await?)))
+    Ok(Json(KeyView::from(&st.engine.rotate_keys().await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventQuery {
     user_id: Option<String>,
@@ -268,10 +257,10 @@ pub struct EventQuery {
     limit: Option<i64>,
 }
 
-async fn events(
+pub(super) async fn events(
     State(st): State<Arc<AppState>>,
     QueryParams(q): QueryParams<EventQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EventList>> {
     let user_id = q
         .user_id
         .as_deref()
@@ -282,7 +271,7 @@ async fn events(
         .engine
         .events(user_id, q.kind.as_deref(), q.limit.unwrap_or(100))
         .await?;
-    Ok(Json(
-        json!({"events": events.iter().map(EventView::from).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(EventList {
+        events: events.iter().map(EventView::from).collect::<Vec<_>>(),
+    }))
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use tessera_core::Issued;
 use tessera_core::engine::accounts::Credentials;
@@ -15,7 +16,7 @@ use crate::extract::{JsonBody, Meta, OptionalJsonBody, bearer_token, cookie};
 use crate::state::AppState;
 use crate::views::token_response;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CredentialsBody {
     email: String,
@@ -24,14 +25,14 @@ pub struct CredentialsBody {
     transport: Option<TransportName>,
 }
 
-#[derive(Deserialize, Clone, Copy)]
+#[derive(Deserialize, Clone, Copy, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 enum TransportName {
     Body,
     Cookie,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshBody {
     refresh_token: Option<String>,

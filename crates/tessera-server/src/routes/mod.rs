@@ -1,14 +1,19 @@
-//! The routes of API.md §5. Each handler is: extract, one engine call, respond.
+//! The routes of API.md §5, as one table. The table builds the axum router and the OpenAPI
+//! document alike (`openapi.rs`), so neither can list a route the other lacks; the schemas come
+//! from the very types that parse requests and shape responses.
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::Method;
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{delete, get, post};
+use axum::routing::{MethodRouter, delete, get, post, put};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 
 use crate::error::ApiError;
 use crate::middleware::{bearer_challenge, request_log, security_headers};
 use crate::state::AppState;
+use crate::views::*;
 
 mod account;
 mod admin;
@@ -16,35 +21,139 @@ mod auth;
 mod introspect;
 mod public;
 
+/// What a route needs to be called.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Auth {
+    None,
+    /// A refresh token: body, `X-Refresh-Token`, or the cookie with `X-CSRF-Token`.
+    Refresh,
+    /// An access token in `Authorization: Bearer`.
+    Bearer,
+    /// An access token, or the refresh credential.
+    BearerOrRefresh,
+    /// An access token, or none with `email` in the body.
+    BearerOrPassword,
+    /// An admin key in `X-Api-Key`.
+    AdminKey,
+    /// The admin key in `X-Api-Key` or as a bearer token (unless `public_metrics`).
+    Metrics,
+}
+
+pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
+
+/// One operation: how it is served and how it is documented.
+pub struct Endpoint {
+    pub method: Method,
+    pub path: &'static str,
+    pub auth: Auth,
+    pub summary: &'static str,
+    pub request: Option<SchemaFn>,
+    pub query: Option<SchemaFn>,
+    pub status: u16,
+    pub response: Option<SchemaFn>,
+    /// Error statuses worth naming (all are problem+json).
+    pub errors: &'static [u16],
+    pub handler: fn() -> MethodRouter<Arc<AppState>>,
+}
+
+fn s<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
+    g.subschema_for::<T>()
+}
+
+/// Any JSON object (for documents whose shape another standard defines, like a JWKS).
+fn object(_: &mut SchemaGenerator) -> Schema {
+    schemars::json_schema!({"type": "object"})
+}
+
+macro_rules! endpoint {
+    ($method:ident $path:literal, $auth:ident, $summary:literal, req: $req:expr, query: $q:expr, $status:literal => $resp:expr, errors: $errors:expr, $handler:expr) => {
+        Endpoint {
+            method: Method::$method,
+            path: $path,
+            auth: Auth::$auth,
+            summary: $summary,
+            request: $req,
+            query: $q,
+            status: $status,
+            response: $resp,
+            errors: $errors,
+            handler: || $handler,
+        }
+    };
+}
+
+/// Every route of the API.
+pub fn endpoints() -> Vec<Endpoint> {
+    use account::*;
+    use admin::*;
+    use auth::*;
+    vec![
+        endpoint!(POST "/auth/register", None, "Create an account and its first session", req: Some(s::<CredentialsBody>), query: None, 201 => Some(s::<TokenResponse>), errors: &[400, 403, 409, 413, 415, 422, 429], post(register)),
+        endpoint!(POST "/auth/login", None, "Log in: a new session", req: Some(s::<CredentialsBody>), query: None, 200 => Some(s::<TokenResponse>), errors: &[400, 401, 403, 413, 415, 422, 429], post(login)),
+        endpoint!(POST "/auth/refresh", Refresh, "Rotate a refresh token for new tokens", req: Some(s::<RefreshBody>), query: None, 200 => Some(s::<TokenResponse>), errors: &[400, 401, 403, 503], post(refresh)),
+        endpoint!(POST "/auth/logout", BearerOrRefresh, "End the session (idempotent; clears cookies)", req: Some(s::<RefreshBody>), query: None, 204 => None, errors: &[401, 403], post(logout)),
+        endpoint!(GET "/auth/me", Bearer, "The user and session behind the access token", req: None, query: None, 200 => Some(s::<MeView>), errors: &[401], get(me)),
+        endpoint!(GET "/auth/sessions", Bearer, "The user's live sessions, most recently active first", req: None, query: None, 200 => Some(s::<SessionList>), errors: &[401], get(list_sessions)),
+        endpoint!(DELETE "/auth/sessions", Bearer, "Revoke all the user's sessions (or all but this one)", req: None, query: Some(q::<RevokeAllQuery>), 200 => Some(s::<Revoked>), errors: &[400, 401], delete(revoke_sessions)),
+        endpoint!(DELETE "/auth/sessions/{id}", Bearer, "Revoke one of the user's live sessions", req: None, query: None, 204 => None, errors: &[401, 404], delete(revoke_session)),
+        endpoint!(POST "/auth/password", BearerOrPassword, "Change the password (with a session, or by email when expired)", req: Some(s::<PasswordBody>), query: None, 204 => None, errors: &[400, 401, 403, 422, 429], post(change_password)),
+        endpoint!(POST "/auth/introspect", AdminKey, "Is this access token active?", req: Some(s::<introspect::IntrospectBody>), query: None, 200 => Some(s::<Introspection>), errors: &[400, 401], post(introspect::introspect)),
+        endpoint!(GET "/.well-known/jwks.json", None, "The public signing keys (RFC 7517)", req: None, query: None, 200 => Some(object), errors: &[], get(public::jwks)),
+        endpoint!(GET "/healthz", None, "Liveness", req: None, query: None, 200 => Some(s::<Status>), errors: &[], get(public::healthz)),
+        endpoint!(GET "/readyz", None, "Readiness: the store answers", req: None, query: None, 200 => Some(s::<Status>), errors: &[503], get(public::readyz)),
+        endpoint!(GET "/metrics", Metrics, "Prometheus metrics (text format)", req: None, query: None, 200 => None, errors: &[401], get(crate::metrics::metrics)),
+        endpoint!(GET "/openapi.json", None, "This document", req: None, query: None, 200 => Some(object), errors: &[], get(crate::openapi::serve)),
+        endpoint!(POST "/admin/users", AdminKey, "Create a user", req: Some(s::<NewUser>), query: None, 201 => Some(s::<UserView>), errors: &[400, 401, 409, 422], post(create_user)),
+        endpoint!(GET "/admin/users", AdminKey, "Find a user by email, or list the newest", req: None, query: Some(q::<UserQuery>), 200 => Some(s::<UserList>), errors: &[400, 401], get(find_users)),
+        endpoint!(GET "/admin/users/{id}", AdminKey, "A user", req: None, query: None, 200 => Some(s::<UserView>), errors: &[401, 404], get(get_user)),
+        endpoint!(DELETE "/admin/users/{id}", AdminKey, "Delete a user; its sessions end", req: None, query: None, 204 => None, errors: &[401, 404], delete(delete_user)),
+        endpoint!(PUT "/admin/users/{id}/roles", AdminKey, "Replace a user's roles", req: Some(s::<RolesBody>), query: None, 200 => Some(s::<UserView>), errors: &[400, 401, 404, 422], put(set_roles)),
+        endpoint!(POST "/admin/users/{id}/ban", AdminKey, "Ban a user; all its sessions are revoked", req: Some(s::<BanBody>), query: None, 200 => Some(s::<UserView>), errors: &[401, 404], post(ban)),
+        endpoint!(POST "/admin/users/{id}/unban", AdminKey, "Lift a ban", req: None, query: None, 200 => Some(s::<UserView>), errors: &[401, 404], post(unban)),
+        endpoint!(GET "/admin/users/{id}/sessions", AdminKey, "A user's live sessions", req: None, query: None, 200 => Some(s::<SessionList>), errors: &[401, 404], get(user_sessions)),
+        endpoint!(DELETE "/admin/users/{id}/sessions", AdminKey, "Revoke all of a user's sessions", req: None, query: None, 200 => Some(s::<Revoked>), errors: &[401, 404], delete(revoke_user_sessions)),
+        endpoint!(DELETE "/admin/sessions/{id}", AdminKey, "Revoke one session", req: None, query: None, 204 => None, errors: &[401, 404], delete(revoke_session_by_id)),
+        endpoint!(POST "/admin/sessions/revoke", AdminKey, "Revoke by namespace, user (and namespace), or all", req: Some(s::<BulkBody>), query: None, 200 => Some(s::<Revoked>), errors: &[400, 401, 404, 422], post(bulk_revoke)),
+        endpoint!(GET "/admin/roles", AdminKey, "All roles", req: None, query: None, 200 => Some(s::<RoleList>), errors: &[401], get(roles)),
+        endpoint!(PUT "/admin/roles/{name}", AdminKey, "Create or replace a role", req: Some(s::<RoleBody>), query: None, 200 => Some(s::<RoleView>), errors: &[400, 401], put(put_role)),
+        endpoint!(DELETE "/admin/roles/{name}", AdminKey, "Delete a role (removed from users)", req: None, query: None, 204 => None, errors: &[401, 404], delete(delete_role)),
+        endpoint!(GET "/admin/keys", AdminKey, "Signing keys and their states", req: None, query: None, 200 => Some(s::<KeyList>), errors: &[401], get(keys)),
+        endpoint!(POST "/admin/keys/rotate", AdminKey, "Rotate the signing keys", req: None, query: None, 200 => Some(s::<KeyView>), errors: &[401, 409], post(rotate_keys)),
+        endpoint!(GET "/admin/events", AdminKey, "Security events, newest first", req: None, query: Some(q::<EventQuery>), 200 => Some(s::<EventList>), errors: &[400, 401], get(events)),
+    ]
+}
+
+/// A query struct's schema, inline, so its properties become parameters.
+fn q<T: JsonSchema>(_: &mut SchemaGenerator) -> Schema {
+    schemars::generate::SchemaSettings::draft2020_12()
+        .with(|s| s.inline_subschemas = true)
+        .into_generator()
+        .into_root_schema_for::<T>()
+}
+
 /// The whole HTTP API.
 pub fn router(state: Arc<AppState>) -> Router {
-    // Routes that take an access token: their 401s carry a Bearer challenge.
-    let protected = Router::new()
-        .route("/auth/logout", post(auth::logout))
-        .route("/auth/me", get(account::me))
-        .route(
-            "/auth/sessions",
-            get(account::list_sessions).delete(account::revoke_sessions),
-        )
-        .route("/auth/sessions/{id}", delete(account::revoke_session))
-        .route("/auth/password", post(account::change_password))
-        .route_layer(from_fn(bearer_challenge));
-    Router::new()
-        .route("/auth/register", post(auth::register))
-        .route("/auth/login", post(auth::login))
-        .route("/auth/refresh", post(auth::refresh))
-        .route("/auth/introspect", post(introspect::introspect))
-        .route("/.well-known/jwks.json", get(public::jwks))
-        .route("/healthz", get(public::healthz))
-        .route("/readyz", get(public::readyz))
-        .route("/metrics", get(crate::metrics::metrics))
-        .merge(protected)
-        .merge(admin::router(state.clone()))
+    let (mut open, mut bearer, mut admin) = (Router::new(), Router::new(), Router::new());
+    for e in endpoints() {
+        let handler = (e.handler)();
+        match e.auth {
+            Auth::Bearer | Auth::BearerOrRefresh | Auth::BearerOrPassword => {
+                bearer = bearer.route(e.path, handler)
+            }
+            Auth::AdminKey if e.path.starts_with("/admin/") => admin = admin.route(e.path, handler),
+            _ => open = open.route(e.path, handler),
+        }
+    }
+    // Protected routes' 401s carry a Bearer challenge; admin routes need the key before anything.
+    let bearer = bearer.route_layer(from_fn(bearer_challenge));
+    let admin = admin.route_layer(from_fn_with_state(state.clone(), admin::require_admin_key));
+    open.merge(bearer)
+        .merge(admin)
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
-        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(from_fn_with_state(state.clone(), crate::metrics::record))
         .layer(from_fn_with_state(state.clone(), crate::cors::cors))
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(from_fn(security_headers))
         .layer(from_fn(request_log))
         .with_state(state)

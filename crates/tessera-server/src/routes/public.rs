@@ -5,10 +5,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::views::Status;
 
 pub async fn jwks(State(state): State<Arc<AppState>>) -> Response {
     let mut res = Json(state.engine.jwks()).into_response();
@@ -19,13 +19,13 @@ pub async fn jwks(State(state): State<Arc<AppState>>) -> Response {
     res
 }
 
-pub async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok"}))
+pub async fn healthz() -> Json<Status> {
+    Json(Status { status: "ok" })
 }
 
-pub async fn readyz(State(state): State<Arc<AppState>>) -> ApiResult<Json<serde_json::Value>> {
+pub async fn readyz(State(state): State<Arc<AppState>>) -> ApiResult<Json<Status>> {
     if state.engine.ready().await {
-        Ok(Json(json!({"status": "ok"})))
+        Ok(Json(Status { status: "ok" }))
     } else {
         Err(ApiError::unavailable())
     }

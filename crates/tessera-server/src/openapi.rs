@@ -1,0 +1,150 @@
+//! `GET /openapi.json`: an OpenAPI 3.1 document generated from the route table and the schemas
+//! of the request and response types (JSON Schema 2020-12, which OpenAPI 3.1 uses as is).
+use std::sync::{Arc, OnceLock};
+
+use axum::Json;
+use axum::extract::State;
+use schemars::generate::SchemaSettings;
+use serde_json::{Map, Value, json};
+
+use crate::error::Problem;
+use crate::routes::{Auth, Endpoint, endpoints};
+use crate::state::AppState;
+
+pub async fn serve(State(state): State<Arc<AppState>>) -> Json<Value> {
+    static DOC: OnceLock<Value> = OnceLock::new();
+    Json(
+        DOC.get_or_init(|| document(&state.settings.cookies.refresh_name))
+            .clone(),
+    )
+}
+
+/// The document for a server whose refresh cookie is called `refresh_cookie`.
+pub fn document(refresh_cookie: &str) -> Value {
+    let mut generator = SchemaSettings::draft2020_12()
+        .with(|s| {
+            s.definitions_path = "/components/schemas".into();
+            s.meta_schema = None;
+        })
+        .into_generator();
+    let problem = generator.subschema_for::<Problem>();
+    let mut paths = Map::new();
+    for e in endpoints() {
+        let op = operation(&e, &mut generator, &problem);
+        let entry = paths.entry(e.path).or_insert_with(|| json!({}));
+        entry[e.method.as_str().to_ascii_lowercase()] = op;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Tessera",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "A session authority: login, rotating refresh tokens with reuse detection, session lists and instant revocation. Every error is application/problem+json with a stable `code`.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": generator.take_definitions(true),
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "An access token (at+jwt)."},
+                "adminKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+                "adminBearer": {"type": "http", "scheme": "bearer", "description": "The admin key as a bearer token (metrics only)."},
+                "refreshHeader": {"type": "apiKey", "in": "header", "name": "X-Refresh-Token"},
+                "refreshCookie": {"type": "apiKey", "in": "cookie", "name": refresh_cookie, "description": "Needs X-CSRF-Token with the session's csrf token."},
+            },
+        },
+    })
+}
+
+fn operation(e: &Endpoint, g: &mut schemars::SchemaGenerator, problem: &schemars::Schema) -> Value {
+    let mut op = json!({
+        "operationId": operation_id(e),
+        "summary": e.summary,
+        "responses": {},
+    });
+    let security = match e.auth {
+        Auth::None => json!([]),
+        Auth::Refresh => json!([{}, {"refreshHeader": []}, {"refreshCookie": []}]),
+        Auth::Bearer => json!([{"bearer": []}]),
+        Auth::BearerOrRefresh => {
+            json!([{"bearer": []}, {"refreshHeader": []}, {"refreshCookie": []}, {}])
+        }
+        Auth::BearerOrPassword => json!([{"bearer": []}, {}]),
+        Auth::AdminKey => json!([{"adminKey": []}]),
+        Auth::Metrics => json!([{"adminKey": []}, {"adminBearer": []}]),
+    };
+    op["security"] = security;
+    let mut parameters: Vec<Value> = path_params(e.path)
+        .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+        .collect();
+    if let Some(query) = e.query {
+        let schema = query(g).to_value();
+        for (name, prop) in schema["properties"].as_object().into_iter().flatten() {
+            parameters
+                .push(json!({"name": name, "in": "query", "required": false, "schema": prop}));
+        }
+    }
+    if !parameters.is_empty() {
+        op["parameters"] = json!(parameters);
+    }
+    if let Some(request) = e.request {
+        let required = !matches!(e.auth, Auth::Refresh | Auth::BearerOrRefresh)
+            && e.path != "/admin/users/{id}/ban";
+        op["requestBody"] =
+            json!({"required": required, "content": {"application/json": {"schema": request(g)}}});
+    }
+    let mut ok = json!({"description": "Success"});
+    if let Some(response) = e.response {
+        ok["content"] = json!({"application/json": {"schema": response(g)}});
+    }
+    if e.path == "/metrics" {
+        ok["content"] = json!({"text/plain": {"schema": {"type": "string"}}});
+    }
+    op["responses"][e.status.to_string()] = ok;
+    for status in e.errors {
+        op["responses"][status.to_string()] = json!({
+            "description": describe(*status),
+            "content": {"application/problem+json": {"schema": problem}},
+        });
+    }
+    op["responses"]["default"] = json!({
+        "description": "Any other error, as problem+json",
+        "content": {"application/problem+json": {"schema": problem}},
+    });
+    op
+}
+
+fn path_params(path: &str) -> impl Iterator<Item = &str> {
+    path.split('/')
+        .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+}
+
+fn operation_id(e: &Endpoint) -> String {
+    let words: Vec<&str> = e
+        .path
+        .split(['/', '.', '{', '}', '-'])
+        .filter(|w| !w.is_empty())
+        .collect();
+    format!(
+        "{}_{}",
+        e.method.as_str().to_ascii_lowercase(),
+        words.join("_")
+    )
+}
+
+fn describe(status: u16) -> &'static str {
+    match status {
+        400 => "invalid_request: malformed JSON, unknown or missing fields, bad query",
+        401 => {
+            "missing_token, invalid_token, token_expired, session_revoked, session_expired, invalid_credentials, password_expired, invalid_refresh_token, refresh_token_reused or unauthorized"
+        }
+        403 => "csrf_failed, account_banned or registration_closed",
+        404 => "not_found",
+        409 => "email_taken (or keys_from_config)",
+        413 => "payload_too_large",
+        415 => "unsupported_media_type",
+        422 => "invalid_email, weak_password, unknown_role or invalid_namespace",
+        429 => "rate_limited (see Retry-After)",
+        503 => "unavailable (see Retry-After)",
+        _ => "error",
+    }
+}
