@@ -96,8 +96,16 @@ fn operation(e: &Endpoint, g: &mut schemars::SchemaGenerator, problem: &schemars
     if let Some(response) = e.response {
         ok["content"] = json!({"application/json": {"schema": response(g)}});
     }
-    if e.path == "/metrics" {
-        ok["content"] = json!({"text/plain": {"schema": {"type": "string"}}});
+    let text = match e.path {
+        "/metrics" => Some("text/plain"),
+        "/" => Some("text/html"),
+        "/account.css" => Some("text/css"),
+        "/account.js" => Some("text/javascript"),
+        "/favicon.svg" => Some("image/svg+xml"),
+        _ => None,
+    };
+    if let Some(media) = text {
+        ok["content"] = json!({media: {"schema": {"type": "string"}}});
     }
     op["responses"][e.status.to_string()] = ok;
     for status in e.errors {

@@ -19,6 +19,7 @@ mod account;
 mod admin;
 mod auth;
 mod introspect;
+mod page;
 mod public;
 
 /// What a route needs to be called.
@@ -102,6 +103,10 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(GET "/healthz", None, "Liveness", req: None, query: None, 200 => Some(s::<Status>), errors: &[], get(public::healthz)),
         endpoint!(GET "/readyz", None, "Readiness: the store answers", req: None, query: None, 200 => Some(s::<Status>), errors: &[503], get(public::readyz)),
         endpoint!(GET "/metrics", Metrics, "Prometheus metrics (text format)", req: None, query: None, 200 => None, errors: &[401], get(crate::metrics::metrics)),
+        endpoint!(GET "/", None, "The account page (HTML): sign in, see and revoke sessions, sign out", req: None, query: None, 200 => None, errors: &[], get(page::page)),
+        endpoint!(GET "/account.css", None, "The account page's stylesheet", req: None, query: None, 200 => None, errors: &[], get(page::css)),
+        endpoint!(GET "/account.js", None, "The account page's script", req: None, query: None, 200 => None, errors: &[], get(page::js)),
+        endpoint!(GET "/favicon.svg", None, "The account page's icon", req: None, query: None, 200 => None, errors: &[], get(page::icon)),
         endpoint!(GET "/openapi.json", None, "This document", req: None, query: None, 200 => Some(object), errors: &[], get(crate::openapi::serve)),
         endpoint!(POST "/admin/users", AdminKey, "Create a user", req: Some(s::<NewUser>), query: None, 201 => Some(s::<UserView>), errors: &[400, 401, 409, 422], post(create_user)),
         endpoint!(GET "/admin/users", AdminKey, "Find a user by email, or list the newest", req: None, query: Some(q::<UserQuery>), 200 => Some(s::<UserList>), errors: &[400, 401], get(find_users)),

@@ -1,0 +1,112 @@
+// The account page in Debian's Chromium: sign in, see the session, revoke another device's
+// session, sign out. Usage: node account.mjs BASE_URL SCREENSHOT_PATH
+import { chromium } from "playwright-core";
+import assert from "node:assert/strict";
+
+const [base, screenshot] = process.argv.slice(2);
+const email = "ada@example.com"; // each test server has a fresh database
+const password = "correct horse battery staple";
+const PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1";
+
+async function api(method, path, { body, token, ua } = {}) {
+  const headers = { "content-type": "application/json" };
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (ua) headers["user-agent"] = ua;
+  const res = await fetch(base + path, { method, headers, body: body && JSON.stringify(body) });
+  return { status: res.status, body: res.status === 204 ? null : await res.json() };
+}
+
+const reg = await api("POST", "/auth/register", { body: { email, password } });
+assert.equal(reg.status, 201);
+// Registering opened a session; end it so the list shows only the devices below.
+assert.equal((await api("POST", "/auth/logout", { token: reg.body.access_token })).status, 204);
+// "Another device": a phone that logged in earlier.
+const phone = await api("POST", "/auth/login", { body: { email, password }, ua: PHONE });
+assert.equal(phone.status, 200);
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+try {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 720 }, deviceScaleFactor: 1 });
+  const page = await context.newPage();
+  const violations = [];
+  // Console errors, less the 401 the deliberate wrong-password attempt logs.
+  page.on("console", (m) => {
+    if (m.type() === "error" && !m.text().includes("status of 401")) violations.push(m.text());
+  });
+  await page.exposeFunction("reportViolation", (v) => violations.push(v));
+  await page.addInitScript(() => document.addEventListener("securitypolicyviolation",
+    (e) => window.reportViolation(`${e.violatedDirective} ${e.blockedURI}`)));
+
+  const response = await page.goto(base + "/");
+  const csp = response.headers()["content-security-policy"];
+  for (const d of ["script-src 'self'", "style-src 'self'", "frame-ancestors 'none'", "object-src 'none'", "base-uri 'none'"]) {
+    assert.ok(csp.includes(d), `CSP lacks ${d}: ${csp}`);
+  }
+  assert.equal(response.headers()["referrer-policy"], "no-referrer");
+
+  // Signed out: the form, with labels.
+  await page.getByLabel("Email").waitFor();
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill("not the right password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("alert").filter({ hasText: "don't match" }).waitFor();
+
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Your sessions" }).waitFor();
+  const rows = page.locator("#sessions li");
+  await rows.nth(1).waitFor();
+  assert.equal(await rows.count(), 2);
+  const badges = page.locator("#sessions .badge:visible");
+  assert.equal(await badges.count(), 1, "exactly one row is this browser");
+  assert.equal(await page.locator("#sessions li", { has: badges }).locator(".revoke:visible").count(), 0, "no revoke button on this browser's row");
+  await rows.filter({ hasText: "Safari on iOS" }).waitFor();
+  assert.equal(await page.locator("#who").textContent(), email);
+
+  // The access token is in memory only; the refresh cookie is out of the page's reach.
+  const storage = await page.evaluate(() => [localStorage.length, sessionStorage.length, document.cookie]);
+  assert.equal(storage[0], 0);
+  assert.equal(storage[1], 0);
+  assert.ok(!storage[2].includes("tessera_refresh"), "the refresh cookie is HttpOnly");
+  assert.ok(storage[2].includes("tessera_csrf"), "the csrf cookie is readable");
+
+  await page.screenshot({ path: screenshot });
+
+  // Revoke the phone.
+  await page.getByRole("button", { name: "Revoke Safari on iOS" }).click();
+  await page.getByRole("status").filter({ hasText: "Safari on iOS was signed out" }).waitFor();
+  assert.equal(await rows.count(), 1);
+  const gone = await api("GET", "/auth/me", { token: phone.body.access_token });
+  assert.equal(gone.status, 401);
+  assert.equal(gone.body.code, "session_revoked");
+
+  // A reload keeps the session (cookie refresh with the csrf token), with nothing stored.
+  await page.reload();
+  await page.getByRole("heading", { name: "Your sessions" }).waitFor();
+  assert.equal(await rows.count(), 1);
+
+  // Sign out all other devices.
+  await api("POST", "/auth/login", { body: { email, password }, ua: PHONE });
+  await api("POST", "/auth/login", { body: { email, password } });
+  await page.reload();
+  await rows.nth(2).waitFor();
+  await page.getByRole("button", { name: "Sign out all other devices" }).click();
+  await page.getByRole("status").filter({ hasText: "Signed out 2 other devices" }).waitFor();
+  assert.equal(await rows.count(), 1);
+
+  // Sign out: back to the form, and a reload does not sign back in.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("heading", { name: "Sign in" }).waitFor();
+  await page.reload();
+  await page.getByRole("heading", { name: "Sign in" }).waitFor();
+  assert.ok(!(await page.evaluate(() => document.cookie)).includes("tessera_csrf="), "cookies cleared");
+
+  assert.deepEqual(violations, [], "no CSP violations or console errors");
+  console.log("browser test passed");
+} finally {
+  await browser.close();
+}
