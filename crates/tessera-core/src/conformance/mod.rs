@@ -1,0 +1,126 @@
+//! The store conformance suite: every backend runs these same cases.
+//!
+//! A store crate invokes [`store_conformance!`](crate::store_conformance) with an async
+//! expression that yields a fresh, empty store; one `#[tokio::test]` is generated per case, so
+//! cases run in parallel and fail by name.
+
+use uuid::Uuid;
+
+use crate::model::*;
+use crate::store::Store;
+
+mod events;
+mod keys;
+mod sessions;
+mod users;
+
+pub use events::*;
+pub use keys::*;
+pub use sessions::*;
+pub use users::*;
+
+/// Generates one test per conformance case. `$make` is an async expression returning
+/// `Option<Arc<dyn Store>>`, evaluated once per test; `None` skips the case (a backend that is
+/// not available here, which must say so loudly itself).
+#[macro_export]
+macro_rules! store_conformance {
+    ($make:expr) => {
+        $crate::store_conformance!(@cases $make;
+            users_round_trip_and_emails_are_unique,
+            password_changes_keep_or_move_the_change_time,
+            sessions_round_trip,
+            rotation_is_conditional_on_generation_and_liveness,
+            touch_is_conditional,
+            revocation_covers_one_or_all_but_one_and_is_recorded,
+            live_sessions_exclude_revoked_and_expired_and_sort_newest_first,
+            revocation_feed_is_ordered_and_filtered,
+            keys_are_initialised_once_per_algorithm,
+            keys_rotate_once_and_in_order,
+            events_are_filtered_and_newest_first,
+            concurrent_rotations_have_one_winner,
+            users_list_roles_bans_and_deletion,
+            roles_are_upserted_and_deleting_one_strips_it_from_users,
+            bulk_revocation_marks_sessions_and_writes_one_cutoff,
+            ping_answers
+        );
+    };
+    (@cases $make:expr; $($case:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let store: Option<::std::sync::Arc<dyn $crate::store::Store>> = $make.await;
+                if let Some(store) = store {
+                    $crate::conformance::$case(store).await;
+                }
+            }
+        )*
+    };
+}
+
+pub(crate) const T0: i64 = 1_800_000_000_000;
+
+pub(crate) fn user(email: &str) -> User {
+    User {
+        id: new_id(),
+        email: email.into(),
+        password_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA".into(),
+        roles: vec![],
+        banned: false,
+        created_at: T0,
+        password_changed_at: T0,
+    }
+}
+
+pub(crate) fn session(user_id: Uuid, last_active: i64) -> Session {
+    Session {
+        id: new_id(),
+        user_id,
+        namespace: "default".into(),
+        created_at: T0,
+        last_active_at: last_active,
+        expires_at: T0 + 3_600_000,
+        absolute_expires_at: T0 + 7_200_000,
+        ip: Some("127.0.0.1".into()),
+        user_agent: Some("test-agent/1.0".into()),
+        refresh_count: 0,
+        generation: 1,
+        secret_hash: vec![1; 32],
+        prev_secret_hash: None,
+        rotated_at: None,
+        revoked_at: None,
+        revoke_reason: None,
+    }
+}
+
+pub(crate) fn ev(kind: &str, at: i64) -> Event {
+    Event::new(kind, at)
+}
+
+pub(crate) async fn with_user(store: &dyn Store, email: &str) -> User {
+    let u = user(email);
+    store
+        .create_user(&u, &ev(event_kind::USER_REGISTERED, T0))
+        .await
+        .unwrap();
+    u
+}
+
+pub(crate) async fn with_session(store: &dyn Store, user_id: Uuid, last_active: i64) -> Session {
+    let s = session(user_id, last_active);
+    store
+        .create_session(&s, &ev(event_kind::LOGIN_SUCCEEDED, T0))
+        .await
+        .unwrap();
+    s
+}
+
+pub(crate) fn rotation(generation: i64, at: i64) -> Rotation {
+    Rotation {
+        generation,
+        secret_hash: vec![generation as u8; 32],
+        prev_secret_hash: vec![(generation - 1) as u8; 32],
+        rotated_at: at,
+        expires_at: at + 3_600_000,
+        refresh_count: generation - 1,
+    }
+}
