@@ -363,3 +363,38 @@ async fn automatic_rotation_waits_for_the_interval() {
         "the new key's clock starts now"
     );
 }
+
+#[tokio::test]
+async fn cached_verifications_still_see_expiry_and_revocation() {
+    let h = harness(config()).await;
+    let a = register(&h, "cache@example.com").await;
+    let token = a.access_token.expose().clone();
+    // Twice: the second is served from the cache of verified tokens.
+    assert!(h.engine.verify_access(&token).is_ok());
+    assert!(h.engine.verify_access(&token).is_ok());
+    // An altered copy is not a cache hit.
+    let altered = format!("{}x", &token[..token.len() - 1]);
+    assert!(matches!(
+        h.engine.verify_access(&altered),
+        Err(Error::InvalidToken)
+    ));
+    // Revocation is checked on every use.
+    let p = h.engine.verify_access(&token).unwrap();
+    h.engine.logout(&p, &meta()).await.unwrap();
+    assert!(matches!(
+        h.engine.verify_access(&token),
+        Err(Error::SessionRevoked)
+    ));
+    // Expiry too.
+    let b = h
+        .engine
+        .login(creds("cache@example.com"), &meta())
+        .await
+        .unwrap();
+    assert!(h.engine.verify_access(b.access_token.expose()).is_ok());
+    h.clock.advance_ms(15 * 60_000 + 5_000);
+    assert!(matches!(
+        h.engine.verify_access(b.access_token.expose()),
+        Err(Error::TokenExpired)
+    ));
+}

@@ -47,15 +47,17 @@ impl KeyRing {
     }
 
     /// Re-reads the store so rotations made elsewhere (another node, the CLI) are honoured.
+    /// Returns whether the set of keys changed.
     pub async fn reload(
         &self,
         store: &dyn Store,
         derived: &DerivedKeys,
         now: i64,
-    ) -> Result<(), Error> {
+    ) -> Result<bool, Error> {
         let keys = build(store, derived, self.alg, self.hs256_secret.as_ref(), now).await?;
+        let changed = self.current.load().jwks != keys.jwks;
         self.current.store(Arc::new(keys));
-        Ok(())
+        Ok(changed)
     }
 }
 

@@ -27,6 +27,7 @@ mod keyring;
 mod limits;
 mod sessions;
 pub mod validate;
+mod verified;
 mod verify;
 
 pub use verify::Principal;
@@ -132,6 +133,7 @@ pub struct Engine {
     bus: OnceLock<Arc<dyn RevocationBus>>,
     limiter: Arc<dyn RateLimiter>,
     stats: Stats,
+    verified: verified::VerifiedCache,
     /// Watermarks of recent syncs, oldest first: each sync re-reads the feed from the oldest, so
     /// a record whose sequence number committed late (PostgreSQL hands out identities before
     /// commit) is still seen. Applying a record twice is harmless.
@@ -180,6 +182,7 @@ impl Engine {
             bus: OnceLock::new(),
             limiter: Arc::new(MemoryLimiter::new()),
             stats: Stats::default(),
+            verified: Default::default(),
             recent_watermarks: Mutex::new(VecDeque::new()),
         };
         engine.sync_revocations().await?;
@@ -319,9 +322,15 @@ impl Engine {
 
     /// Re-reads the key set from the store.
     pub async fn reload_keys(&self) -> Result<(), Error> {
-        self.keys
+        let changed = self
+            .keys
             .reload(self.store.as_ref(), &self.secrets, self.clock.now_ms())
-            .await
+            .await?;
+        if changed {
+            // Only keys vouch for cached verifications; a different set starts the cache over.
+            self.verified.clear();
+        }
+        Ok(())
     }
 
     /// Whether the store answers.

@@ -1,5 +1,7 @@
 //! Access-token verification: signature and claims (tessera-token), then the revocation set.
 //! No I/O on this path.
+use std::sync::Arc;
+
 use tessera_token::{AccessClaims, VerifyError};
 use uuid::Uuid;
 
@@ -19,15 +21,34 @@ impl Engine {
     /// Verifies an access token fully: signature, claims, expiry, and that its session has not
     /// been revoked.
     pub fn verify_access(&self, token: &str) -> Result<Principal, Error> {
-        let keys = self.keys.get();
-        let claims = keys
-            .set
-            .verify(token, &self.verify_opts, self.clock.now_secs())
-            .map_err(|e| match e {
-                VerifyError::Expired => Error::TokenExpired,
-                _ => Error::InvalidToken,
-            })?;
-        let p = principal(claims)?;
+        let now = self.clock.now_secs();
+        let p = match self.verified.get(token) {
+            // A signature verified before: only expiry can have changed since.
+            Some(p)
+                if now
+                    >= p.claims
+                        .exp
+                        .saturating_add(self.verify_opts.leeway_secs.clamp(0, 5)) =>
+            {
+                return Err(Error::TokenExpired);
+            }
+            Some(p) => p,
+            None => {
+                let claims = self
+                    .keys
+                    .get()
+                    .set
+                    .verify(token, &self.verify_opts, now)
+                    .map_err(|e| match e {
+                        VerifyError::Expired => Error::TokenExpired,
+                        _ => Error::InvalidToken,
+                    })?;
+                let p = Arc::new(principal(claims)?);
+                self.verified.insert(token, p.clone());
+                p
+            }
+        };
+        // Checked on every use, cached or not.
         let issued = issued_ms(&p.claims);
         if self
             .revocations
@@ -35,7 +56,7 @@ impl Engine {
         {
             return Err(Error::SessionRevoked);
         }
-        Ok(p)
+        Ok((*p).clone())
     }
 
     /// Verifies everything but expiry and revocation: enough to prove who asks to end a session
