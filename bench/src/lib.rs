@@ -1,4 +1,7 @@
-//! Shared pieces of the measurements: starting `tessera` processes and summarising samples.
+//! Shared pieces of the measurements: starting `tessera` processes, generating load and
+//! summarising samples.
+
+pub mod load;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
