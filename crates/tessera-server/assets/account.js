@@ -164,8 +164,8 @@
     button.disabled = true;
     try {
       await authed("DELETE", `/auth/sessions/${encodeURIComponent(id)}`);
-      notice(`${name} was signed out.`);
       await loadSessions();
+      notice(`${name} was signed out.`);
     } catch (e) {
       button.disabled = false;
       fail("account-error", e);
@@ -176,8 +176,8 @@
     ev.currentTarget.disabled = true;
     try {
       const { revoked } = await authed("DELETE", "/auth/sessions?keep_current=true");
-      notice(`Signed out ${revoked} other device${revoked === 1 ? "" : "s"}.`);
       await loadSessions();
+      notice(`Signed out ${revoked} other device${revoked === 1 ? "" : "s"}.`);
     } catch (e) {
       fail("account-error", e);
     } finally {

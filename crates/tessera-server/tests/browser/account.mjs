@@ -24,6 +24,11 @@ assert.equal((await api("POST", "/auth/logout", { token: reg.body.access_token }
 const phone = await api("POST", "/auth/login", { body: { email, password }, ua: PHONE });
 assert.equal(phone.status, 200);
 
+// Waits until the session list shows exactly `n` rows (the page re-renders asynchronously).
+async function rowsToBe(page, n) {
+  await page.waitForFunction((n) => document.querySelectorAll("#sessions li").length === n, n);
+}
+
 const browser = await chromium.launch({
   executablePath: "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -59,8 +64,7 @@ try {
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("heading", { name: "Your sessions" }).waitFor();
   const rows = page.locator("#sessions li");
-  await rows.nth(1).waitFor();
-  assert.equal(await rows.count(), 2);
+  await rowsToBe(page, 2);
   const badges = page.locator("#sessions .badge:visible");
   assert.equal(await badges.count(), 1, "exactly one row is this browser");
   assert.equal(await page.locator("#sessions li", { has: badges }).locator(".revoke:visible").count(), 0, "no revoke button on this browser's row");
@@ -79,7 +83,7 @@ try {
   // Revoke the phone.
   await page.getByRole("button", { name: "Revoke Safari on iOS" }).click();
   await page.getByRole("status").filter({ hasText: "Safari on iOS was signed out" }).waitFor();
-  assert.equal(await rows.count(), 1);
+  await rowsToBe(page, 1);
   const gone = await api("GET", "/auth/me", { token: phone.body.access_token });
   assert.equal(gone.status, 401);
   assert.equal(gone.body.code, "session_revoked");
@@ -87,16 +91,16 @@ try {
   // A reload keeps the session (cookie refresh with the csrf token), with nothing stored.
   await page.reload();
   await page.getByRole("heading", { name: "Your sessions" }).waitFor();
-  assert.equal(await rows.count(), 1);
+  await rowsToBe(page, 1);
 
   // Sign out all other devices.
   await api("POST", "/auth/login", { body: { email, password }, ua: PHONE });
   await api("POST", "/auth/login", { body: { email, password } });
   await page.reload();
-  await rows.nth(2).waitFor();
+  await rowsToBe(page, 3);
   await page.getByRole("button", { name: "Sign out all other devices" }).click();
   await page.getByRole("status").filter({ hasText: "Signed out 2 other devices" }).waitFor();
-  assert.equal(await rows.count(), 1);
+  await rowsToBe(page, 1);
 
   // Sign out: back to the form, and a reload does not sign back in.
   await page.getByRole("button", { name: "Sign out" }).click();
