@@ -3,8 +3,8 @@
 //! The statements use `$N` placeholders and constructs SQLite and PostgreSQL both accept
 //! (`IS DISTINCT FROM`, `CASE`, `RETURNING`, partial unique indexes), so the SQL is not
 //! duplicated per dialect. `sql_store!` instantiates the trait impls for one backend; the backend
-//! module provides `pool`, `begin()` (its way of starting a read-modify-write transaction) and
-//! `after_revocation()` (a hook inside the transaction, used by PostgreSQL to NOTIFY).
+//! module provides `pool` (reads), `writes()` (single write statements), `begin()` (its way of
+//! starting a read-modify-write transaction) and `after_revocation()` (a hook inside the transaction, used by PostgreSQL to NOTIFY).
 
 macro_rules! sql_store {
     ($store:ident, $db:ty, $row:ty) => {
@@ -190,7 +190,7 @@ macro_rules! sql_store {
                 let done = sqlx::query("UPDATE users SET roles = $1 WHERE id = $2")
                     .bind(roles_to_json(roles))
                     .bind(id.to_string())
-                    .execute(&self.pool)
+                    .execute(self.writes())
                     .await
                     .map_err(map_err)?
                     .rows_affected();
@@ -236,7 +236,7 @@ macro_rules! sql_store {
                 sqlx::query("INSERT INTO roles (name, permissions) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET permissions = excluded.permissions")
                     .bind(&role.name)
                     .bind(roles_to_json(&role.permissions))
-                    .execute(&self.pool)
+                    .execute(self.writes())
                     .await
                     .map_err(map_err)?;
                 Ok(())
@@ -345,7 +345,7 @@ macro_rules! sql_store {
                     .bind(at)
                     .bind(id.to_string())
                     .bind(generation)
-                    .execute(&self.pool)
+                    .execute(self.writes())
                     .await
                     .map_err(map_err)?
                     .rows_affected();

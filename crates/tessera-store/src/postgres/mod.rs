@@ -86,6 +86,11 @@ impl PostgresStore {
         self.pool.begin().await.map_err(map_err)
     }
 
+    /// Where single write statements go.
+    fn writes(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// Announces the revocation to listening nodes; PostgreSQL delivers it only if and when the
     /// transaction commits, so no node ever hears of a revocation that did not happen.
     async fn after_revocation(

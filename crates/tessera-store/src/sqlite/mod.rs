@@ -19,7 +19,12 @@ const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0
 /// See the module docs.
 #[derive(Clone)]
 pub struct SqliteStore {
+    /// Readers (WAL lets them run beside the writer).
     pool: SqlitePool,
+    /// The one writer. SQLite allows one write transaction at a time; queueing writers here, on
+    /// an async pool, hands the lock over at once, where SQLite's own busy handler would make
+    /// them sleep and retry (in steps of up to 100 ms).
+    writer: SqlitePool,
 }
 
 impl SqliteStore {
@@ -50,16 +55,22 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options.clone())
+            .await
+            .map_err(map_err)?;
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await
             .map_err(map_err)?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { pool, writer })
     }
 
     /// Applies the embedded migrations that are not applied yet. Idempotent and quick.
     pub async fn migrate(&self) -> StoreResult<()> {
         sqlx::query("CREATE TABLE IF NOT EXISTS tessera_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(map_err)?;
         for (version, sql) in MIGRATIONS {
@@ -91,13 +102,19 @@ impl SqliteStore {
     /// Closes the pool (checkpointing the WAL).
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 
     async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        self.pool
+        self.writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(map_err)
+    }
+
+    /// Where single write statements go.
+    fn writes(&self) -> &SqlitePool {
+        &self.writer
     }
 
     /// Nothing to do: with one file there is one writer, and every node polls the feed.
