@@ -73,7 +73,7 @@ fn read_or_create(path: &Path, make: impl FnOnce() -> String) -> Result<String, 
             if let Ok(meta) = std::fs::metadata(path)
                 && meta.permissions().mode() & 0o077 != 0
             {
-                tracing::warn!(path = %path.display(), "secret file is readable by group or others; chmod 600 it");
+                tracing::warn!(path = %path.display(), "key file is readable by group or others; chmod 600 it");
             }
             std::fs::read_to_string(path)
                 .map_err(|e| format!("cannot read {}: {e}", path.display()))

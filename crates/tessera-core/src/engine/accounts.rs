@@ -210,7 +210,7 @@ impl Engine {
             .set_password_hash(user.id, &hash, None, None)
             .await
         {
-            tracing::warn!(error = %e, "password rehash not saved");
+            tracing::warn!(error = %e, "hash upgrade not saved");
         }
     }
 }

@@ -163,7 +163,7 @@ impl Engine {
         )
         .await?;
         let hasher = Hasher::new(&cfg.passwords, cfg.hash_permits).map_err(|e| {
-            tracing::error!(%e, "password hasher");
+            tracing::error!(%e, "Argon2 parameters rejected");
             Error::Internal
         })?;
         let engine = Engine {
