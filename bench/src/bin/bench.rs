@@ -21,6 +21,16 @@ struct Opts {
     seconds: u64,
     runs: usize,
     postgres: Option<String>,
+    /// Only scenarios whose name contains this (for profiling one of them).
+    only: Option<String>,
+}
+
+impl Opts {
+    fn want(&self, scenario: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|o| scenario.contains(o.as_str()))
+    }
 }
 
 #[derive(Clone)]
@@ -52,6 +62,7 @@ fn opts() -> Opts {
             .unwrap_or(3)
             .clamp(1, 9),
         postgres: get("--postgres"),
+        only: get("--only"),
     }
 }
 
@@ -213,121 +224,130 @@ async fn backend(o: &Opts, name: &str, env: Vec<(&str, String)>, ceilings: &Ceil
         );
     }
     let access = sessions[0]["access_token"].as_str().unwrap().to_owned();
-
-    // Introspection of a token used again and again.
-    let (cc, url, tok) = (c.clone(), format!("{base}/auth/introspect"), access.clone());
-    let r = repeat(o, CONNS, move |_, _| {
-        let (c, url, tok) = (cc.clone(), url.clone(), tok.clone());
-        async move {
-            c.post(&url)
-                .header("x-api-key", ADMIN)
-                .json(&json!({"token": tok}))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200)
-        }
-    })
-    .await;
-    let idle_p99 = r.0.p99_ms;
-    row(
-        "introspect (reused token)",
-        r,
-        "bare server rps",
-        ceilings.bare_rps,
-    );
-
-    // Introspection of always-new tokens: a pool made by refreshing, each used once per run.
-    let mut pool = Vec::new();
     let mut chains: Vec<String> = sessions
         .iter()
         .map(|s| s["refresh_token"].as_str().unwrap().to_owned())
         .collect();
-    let pool_deadline = Instant::now() + Duration::from_secs(20);
-    while pool.len() < 60_000 && Instant::now() < pool_deadline {
-        let handles: Vec<_> = chains
-            .iter()
-            .map(|t| {
-                let (c, url, body) = (
-                    c.clone(),
-                    format!("{base}/auth/refresh"),
-                    json!({"refresh_token": t}),
-                );
-                tokio::spawn(async move { post_json(&c, &url, &body).await })
-            })
-            .collect();
-        for (i, h) in handles.into_iter().enumerate() {
-            if let Some(v) = h.await.unwrap() {
-                chains[i] = v["refresh_token"].as_str().unwrap().to_owned();
-                pool.push(v["access_token"].as_str().unwrap().to_owned());
+    let mut idle_p99 = f64::NAN;
+
+    // Introspection of a token used again and again.
+    if o.want("introspect (reused token)") {
+        let (cc, url, tok) = (c.clone(), format!("{base}/auth/introspect"), access.clone());
+        let r = repeat(o, CONNS, move |_, _| {
+            let (c, url, tok) = (cc.clone(), url.clone(), tok.clone());
+            async move {
+                c.post(&url)
+                    .header("x-api-key", ADMIN)
+                    .json(&json!({"token": tok}))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status() == 200)
+            }
+        })
+        .await;
+        idle_p99 = r.0.p99_ms;
+        row(
+            "introspect (reused token)",
+            r,
+            "bare server rps",
+            ceilings.bare_rps,
+        );
+    }
+
+    // Introspection of always-new tokens: a pool made by refreshing, each used once per run.
+    if o.want("introspect (always-new tokens)") {
+        let mut pool = Vec::new();
+        let pool_deadline = Instant::now() + Duration::from_secs(20);
+        while pool.len() < 60_000 && Instant::now() < pool_deadline {
+            let handles: Vec<_> = chains
+                .iter()
+                .map(|t| {
+                    let (c, url, body) = (
+                        c.clone(),
+                        format!("{base}/auth/refresh"),
+                        json!({"refresh_token": t}),
+                    );
+                    tokio::spawn(async move { post_json(&c, &url, &body).await })
+                })
+                .collect();
+            for (i, h) in handles.into_iter().enumerate() {
+                if let Some(v) = h.await.unwrap() {
+                    chains[i] = v["refresh_token"].as_str().unwrap().to_owned();
+                    pool.push(v["access_token"].as_str().unwrap().to_owned());
+                }
             }
         }
+        let pool = Arc::new(pool);
+        let next = Arc::new(AtomicUsize::new(0));
+        let (cc, url) = (c.clone(), format!("{base}/auth/introspect"));
+        let r = repeat(o, CONNS, move |_, _| {
+            let (c, url, pool, next) = (cc.clone(), url.clone(), pool.clone(), next.clone());
+            async move {
+                let tok = &pool[next.fetch_add(1, Ordering::Relaxed) % pool.len()];
+                c.post(&url)
+                    .header("x-api-key", ADMIN)
+                    .json(&json!({"token": tok}))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status() == 200)
+            }
+        })
+        .await;
+        row(
+            "introspect (always-new tokens)",
+            r,
+            "cores / one EdDSA verification",
+            ceilings.verify_rps,
+        );
     }
-    let pool = Arc::new(pool);
-    let next = Arc::new(AtomicUsize::new(0));
-    let (cc, url) = (c.clone(), format!("{base}/auth/introspect"));
-    let r = repeat(o, CONNS, move |_, _| {
-        let (c, url, pool, next) = (cc.clone(), url.clone(), pool.clone(), next.clone());
-        async move {
-            let tok = &pool[next.fetch_add(1, Ordering::Relaxed) % pool.len()];
-            c.post(&url)
-                .header("x-api-key", ADMIN)
-                .json(&json!({"token": tok}))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200)
-        }
-    })
-    .await;
-    row(
-        "introspect (always-new tokens)",
-        r,
-        "cores / one EdDSA verification",
-        ceilings.verify_rps,
-    );
 
     // GET /auth/me (a store read per request).
-    let (cc, url, tok) = (c.clone(), format!("{base}/auth/me"), access.clone());
-    let r = repeat(o, CONNS, move |_, _| {
-        let (c, url, tok) = (cc.clone(), url.clone(), tok.clone());
-        async move {
-            c.get(&url)
-                .bearer_auth(&tok)
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200)
-        }
-    })
-    .await;
-    row("GET /auth/me", r, "bare server rps", ceilings.bare_rps);
+    if o.want("GET /auth/me") {
+        let (cc, url, tok) = (c.clone(), format!("{base}/auth/me"), access.clone());
+        let r = repeat(o, CONNS, move |_, _| {
+            let (c, url, tok) = (cc.clone(), url.clone(), tok.clone());
+            async move {
+                c.get(&url)
+                    .bearer_auth(&tok)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status() == 200)
+            }
+        })
+        .await;
+        row("GET /auth/me", r, "bare server rps", ceilings.bare_rps);
+    }
 
     // Refresh with rotation: each connection follows its own chain.
-    let chains = Arc::new(
-        chains
-            .into_iter()
-            .map(tokio::sync::Mutex::new)
-            .collect::<Vec<_>>(),
-    );
-    let (cc, url) = (c.clone(), format!("{base}/auth/refresh"));
-    let r = repeat(o, CONNS, move |conn, _| {
-        let (c, url, chains) = (cc.clone(), url.clone(), chains.clone());
-        async move {
-            let mut token = chains[conn].lock().await;
-            match post_json(&c, &url, &json!({"refresh_token": *token})).await {
-                Some(v) => {
-                    *token = v["refresh_token"].as_str().unwrap().to_owned();
-                    true
+    if o.want("refresh (rotation)") {
+        let chains = Arc::new(
+            chains
+                .into_iter()
+                .map(tokio::sync::Mutex::new)
+                .collect::<Vec<_>>(),
+        );
+        let (cc, url) = (c.clone(), format!("{base}/auth/refresh"));
+        let r = repeat(o, CONNS, move |conn, _| {
+            let (c, url, chains) = (cc.clone(), url.clone(), chains.clone());
+            async move {
+                let mut token = chains[conn].lock().await;
+                match post_json(&c, &url, &json!({"refresh_token": *token})).await {
+                    Some(v) => {
+                        *token = v["refresh_token"].as_str().unwrap().to_owned();
+                        true
+                    }
+                    None => false,
                 }
-                None => false,
             }
-        }
-    })
-    .await;
-    row(
-        "refresh (rotation)",
-        r,
-        "bare server rps",
-        ceilings.bare_rps,
-    );
+        })
+        .await;
+        row(
+            "refresh (rotation)",
+            r,
+            "bare server rps",
+            ceilings.bare_rps,
+        );
+    }
 
     // Login: Argon2id at the default parameters.
     let (cc, url, em) = (c.clone(), format!("{base}/auth/login"), email.clone());
@@ -341,41 +361,44 @@ async fn backend(o: &Opts, name: &str, env: Vec<(&str, String)>, ceilings: &Ceil
                 .is_ok_and(|r| r.status() == 200)
         }
     };
-    let r = repeat(o, 16, login_step.clone()).await;
-    row(
-        "login (Argon2id, default cost)",
-        r,
-        "cores / one Argon2id hash",
-        ceilings.argon2_rps,
-    );
+    if o.want("login (Argon2id, default cost)") {
+        let r = repeat(o, 16, login_step.clone()).await;
+        row(
+            "login (Argon2id, default cost)",
+            r,
+            "cores / one Argon2id hash",
+            ceilings.argon2_rps,
+        );
+    }
 
     // Introspection while a login storm saturates the hashing pool.
-    let storm = tokio::spawn(closed_loop(16, Duration::from_secs(o.seconds), login_step));
-    let (cc, url, tok) = (c.clone(), format!("{base}/auth/introspect"), access.clone());
-    let during = closed_loop(CONNS, Duration::from_secs(o.seconds), move |_, _| {
-        let (c, url, tok) = (cc.clone(), url.clone(), tok.clone());
-        async move {
-            c.post(&url)
-                .header("x-api-key", ADMIN)
-                .json(&json!({"token": tok}))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200)
-        }
-    })
-    .await;
-    storm.await.unwrap();
-    let p99 = during.p99_ms;
-    rows.push(Row {
-        backend: name.into(),
-        scenario: "introspect p99 during a login storm",
-        run: during,
-        rps_min: 0.0,
-        rps_max: 0.0,
-        ceiling: "idle introspect p99 (ms)",
-        ceiling_value: idle_p99,
-    });
-    let _ = p99;
+    if o.want("introspect p99 during a login storm") {
+        let storm = tokio::spawn(closed_loop(16, Duration::from_secs(o.seconds), login_step));
+        let (cc, url, tok) = (c.clone(), format!("{base}/auth/introspect"), access.clone());
+        let during = closed_loop(CONNS, Duration::from_secs(o.seconds), move |_, _| {
+            let (c, url, tok) = (cc.clone(), url.clone(), tok.clone());
+            async move {
+                c.post(&url)
+                    .header("x-api-key", ADMIN)
+                    .json(&json!({"token": tok}))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status() == 200)
+            }
+        })
+        .await;
+        storm.await.unwrap();
+        rows.push(Row {
+            backend: name.into(),
+            scenario: "introspect p99 during a login storm",
+            run: during,
+            rps_min: 0.0,
+            rps_max: 0.0,
+            ceiling: "idle introspect p99 (ms)",
+            ceiling_value: idle_p99,
+        });
+    }
+
     drop(node);
     let _ = std::fs::remove_dir_all(&dir);
     rows
@@ -506,6 +529,11 @@ fn write(o: &Opts, rows: &[Row], sigs: &[(&str, f64)], argon: f64, machine: &str
         "\nArgon2id (m=19456 KiB, t=2, p=1), one hash: {:.1} ms.\n",
         argon * 1000.0
     );
+    if o.only.is_some() {
+        // A partial run is for profiling: print it, keep the full table.
+        print!("{md}");
+        return;
+    }
     std::fs::write(out.join("latest.md"), &md).unwrap();
     let doc = json!({"machine": machine, "runs": o.runs, "seconds": o.seconds, "rows": js,
         "signatures": sigs.iter().map(|(a, s)| json!({"alg": a, "seconds": s})).collect::<Vec<_>>(), "argon2_seconds": argon});
