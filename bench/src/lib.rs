@@ -2,6 +2,7 @@
 //! summarising samples.
 
 pub mod load;
+pub mod peers;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

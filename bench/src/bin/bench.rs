@@ -484,10 +484,63 @@ async fn main() {
             ])
             .status();
     }
-    write(&o, &rows, &sigs, argon, &machine());
+    let pgbench = o.postgres.as_deref().and_then(pgbench_ceiling);
+    let peers = if !o.want("peers") {
+        vec![]
+    } else if tessera_bench::peers::installed() {
+        tessera_bench::peers::run(o.seconds, o.runs).await
+    } else {
+        eprintln!(
+            "\n*** PEERS NOT INSTALLED: run bench/peers/setup.sh (or bench/run.sh) to compare with them ***\n"
+        );
+        vec![]
+    };
+    write(
+        &o,
+        &Results {
+            rows,
+            sigs,
+            argon,
+            pgbench,
+            peers,
+        },
+        &machine(),
+    );
 }
 
-fn write(o: &Opts, rows: &[Row], sigs: &[(&str, f64)], argon: f64, machine: &str) {
+/// The database's own ceiling for a refresh: pgbench running a single-row UPDATE+SELECT
+/// transaction at the same concurrency (`bench/pgbench/ceiling.sh`), median tps.
+fn pgbench_ceiling(url: &str) -> Option<f64> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("pgbench/ceiling.sh");
+    let out = Command::new("bash").arg(script).arg(url).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let median = text.rsplit("median").next()?.trim().parse().ok();
+    if median.is_none() {
+        eprintln!(
+            "pgbench ceiling unavailable: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    median
+}
+
+struct Results {
+    rows: Vec<Row>,
+    sigs: Vec<(&'static str, f64)>,
+    argon: f64,
+    pgbench: Option<f64>,
+    peers: Vec<tessera_bench::peers::PeerRow>,
+}
+
+fn write(o: &Opts, res: &Results, machine: &str) {
+    let Results {
+        rows,
+        sigs,
+        argon,
+        pgbench,
+        peers,
+    } = res;
+    let argon = *argon;
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
     std::fs::create_dir_all(&out).unwrap();
     let mut md = format!(
@@ -529,13 +582,22 @@ fn write(o: &Opts, rows: &[Row], sigs: &[(&str, f64)], argon: f64, machine: &str
         "\nArgon2id (m=19456 KiB, t=2, p=1), one hash: {:.1} ms.\n",
         argon * 1000.0
     );
+    md += &peers_section(peers, rows, *pgbench);
+    md += &targets_section(rows, peers, *pgbench);
     if o.only.is_some() {
         // A partial run is for profiling: print it, keep the full table.
         print!("{md}");
         return;
     }
     std::fs::write(out.join("latest.md"), &md).unwrap();
-    let doc = json!({"machine": machine, "runs": o.runs, "seconds": o.seconds, "rows": js,
+    let peer_js: Vec<Value> = peers
+        .iter()
+        .map(|p| {
+            json!({"server": p.name, "rps": p.run.rps, "rps_min": p.min, "rps_max": p.max,
+        "p50_ms": p.run.p50_ms, "p99_ms": p.run.p99_ms, "errors": p.run.errors})
+        })
+        .collect();
+    let doc = json!({"machine": machine, "runs": o.runs, "seconds": o.seconds, "rows": js, "peers": peer_js, "pgbench_tps": pgbench,
         "signatures": sigs.iter().map(|(a, s)| json!({"alg": a, "seconds": s})).collect::<Vec<_>>(), "argon2_seconds": argon});
     std::fs::write(
         out.join("latest.json"),
@@ -543,4 +605,131 @@ fn write(o: &Opts, rows: &[Row], sigs: &[(&str, f64)], argon: f64, machine: &str
     )
     .unwrap();
     print!("{md}");
+}
+
+fn find<'a>(rows: &'a [Row], backend: &str, scenario: &str) -> Option<&'a Row> {
+    rows.iter()
+        .find(|r| r.backend == backend && r.scenario == scenario)
+}
+
+fn peers_section(
+    peers: &[tessera_bench::peers::PeerRow],
+    rows: &[Row],
+    pgbench: Option<f64>,
+) -> String {
+    let mut md = String::new();
+    if let Some(tessera) = peers.first() {
+        md += &format!(
+            "\nPeers, in the same run: {CONNS} connections, each signed in once and then following its own chain; median run, min and max.\n\n| server and flow | per second | min–max | p50 ms | p99 ms | errors | Tessera ÷ this |\n|---|---:|---:|---:|---:|---:|---:|\n"
+        );
+        for p in peers {
+            md += &format!(
+                "| {} | {:.0} | {:.0}–{:.0} | {:.2} | {:.2} | {} | {:.1} |\n",
+                p.name,
+                p.run.rps,
+                p.min,
+                p.max,
+                p.run.p50_ms,
+                p.run.p99_ms,
+                p.run.errors,
+                tessera.run.rps / p.run.rps.max(0.001)
+            );
+        }
+    }
+    if let (Some(tps), Some(r)) = (pgbench, find(rows, "PostgreSQL", "refresh (rotation)")) {
+        md += &format!(
+            "\nPostgreSQL's own ceiling for a refresh (bench/pgbench/ceiling.sh: a single-row UPDATE+SELECT transaction, 64 clients, median of 3): {tps:.0} tps; Tessera's PostgreSQL refresh is {:.0} % of it.\n",
+            100.0 * r.run.rps / tps
+        );
+    }
+    md
+}
+
+/// Each target of the benchmark issue, judged on this run's figures.
+fn targets_section(
+    rows: &[Row],
+    peers: &[tessera_bench::peers::PeerRow],
+    pgbench: Option<f64>,
+) -> String {
+    let mut lines = Vec::new();
+    let mut judge = |what: String, met: bool| {
+        lines.push(format!(
+            "| {what} | {} |",
+            if met { "met" } else { "MISSED" }
+        ))
+    };
+    for b in ["SQLite", "PostgreSQL"] {
+        if let Some(r) = find(rows, b, "introspect (reused token)") {
+            let ratio = r.run.rps / r.ceiling_value;
+            judge(
+                format!(
+                    "{b}: reused-token introspection ≥ 60 % of the bare server ({:.0} %)",
+                    100.0 * ratio
+                ),
+                ratio >= 0.6,
+            );
+            judge(
+                format!("{b}: its p99 ≤ 2 ms ({:.2} ms)", r.run.p99_ms),
+                r.run.p99_ms <= 2.0,
+            );
+        }
+        if let Some(r) = find(rows, b, "introspect (always-new tokens)") {
+            let ratio = r.run.rps / r.ceiling_value;
+            judge(
+                format!(
+                    "{b}: always-new introspection ≥ 80 % of cores ÷ one EdDSA verification ({:.0} %)",
+                    100.0 * ratio
+                ),
+                ratio >= 0.8,
+            );
+        }
+        if let Some(r) = find(rows, b, "login (Argon2id, default cost)") {
+            let ratio = r.run.rps / r.ceiling_value;
+            judge(
+                format!(
+                    "{b}: login ≥ 90 % of cores ÷ one Argon2id hash ({:.0} %)",
+                    100.0 * ratio
+                ),
+                ratio >= 0.9,
+            );
+        }
+        if let Some(r) = find(rows, b, "introspect p99 during a login storm") {
+            let ratio = r.run.p99_ms / r.ceiling_value;
+            judge(
+                format!("{b}: introspection p99 during a login storm ≤ 2× idle ({ratio:.2}×)"),
+                ratio <= 2.0,
+            );
+        }
+    }
+    if let Some(tessera) = peers.first() {
+        for (peer, need) in [
+            ("django-rest-framework-simplejwt", 20.0),
+            ("better-auth", 10.0),
+        ] {
+            if let Some(p) = peers.iter().find(|p| p.name.starts_with(peer)) {
+                let x = tessera.run.rps / p.run.rps.max(0.001);
+                judge(
+                    format!("SQLite refresh ≥ {need:.0}× {peer} ({x:.1}×)"),
+                    x >= need,
+                );
+            }
+        }
+    }
+    if let (Some(tps), Some(r)) = (pgbench, find(rows, "PostgreSQL", "refresh (rotation)")) {
+        let ratio = r.run.rps / tps;
+        judge(
+            format!(
+                "PostgreSQL refresh ≥ 50 % of pgbench's single-row UPDATE+SELECT ({:.0} %)",
+                100.0 * ratio
+            ),
+            ratio >= 0.5,
+        );
+    }
+    if lines.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\nTargets, judged on this run (start-up and memory are measured by `startup` and `memory`):\n\n| target | this run |\n|---|---|\n{}\n",
+        lines.join("\n")
+    )
 }

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The one command: builds Tessera and the load client, installs the peers at pinned versions,
+# then runs every scenario (SQLite, PostgreSQL, the peers, pgbench's ceiling) in one run and
+# writes bench/results/latest.md and latest.json; then start-up and revocation propagation.
+#
+#   bench/run.sh [POSTGRES_URL] [REDIS_URL]
+# Defaults: postgres://postgres@127.0.0.1:5432/test and redis://127.0.0.1:6379. Without a
+# reachable PostgreSQL the PostgreSQL rows are left out, loudly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+pg=${1:-postgres://postgres@127.0.0.1:5432/test}
+redis=${2:-redis://127.0.0.1:6379}
+seconds=${BENCH_SECONDS:-5}
+runs=${BENCH_RUNS:-3}
+
+cargo build --release --locked -p tessera-server -p tessera-bench
+bench/peers/setup.sh
+
+pg_args=()
+if psql "$pg" -qAtc 'SELECT 1' >/dev/null 2>&1; then
+  pg_args=(--postgres "$pg")
+else
+  echo "*** PostgreSQL not reachable at $pg: its rows are left out ***" >&2
+fi
+target/release/bench --seconds "$seconds" --runs "$runs" "${pg_args[@]}"
+
+{
+  echo
+  echo "Start-up on an existing database (target/release/startup):"
+  echo
+  target/release/startup | sed 's/^/    /'
+  if [ ${#pg_args[@]} -gt 0 ]; then
+    echo
+    echo "Revocation propagation across three nodes (target/release/propagation):"
+    echo
+    if redis-cli -u "$redis" ping >/dev/null 2>&1; then
+      target/release/propagation "$pg" "$redis" | sed 's/^/    /'
+    else
+      target/release/propagation "$pg" | sed 's/^/    /'
+    fi
+  fi
+} | tee -a bench/results/latest.md
