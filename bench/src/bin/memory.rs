@@ -27,43 +27,46 @@ async fn main() {
     store.close().await;
 
     let started = Instant::now();
-    let pool = sqlx::sqlite::SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(&db))
-        .await
-        .unwrap();
+    let mut conn = rusqlite::Connection::open(&db).unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64;
-    let mut tx = pool.begin().await.unwrap();
+    let tx = conn.transaction().unwrap();
     let users = sessions.div_ceil(1000);
     let mut user_ids = Vec::new();
     for u in 0..users {
         let id = uuid::Uuid::now_v7().to_string();
-        sqlx::query("INSERT INTO users (id, email, password_hash, roles, banned, created_at, password_changed_at) VALUES ($1, $2, 'x', '[]', 0, $3, $3)")
-            .bind(&id).bind(format!("user{u}@example.com")).bind(now)
-            .execute(&mut *tx).await.unwrap();
+        tx.execute("INSERT INTO users (id, email, password_hash, roles, banned, created_at, password_changed_at) VALUES (?1, ?2, 'x', '[]', 0, ?3, ?3)",
+            rusqlite::params![id, format!("user{u}@example.com"), now]).unwrap();
         user_ids.push(id);
     }
-    for i in 0..sessions {
-        let id = uuid::Uuid::now_v7().to_string();
-        let is_revoked = i >= sessions - revoked;
-        sqlx::query("INSERT INTO sessions (id, user_id, namespace, created_at, last_active_at, expires_at, absolute_expires_at, ip, user_agent, refresh_count, generation, secret_hash, prev_secret_hash, rotated_at, revoked_at, revoke_reason) VALUES ($1, $2, 'default', $3, $3, $4, $4, '203.0.113.1', 'bench', 0, 1, $5, NULL, NULL, $6, $7)")
-            .bind(&id).bind(&user_ids[(i / 1000) as usize]).bind(now).bind(now + 86_400_000).bind(vec![0u8; 32])
-            .bind(is_revoked.then_some(now)).bind(is_revoked.then_some("bench"))
-            .execute(&mut *tx).await.unwrap();
-        if is_revoked {
-            sqlx::query("INSERT INTO revocations (kind, target, at) VALUES ('session', $1, $2)")
-                .bind(&id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
+    {
+        let mut insert = tx.prepare("INSERT INTO sessions (id, user_id, namespace, created_at, last_active_at, expires_at, absolute_expires_at, ip, user_agent, refresh_count, generation, secret_hash, prev_secret_hash, rotated_at, revoked_at, revoke_reason) VALUES (?1, ?2, 'default', ?3, ?3, ?4, ?4, '203.0.113.1', 'bench', 0, 1, ?5, NULL, NULL, ?6, ?7)").unwrap();
+        let mut revoke = tx
+            .prepare("INSERT INTO revocations (kind, target, at) VALUES ('session', ?1, ?2)")
+            .unwrap();
+        for i in 0..sessions {
+            let id = uuid::Uuid::now_v7().to_string();
+            let is_revoked = i >= sessions - revoked;
+            insert
+                .execute(rusqlite::params![
+                    id,
+                    user_ids[(i / 1000) as usize],
+                    now,
+                    now + 86_400_000,
+                    vec![0u8; 32],
+                    is_revoked.then_some(now),
+                    is_revoked.then_some("bench")
+                ])
                 .unwrap();
+            if is_revoked {
+                revoke.execute(rusqlite::params![id, now]).unwrap();
+            }
         }
     }
-    tx.commit().await.unwrap();
-    pool.close().await;
+    tx.commit().unwrap();
+    drop(conn);
     println!(
         "wrote {sessions} sessions ({revoked} revoked) in {:.1} s",
         started.elapsed().as_secs_f64()

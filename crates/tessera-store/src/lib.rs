@@ -11,11 +11,12 @@ pub mod sqlite;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 
+#[cfg(any(feature = "redis", feature = "postgres"))]
 pub mod bus;
 mod codec;
 #[cfg(feature = "redis")]
 pub mod ratelimit;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg(feature = "postgres")]
 mod sql;
 
 use std::sync::Arc;
@@ -94,7 +95,7 @@ pub async fn open(url: &DatabaseUrl) -> Result<Backend, StoreError> {
 /// Unique violations are conflicts; rows that do not decode are corrupt; the rest (busy, I/O,
 /// pool timeouts, a database that is down) is the store being unavailable, which the server
 /// answers with a retryable 503.
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg(feature = "postgres")]
 pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,

@@ -1,4 +1,5 @@
-//! The store traits in SQL, written once for every database sqlx speaks here.
+//! The store traits in SQL for the databases sqlx speaks here (PostgreSQL). The SQLite store
+//! (`sqlite/store.rs`) runs the same statements through rusqlite; see its module docs for why.
 //!
 //! The statements use `$N` placeholders and constructs SQLite and PostgreSQL both accept
 //! (`IS DISTINCT FROM`, `CASE`, `RETURNING`, partial unique indexes), so the SQL is not

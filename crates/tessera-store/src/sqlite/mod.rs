@@ -1,30 +1,62 @@
-//! The embedded SQLite store: one file in WAL mode, `synchronous = NORMAL`, and `BEGIN IMMEDIATE`
-//! for every read-modify-write so concurrent writers queue on the lock instead of failing late.
-use std::path::Path;
-use std::str::FromStr;
+//! The embedded SQLite store: one file in WAL mode, `synchronous = NORMAL`, `BEGIN IMMEDIATE`
+//! for every read-modify-write.
+//!
+//! It talks to SQLite through rusqlite rather than sqlx, because of where the time went: sqlx
+//! runs each SQLite connection on its own thread and hands every statement (and `BEGIN`,
+//! `COMMIT`, the pool's ping) over to it and back, two context switches each. A refresh is six
+//! such hand-overs, and under load 44 % of the server's CPU was those threads waking and
+//! sleeping (docs/performance.md). Here:
+//! - reads run on the calling thread, on a connection taken from a small pool: a read from a
+//!   WAL database never waits for the writer, and takes microseconds once pages are cached;
+//! - every write (a whole transaction) is one job for the single writer thread, so a refresh
+//!   crosses threads once, and writers queue in order instead of sleeping in SQLite's busy
+//!   handler.
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{Sqlite, Transaction};
-use tessera_core::model::Revocation;
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use tessera_core::store::{StoreError, StoreResult};
 
-use crate::{map_err, unix_ms};
+use crate::unix_ms;
+
+mod store;
 
 /// Embedded migrations: (version, SQL). Applied in order, each once, in its own transaction.
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
 
-/// See the module docs.
+/// Idle read connections kept for reuse.
+const READERS: usize = 8;
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// See the module docs. Clones share the connections and the writer.
 #[derive(Clone)]
 pub struct SqliteStore {
-    /// Readers (WAL lets them run beside the writer).
-    pool: SqlitePool,
-    /// The one writer. SQLite allows one write transaction at a time; queueing writers here, on
-    /// an async pool, hands the lock over at once, where SQLite's own busy handler would make
-    /// them sleep and retry (in steps of up to 100 ms).
-    writer: SqlitePool,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    readers: Mutex<Vec<Connection>>,
+    /// The writer thread's queue; the thread ends when the last store clone is dropped.
+    writer: mpsc::Sender<Job>,
+}
+
+fn connect(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
 }
 
 impl SqliteStore {
@@ -44,91 +76,112 @@ impl SqliteStore {
                     StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
                 })?;
         }
-        let options = SqliteConnectOptions::from_str("sqlite:")
-            .map_err(map_err)?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
-        // No ping before each acquire: an embedded connection cannot go stale, and every ping is
-        // a round trip to the connection's worker thread (a context switch each way).
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .test_before_acquire(false)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options.clone())
-            .await
-            .map_err(map_err)?;
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .test_before_acquire(false)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
-            .await
-            .map_err(map_err)?;
-        Ok(SqliteStore { pool, writer })
+        let mut writer = connect(path).map_err(map_err)?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("tessera-sqlite-writer".into())
+            .spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    job(&mut writer);
+                }
+            })
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the writer: {e}")))?;
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                readers: Mutex::new(Vec::new()),
+                writer: tx,
+            }),
+        })
     }
 
     /// Applies the embedded migrations that are not applied yet. Idempotent and quick.
     pub async fn migrate(&self) -> StoreResult<()> {
-        sqlx::query("CREATE TABLE IF NOT EXISTS tessera_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
-            .execute(&self.writer)
-            .await
-            .map_err(map_err)?;
         for (version, sql) in MIGRATIONS {
-            let mut tx = self.begin().await?;
-            let done = sqlx::query("SELECT version FROM tessera_migrations WHERE version = $1")
-                .bind(version)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(map_err)?;
-            if done.is_some() {
-                continue;
+            let applied = self
+                .write(move |t| {
+                    t.execute("CREATE TABLE IF NOT EXISTS tessera_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)", [])?;
+                    let done = t
+                        .prepare("SELECT 1 FROM tessera_migrations WHERE version = ?1")?
+                        .exists([version])?;
+                    if done {
+                        return Ok(false);
+                    }
+                    t.execute_batch(sql)?;
+                    t.execute(
+                        "INSERT INTO tessera_migrations (version, applied_at) VALUES (?1, ?2)",
+                        (version, unix_ms()),
+                    )?;
+                    t.commit()?;
+                    Ok(true)
+                })
+                .await?;
+            if applied {
+                tracing::info!(version, "applied SQLite migration");
             }
-            sqlx::raw_sql(*sql)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
-            sqlx::query("INSERT INTO tessera_migrations (version, applied_at) VALUES ($1, $2)")
-                .bind(version)
-                .bind(unix_ms())
-                .execute(&mut *tx)
-                .await
-                .map_err(map_err)?;
-            tx.commit().await.map_err(map_err)?;
-            tracing::info!(version, "applied SQLite migration");
         }
         Ok(())
     }
 
-    /// Closes the pool (checkpointing the WAL).
-    pub async fn close(&self) {
-        self.pool.close().await;
-        self.writer.close().await;
+    /// Nothing to close: connections close when the last clone is dropped.
+    pub async fn close(&self) {}
+
+    /// Runs `f` on a read connection, on this thread.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
+        let pooled = self.inner.readers.lock().ok().and_then(|mut r| r.pop());
+        let conn = match pooled {
+            Some(c) => c,
+            None => connect(&self.inner.path).map_err(map_err)?,
+        };
+        let out = f(&conn).map_err(map_err);
+        if let Ok(mut idle) = self.inner.readers.lock()
+            && idle.len() < READERS
+        {
+            idle.push(conn);
+        }
+        out
     }
 
-    async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        self.writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
+    /// Runs `f` in a `BEGIN IMMEDIATE` transaction on the writer thread. `f` commits; returning
+    /// early (or an error) rolls back.
+    async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let out = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .and_then(f);
+            let _ = tx.send(out);
+        });
+        self.inner
+            .writer
+            .send(job)
+            .map_err(|_| StoreError::Unavailable("the SQLite writer stopped".into()))?;
+        rx.await
+            .map_err(|_| StoreError::Unavailable("the SQLite writer stopped".into()))?
             .map_err(map_err)
-    }
-
-    /// Where single write statements go.
-    fn writes(&self) -> &SqlitePool {
-        &self.writer
-    }
-
-    /// Nothing to do: with one file there is one writer, and every node polls the feed.
-    async fn after_revocation(
-        &self,
-        _: &mut Transaction<'static, Sqlite>,
-        _: &Revocation,
-    ) -> StoreResult<()> {
-        Ok(())
     }
 }
 
-crate::sql::sql_store!(SqliteStore, sqlx::Sqlite, sqlx::sqlite::SqliteRow);
+/// Unique violations are conflicts; values that do not convert are corrupt; the rest (busy, I/O)
+/// is the store being unavailable, which the server answers with a retryable 503.
+fn map_err(e: rusqlite::Error) -> StoreError {
+    use rusqlite::Error as E;
+    match &e {
+        E::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY =>
+        {
+            StoreError::Conflict
+        }
+        E::FromSqlConversionFailure(..)
+        | E::InvalidColumnType(..)
+        | E::InvalidColumnName(_)
+        | E::IntegralValueOutOfRange(..)
+        | E::ToSqlConversionFailure(_) => StoreError::Corrupt(e.to_string()),
+        _ => StoreError::Unavailable(e.to_string()),
+    }
+}
