@@ -32,8 +32,11 @@ pub struct PostgresStore {
 impl PostgresStore {
     /// Connects with the given options (URL, plus e.g. a `search_path` for tests).
     pub async fn connect(options: PgConnectOptions) -> StoreResult<Self> {
+        // No ping before each acquire (sqlx's default): it is a round trip per query. A connection
+        // that died with the server fails its next query (a 503) and is dropped by the pool.
         let pool = PgPoolOptions::new()
             .max_connections(16)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(3))
             .connect_with(options)
             .await
