@@ -143,6 +143,34 @@ fn argon2_cost() -> f64 {
     started.elapsed().as_secs_f64() / 5.0
 }
 
+/// Argon2id hashes per second with every core hashing at once, in-process: what the hardware
+/// gives when the hashes share memory bandwidth and caches (a login storm's real ceiling).
+fn argon2_parallel_rps(cores: usize) -> f64 {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let started = Instant::now();
+    let counts: Vec<_> = (0..cores)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let params = argon2::Params::new(19_456, 2, 1, None).unwrap();
+                let hasher = argon2::Argon2::new(
+                    argon2::Algorithm::Argon2id,
+                    argon2::Version::V0x13,
+                    params,
+                );
+                let salt = SaltString::from_b64("c2FsdHNhbHRzYWx0").unwrap();
+                let mut n = 0u32;
+                while started.elapsed() < Duration::from_secs(2) {
+                    hasher.hash_password(PASSWORD.as_bytes(), &salt).unwrap();
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let total: u32 = counts.into_iter().map(|h| h.join().unwrap()).sum();
+    f64::from(total) / started.elapsed().as_secs_f64()
+}
+
 async fn bare_ceiling(o: &Opts) -> (Run, f64, f64) {
     let bin = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -387,7 +415,7 @@ async fn backend(o: &Opts, name: &str, env: Vec<(&str, String)>, ceilings: &Ceil
             }
         })
         .await;
-        storm.await.unwrap();
+        let logins = storm.await.unwrap();
         rows.push(Row {
             backend: name.into(),
             scenario: "introspect p99 during a login storm",
@@ -396,6 +424,15 @@ async fn backend(o: &Opts, name: &str, env: Vec<(&str, String)>, ceilings: &Ceil
             rps_max: 0.0,
             ceiling: "idle introspect p99 (ms)",
             ceiling_value: idle_p99,
+        });
+        rows.push(Row {
+            backend: name.into(),
+            scenario: "login during that storm",
+            run: logins,
+            rps_min: 0.0,
+            rps_max: 0.0,
+            ceiling: "cores / one Argon2id hash",
+            ceiling_value: ceilings.argon2_rps,
         });
     }
 
@@ -443,6 +480,7 @@ async fn main() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     let sigs = signature_costs();
     let argon = argon2_cost();
+    let argon_parallel = argon2_parallel_rps(cores as usize);
     let bare = bare_ceiling(&o).await;
     let eddsa = sigs.iter().find(|(a, _)| *a == "EdDSA").unwrap().1;
     let ceilings = Ceilings {
@@ -501,6 +539,7 @@ async fn main() {
             rows,
             sigs,
             argon,
+            argon_parallel,
             pgbench,
             peers,
         },
@@ -528,6 +567,7 @@ struct Results {
     rows: Vec<Row>,
     sigs: Vec<(&'static str, f64)>,
     argon: f64,
+    argon_parallel: f64,
     pgbench: Option<f64>,
     peers: Vec<tessera_bench::peers::PeerRow>,
 }
@@ -537,6 +577,7 @@ fn write(o: &Opts, res: &Results, machine: &str) {
         rows,
         sigs,
         argon,
+        argon_parallel,
         pgbench,
         peers,
     } = res;
@@ -550,7 +591,7 @@ fn write(o: &Opts, res: &Results, machine: &str) {
     md += "| backend | scenario | req/s (median) | min–max | p50 ms | p99 ms | errors | ceiling | ratio |\n|---|---|---:|---:|---:|---:|---:|---|---:|\n";
     let mut js = Vec::new();
     for r in rows {
-        let storm = r.scenario.contains("storm");
+        let storm = r.scenario.starts_with("introspect p99");
         let ratio = if storm {
             r.run.p99_ms / r.ceiling_value.max(0.001)
         } else {
@@ -582,8 +623,13 @@ fn write(o: &Opts, res: &Results, machine: &str) {
         "\nArgon2id (m=19456 KiB, t=2, p=1), one hash: {:.1} ms.\n",
         argon * 1000.0
     );
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    md += &format!(
+        "With every core hashing at once (in-process, 2 s): {argon_parallel:.1} hashes/s, {:.0} % of cores ÷ one hash; the hashes share memory bandwidth and caches.\n",
+        100.0 * argon_parallel * argon / cores
+    );
     md += &peers_section(peers, rows, *pgbench);
-    md += &targets_section(rows, peers, *pgbench);
+    md += &targets_section(rows, peers, *pgbench, *argon_parallel);
     if o.only.is_some() {
         // A partial run is for profiling: print it, keep the full table.
         print!("{md}");
@@ -597,7 +643,7 @@ fn write(o: &Opts, res: &Results, machine: &str) {
         "p50_ms": p.run.p50_ms, "p99_ms": p.run.p99_ms, "errors": p.run.errors})
         })
         .collect();
-    let doc = json!({"machine": machine, "runs": o.runs, "seconds": o.seconds, "rows": js, "peers": peer_js, "pgbench_tps": pgbench,
+    let doc = json!({"machine": machine, "runs": o.runs, "seconds": o.seconds, "rows": js, "peers": peer_js, "pgbench_tps": pgbench, "argon2_parallel_rps": argon_parallel,
         "signatures": sigs.iter().map(|(a, s)| json!({"alg": a, "seconds": s})).collect::<Vec<_>>(), "argon2_seconds": argon});
     std::fs::write(
         out.join("latest.json"),
@@ -650,6 +696,7 @@ fn targets_section(
     rows: &[Row],
     peers: &[tessera_bench::peers::PeerRow],
     pgbench: Option<f64>,
+    argon_parallel: f64,
 ) -> String {
     let mut lines = Vec::new();
     let mut judge = |what: String, met: bool| {
@@ -687,8 +734,9 @@ fn targets_section(
             let ratio = r.run.rps / r.ceiling_value;
             judge(
                 format!(
-                    "{b}: login ≥ 90 % of cores ÷ one Argon2id hash ({:.0} %)",
-                    100.0 * ratio
+                    "{b}: login ≥ 90 % of cores ÷ one Argon2id hash ({:.0} %; {:.0} % of all cores hashing in-process)",
+                    100.0 * ratio,
+                    100.0 * r.run.rps / argon_parallel
                 ),
                 ratio >= 0.9,
             );

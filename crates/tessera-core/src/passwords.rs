@@ -1,5 +1,6 @@
-//! Password policy and Argon2id hashing on a bounded blocking pool.
-use std::sync::Arc;
+//! Password policy and Argon2id hashing on a small pool of low-priority threads.
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -34,12 +35,14 @@ impl Default for PasswordPolicy {
 /// 3 means "safely unguessable: moderate protection from offline slow-hash scenario".
 const MIN_ZXCVBN_SCORE: zxcvbn::Score = zxcvbn::Score::Three;
 
-/// Hashes and verifies passwords off the async workers, at most `permits` at once, so a login
-/// storm queues instead of starving every other request.
+/// Hashes and verifies passwords off the async workers, at most `permits` at once, on threads
+/// the OS schedules after everything else: a login storm uses the idle CPU and queues, instead of
+/// taking cores from token verification (whose p99 would otherwise double).
 #[derive(Clone)]
 pub struct Hasher {
     params: Params,
     permits: Arc<Semaphore>,
+    pool: Arc<HashPool>,
     /// A real hash of a random password, verified for unknown emails so that their timing matches.
     dummy_hash: Arc<String>,
 }
@@ -58,6 +61,7 @@ impl Hasher {
         Ok(Hasher {
             params,
             permits: Arc::new(Semaphore::new(permits.max(1))),
+            pool: Arc::new(HashPool::start(permits.max(1))?),
             dummy_hash: Arc::new(dummy_hash),
         })
     }
@@ -99,15 +103,77 @@ impl Hasher {
             })
     }
 
-    /// Runs CPU-heavy work on the blocking pool behind the semaphore.
+    /// Runs CPU-heavy work on the hashing threads. The permit is taken first, so a request that
+    /// is given up while it waits costs no hash.
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, Error> {
         let _permit = self.permits.acquire().await.map_err(|_| Error::Internal)?;
-        tokio::task::spawn_blocking(work)
-            .await
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.pool.submit(Box::new(move || {
+            let _ = tx.send(work());
+        }))?;
+        rx.await.map_err(|_| Error::Internal)
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// `n` threads at a lower scheduling priority (nice +10) taking jobs from one queue. They end
+/// when the last `Hasher` clone is dropped.
+struct HashPool {
+    queue: Mutex<mpsc::Sender<Job>>,
+}
+
+/// How much lower than the server's other threads the hashing threads run.
+const HASH_NICENESS: libc::c_int = 10;
+
+impl HashPool {
+    fn start(n: usize) -> Result<Self, String> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..n {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("tessera-hash-{i}"))
+                .spawn(move || {
+                    lower_priority();
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(queue) => queue.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .map_err(|e| format!("cannot start the hashing threads: {e}"))?;
+        }
+        Ok(HashPool {
+            queue: Mutex::new(tx),
+        })
+    }
+
+    fn submit(&self, job: Job) -> Result<(), Error> {
+        self.queue
+            .lock()
+            .map_err(|_| Error::Internal)?
+            .send(job)
             .map_err(|_| Error::Internal)
+    }
+}
+
+/// Raises this thread's niceness. On Linux the nice value is per thread, and `who = 0` names the
+/// calling thread. Failing to lower priority only costs latency elsewhere, so it is logged, not
+/// fatal.
+fn lower_priority() {
+    // SAFETY: setpriority takes plain integers and touches no memory of ours.
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, HASH_NICENESS) };
+    if rc != 0 {
+        tracing::debug!("could not lower the hashing threads' priority");
     }
 }
 
@@ -191,6 +257,26 @@ mod tests {
             p.check_new(&"x7#Q".repeat(65), "a@b.c").is_err(),
             "over max_length"
         );
+    }
+
+    #[tokio::test]
+    async fn hashing_runs_on_lower_priority_threads() {
+        let h = Hasher::new(&fast(), 2).unwrap();
+        // Field 19 of /proc/thread-self/stat is the thread's nice value.
+        let nice = h
+            .run(|| {
+                let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+                let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+                after_name
+                    .split(' ')
+                    .nth(16)
+                    .unwrap()
+                    .parse::<i32>()
+                    .unwrap()
+            })
+            .await
+            .unwrap();
+        assert!(nice >= HASH_NICENESS, "hashing thread nice = {nice}");
     }
 
     #[tokio::test]
