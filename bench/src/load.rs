@@ -12,6 +12,9 @@ pub struct Run {
     pub rps: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// CPU time the server process spent per request (user + system, µs), where known: the
+    /// server's own cost, apart from the load client that shares the machine. NaN if unmeasured.
+    pub server_cpu_us: f64,
 }
 
 /// Runs `conns` loops for `duration`. `step(conn, i)` makes one request and says whether it
@@ -61,6 +64,7 @@ where
         rps: all.len() as f64 / elapsed,
         p50_ms: pct(0.5),
         p99_ms: pct(0.99),
+        server_cpu_us: f64::NAN,
     }
 }
 
@@ -70,4 +74,38 @@ pub fn median(mut runs: Vec<Run>) -> (Run, f64, f64) {
     let min = runs.first().map_or(0.0, |r| r.rps);
     let max = runs.last().map_or(0.0, |r| r.rps);
     (runs[runs.len() / 2].clone(), min, max)
+}
+
+/// CPU seconds (user + system) a process has used so far, from `/proc/PID/stat`.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split(' ').skip(11);
+    let utime: f64 = fields.next()?.parse().ok()?;
+    let stime: f64 = fields.next()?.parse().ok()?;
+    // /proc counts in USER_HZ ticks, which Linux fixes at 100 per second.
+    Some((utime + stime) / 100.0)
+}
+
+/// Runs `closed_loop` and charges the CPU time `pid` used meanwhile to its requests.
+pub async fn closed_loop_charged<F, Fut>(
+    pid: Option<u32>,
+    conns: usize,
+    duration: Duration,
+    step: F,
+) -> Run
+where
+    F: Fn(usize, u64) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = bool> + Send,
+{
+    let before = pid.and_then(cpu_seconds);
+    let mut run = closed_loop(conns, duration, step).await;
+    if let (Some(pid), Some(before)) = (pid, before)
+        && let Some(after) = cpu_seconds(pid)
+        && run.requests > 0
+    {
+        run.server_cpu_us = (after - before) * 1e6 / run.requests as f64;
+    }
+    run
 }
