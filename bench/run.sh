@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one command: builds Tessera and the load client, installs the peers at pinned versions,
 # then runs every scenario (SQLite, PostgreSQL, the peers, pgbench's ceiling) in one run and
-# writes bench/results/latest.md and latest.json; then start-up and revocation propagation.
+# writes bench/results/latest.md and latest.json; then start-up, memory with a million
+# sessions, and revocation propagation, appended to latest.md.
 #
 #   bench/run.sh [POSTGRES_URL] [REDIS_URL]
 # Defaults: postgres://postgres@127.0.0.1:5432/test and redis://127.0.0.1:6379. Without a
@@ -29,6 +30,10 @@ target/release/bench --seconds "$seconds" --runs "$runs" "${pg_args[@]}"
   echo "Start-up on an existing database (target/release/startup):"
   echo
   target/release/startup | sed 's/^/    /'
+  echo
+  echo "Memory with 1 000 000 sessions and 100 000 revoked (target/release/memory):"
+  echo
+  target/release/memory | sed 's/^/    /'
   if [ ${#pg_args[@]} -gt 0 ]; then
     echo
     echo "Revocation propagation across three nodes (target/release/propagation):"

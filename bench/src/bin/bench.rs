@@ -440,11 +440,15 @@ async fn backend(o: &Opts, name: &str, env: Vec<(&str, String)>, bare: &Bare) ->
         row("introspect (reused token)", r);
     }
 
-    // Introspection of always-new tokens: a pool made by refreshing, each used once per run.
+    // Introspection of always-new tokens: a pool made by refreshing, used in a cycle. The pool is
+    // larger than the verified-token cache, which starts over when full, so a token is always
+    // gone from the cache by the time it comes round again: every introspection verifies a
+    // signature. (A smaller pool would be served from the cache after its first round.)
     if o.want("introspect (always-new tokens)") {
+        let wanted = tessera_core::engine::VERIFIED_CACHE_CAPACITY * 6 / 5;
         let mut pool = Vec::new();
-        let pool_deadline = Instant::now() + Duration::from_secs(20);
-        while pool.len() < 60_000 && Instant::now() < pool_deadline {
+        let pool_deadline = Instant::now() + Duration::from_secs(120);
+        while pool.len() < wanted && Instant::now() < pool_deadline {
             let handles: Vec<_> = chains
                 .iter()
                 .map(|t| {
@@ -463,6 +467,11 @@ async fn backend(o: &Opts, name: &str, env: Vec<(&str, String)>, bare: &Bare) ->
                 }
             }
         }
+        assert!(
+            pool.len() > tessera_core::engine::VERIFIED_CACHE_CAPACITY,
+            "only {} always-new tokens in 120 s: too few to miss the cache",
+            pool.len()
+        );
         let pool = Arc::new(pool);
         let next = Arc::new(AtomicUsize::new(0));
         let (cc, url) = (c.clone(), format!("{base}/auth/introspect"));

@@ -30,6 +30,9 @@ pub mod validate;
 mod verified;
 mod verify;
 
+/// How many verified access tokens a node remembers (so a reused token skips the signature
+/// check); a full cache starts over.
+pub use verified::CAPACITY as VERIFIED_CACHE_CAPACITY;
 pub use verify::Principal;
 
 use keyring::KeyRing;

@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use super::Principal;
 
 /// At most this many tokens are remembered; a full cache starts over (cheap, and bounded).
-const CAPACITY: usize = 50_000;
+pub const CAPACITY: usize = 50_000;
 
 #[derive(Default)]
 pub(crate) struct VerifiedCache {
