@@ -185,6 +185,16 @@ fn client() -> reqwest::Client {
 }
 
 /// A signed token of `alg` with the key set and options that accept it.
+/// One `POST /auth/introspect` with the admin key; whether it answered 200.
+async fn introspect_ok(c: &reqwest::Client, url: &str, token: &str) -> bool {
+    c.post(url)
+        .header("x-api-key", ADMIN)
+        .json(&json!({"token": token}))
+        .send()
+        .await
+        .is_ok_and(|r| r.status() == 200)
+}
+
 async fn post_json(c: &reqwest::Client, url: &str, body: &Value) -> Option<Value> {
     let res = c.post(url).json(body).send().await.ok()?;
     if !res.status().is_success() {
@@ -251,14 +261,7 @@ async fn backend(o: &Opts, name: &str, env: Vec<(&str, String)>, bare: &Bare) ->
     let (cc, url, tok) = (c.clone(), format!("{base}/auth/introspect"), access.clone());
     let reused_step = move |_: usize, _: u64| {
         let (c, url, tok) = (cc.clone(), url.clone(), tok.clone());
-        async move {
-            c.post(&url)
-                .header("x-api-key", ADMIN)
-                .json(&json!({"token": tok}))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200)
-        }
+        async move { introspect_ok(&c, &url, &tok).await }
     };
     if o.want("introspect (reused token)") {
         let pid = node.pid();
@@ -305,12 +308,7 @@ async fn backend(o: &Opts, name: &str, env: Vec<(&str, String)>, bare: &Bare) ->
             let (c, url, pool, next) = (cc.clone(), url.clone(), pool.clone(), next.clone());
             async move {
                 let tok = &pool[next.fetch_add(1, Ordering::Relaxed) % pool.len()];
-                c.post(&url)
-                    .header("x-api-key", ADMIN)
-                    .json(&json!({"token": tok}))
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status() == 200)
+                introspect_ok(&c, &url, tok).await
             }
         })
         .await;
