@@ -3,7 +3,10 @@
 //!
 //! The statements use `$N` placeholders and constructs SQLite and PostgreSQL both accept
 //! (`IS DISTINCT FROM`, `CASE`, `RETURNING`, partial unique indexes), so the SQL is not
-//! duplicated per dialect. `sql_store!` instantiates the trait impls for one backend; the backend
+//! duplicated per dialect. One exception: `rotate_session`, the hot write of every refresh, is a
+//! PostgreSQL data-modifying CTE (UPDATE and event INSERT in one statement), which SQLite lacks;
+//! the SQLite store does the same in one transaction on its writer thread, where round trips cost
+//! nothing. `sql_store!` instantiates the trait impls for one backend; the backend
 //! module provides `pool` (reads), `writes()` (single write statements), `begin()` (its way of
 //! starting a read-modify-write transaction) and `after_revocation()` (a hook inside the transaction, used by PostgreSQL to NOTIFY).
 
@@ -318,9 +321,11 @@ macro_rules! sql_store {
             }
 
             async fn rotate_session(&self, id: Uuid, from_generation: i64, r: &Rotation, event: &Event) -> StoreResult<bool> {
-                let mut tx = self.begin().await?;
                 // The one conditional write: whoever loses re-reads; a revocation makes it fail.
-                let won = sqlx::query("UPDATE sessions SET generation = $1, secret_hash = $2, prev_secret_hash = $3, rotated_at = $4, last_active_at = $4, expires_at = $5, refresh_count = $6 WHERE id = $7 AND generation = $8 AND revoked_at IS NULL")
+                // The event is written by the same statement, only for the row it updated: one
+                // round trip, atomic without BEGIN and COMMIT (three more on the hot path).
+                let inserted = sqlx::query("WITH won AS (UPDATE sessions SET generation = $1, secret_hash = $2, prev_secret_hash = $3, rotated_at = $4, last_active_at = $4, expires_at = $5, refresh_count = $6 WHERE id = $7 AND generation = $8 AND revoked_at IS NULL RETURNING id) \
+                    INSERT INTO events (id, type, at, user_id, session_id, ip, user_agent, detail) SELECT $9, $10, $11, $12, $13, $14, $15, $16 FROM won")
                     .bind(r.generation)
                     .bind(&r.secret_hash)
                     .bind(&r.prev_secret_hash)
@@ -329,16 +334,19 @@ macro_rules! sql_store {
                     .bind(r.refresh_count)
                     .bind(id.to_string())
                     .bind(from_generation)
-                    .execute(&mut *tx)
+                    .bind(event.id.to_string())
+                    .bind(&event.kind)
+                    .bind(event.at)
+                    .bind(event.user_id.map(|u| u.to_string()))
+                    .bind(event.session_id.map(|u| u.to_string()))
+                    .bind(&event.ip)
+                    .bind(&event.user_agent)
+                    .bind(event.detail.to_string())
+                    .execute(self.writes())
                     .await
                     .map_err(map_err)?
-                    .rows_affected()
-                    == 1;
-                if won {
-                    insert_event(&mut tx, event).await?;
-                }
-                tx.commit().await.map_err(map_err)?;
-                Ok(won)
+                    .rows_affected();
+                Ok(inserted == 1)
             }
 
             async fn touch_session(&self, id: Uuid, generation: i64, at: i64) -> StoreResult<bool> {

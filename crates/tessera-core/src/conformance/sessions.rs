@@ -24,7 +24,15 @@ pub async fn sessions_round_trip(store: Arc<dyn Store>) {
 pub async fn rotation_is_conditional_on_generation_and_liveness(store: Arc<dyn Store>) {
     let u = with_user(store.as_ref(), "r@example.com").await;
     let s = with_session(store.as_ref(), u.id, T0).await;
-    let e = ev(event_kind::SESSION_REFRESHED, T0 + 1);
+    // A fresh event per attempt, so a loser that wrote its event could not hide behind a
+    // duplicate id; only the winner's may be stored.
+    let refreshed = || {
+        let mut e = ev(event_kind::SESSION_REFRESHED, T0 + 1);
+        e.user_id = Some(u.id);
+        e.session_id = Some(s.id);
+        e
+    };
+    let e = refreshed();
     assert!(
         store
             .rotate_session(s.id, 1, &rotation(2, T0 + 1), &e)
@@ -33,7 +41,7 @@ pub async fn rotation_is_conditional_on_generation_and_liveness(store: Arc<dyn S
     );
     assert!(
         !store
-            .rotate_session(s.id, 1, &rotation(2, T0 + 2), &e)
+            .rotate_session(s.id, 1, &rotation(2, T0 + 2), &refreshed())
             .await
             .unwrap(),
         "stale generation"
@@ -53,17 +61,26 @@ pub async fn rotation_is_conditional_on_generation_and_liveness(store: Arc<dyn S
         .unwrap();
     assert!(
         !store
-            .rotate_session(s.id, 2, &rotation(3, T0 + 4), &e)
+            .rotate_session(s.id, 2, &rotation(3, T0 + 4), &refreshed())
             .await
             .unwrap(),
         "revoked"
     );
     assert!(
         !store
-            .rotate_session(new_id(), 1, &rotation(2, T0), &e)
+            .rotate_session(new_id(), 1, &rotation(2, T0), &refreshed())
             .await
             .unwrap(),
         "missing"
+    );
+    let written = store
+        .events(Some(u.id), Some(event_kind::SESSION_REFRESHED), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        written.iter().map(|w| w.id).collect::<Vec<_>>(),
+        vec![e.id],
+        "exactly the winning rotation's event"
     );
 }
 
