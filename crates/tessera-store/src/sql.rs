@@ -79,9 +79,12 @@ macro_rules! sql_store {
             })
         }
 
-        async fn insert_event(tx: &mut sqlx::Transaction<'static, $db>, e: &Event) -> StoreResult<()> {
-            sqlx::query("INSERT INTO events (id, type, at, user_id, session_id, ip, user_agent, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-                .bind(e.id.to_string())
+        /// Binds an event's eight columns, in `events` column order, after what `q` has bound.
+        fn bind_event<'q>(
+            q: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments>,
+            e: &Event,
+        ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments> {
+            q.bind(e.id.to_string())
                 .bind(&e.kind)
                 .bind(e.at)
                 .bind(e.user_id.map(|u| u.to_string()))
@@ -89,6 +92,10 @@ macro_rules! sql_store {
                 .bind(&e.ip)
                 .bind(&e.user_agent)
                 .bind(e.detail.to_string())
+        }
+
+        async fn insert_event(tx: &mut sqlx::Transaction<'static, $db>, e: &Event) -> StoreResult<()> {
+            bind_event(sqlx::query("INSERT INTO events (id, type, at, user_id, session_id, ip, user_agent, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"), e)
                 .execute(&mut **tx)
                 .await
                 .map_err(map_err)?;
@@ -324,7 +331,7 @@ macro_rules! sql_store {
                 // The one conditional write: whoever loses re-reads; a revocation makes it fail.
                 // The event is written by the same statement, only for the row it updated: one
                 // round trip, atomic without BEGIN and COMMIT (three more on the hot path).
-                let inserted = sqlx::query("WITH won AS (UPDATE sessions SET generation = $1, secret_hash = $2, prev_secret_hash = $3, rotated_at = $4, last_active_at = $4, expires_at = $5, refresh_count = $6 WHERE id = $7 AND generation = $8 AND revoked_at IS NULL RETURNING id) \
+                let update = sqlx::query("WITH won AS (UPDATE sessions SET generation = $1, secret_hash = $2, prev_secret_hash = $3, rotated_at = $4, last_active_at = $4, expires_at = $5, refresh_count = $6 WHERE id = $7 AND generation = $8 AND revoked_at IS NULL RETURNING id) \
                     INSERT INTO events (id, type, at, user_id, session_id, ip, user_agent, detail) SELECT $9, $10, $11, $12, $13, $14, $15, $16 FROM won")
                     .bind(r.generation)
                     .bind(&r.secret_hash)
@@ -333,15 +340,8 @@ macro_rules! sql_store {
                     .bind(r.expires_at)
                     .bind(r.refresh_count)
                     .bind(id.to_string())
-                    .bind(from_generation)
-                    .bind(event.id.to_string())
-                    .bind(&event.kind)
-                    .bind(event.at)
-                    .bind(event.user_id.map(|u| u.to_string()))
-                    .bind(event.session_id.map(|u| u.to_string()))
-                    .bind(&event.ip)
-                    .bind(&event.user_agent)
-                    .bind(event.detail.to_string())
+                    .bind(from_generation);
+                let inserted = bind_event(update, event)
                     .execute(self.writes())
                     .await
                     .map_err(map_err)?
