@@ -44,3 +44,16 @@ impl Clock for ManualClock {
         self.0.load(Ordering::SeqCst)
     }
 }
+
+/// The system clock shifted by a fixed offset: a node whose clock is wrong by `offset_ms`
+/// (tests of clock skew between nodes; `TESSERA_TEST_CLOCK_OFFSET` in the server).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OffsetClock {
+    pub offset_ms: i64,
+}
+
+impl Clock for OffsetClock {
+    fn now_ms(&self) -> i64 {
+        SystemClock.now_ms() + self.offset_ms
+    }
+}

@@ -6,7 +6,6 @@
 //! in-memory implementation, and the `conformance` feature exposes the suite every store must
 //! pass.
 
-pub mod bus;
 pub mod clock;
 mod csrf;
 pub mod engine;
@@ -16,7 +15,7 @@ pub mod model;
 pub mod passwords;
 pub mod ratelimit;
 mod refresh_token;
-pub mod revocations;
+pub mod revocation;
 pub mod secrets;
 pub mod stats;
 pub mod store;
@@ -24,7 +23,7 @@ pub mod store;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use engine::{Engine, EngineConfig, Issued, RequestMeta};
 pub use error::Error;
 pub use secrets::{MasterKey, Redacted};

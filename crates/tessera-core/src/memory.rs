@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::model::{
-    BulkSelector, Event, KeyRecord, KeyState, Revocation, RevocationTarget, Role, Rotation,
-    Session, SessionSelector, User,
+    BulkSelector, Event, KeyRecord, KeyState, Revocation, RevocationTarget, Revoked, Role,
+    Rotation, Session, SessionSelector, User,
 };
 use crate::store::*;
 
@@ -40,10 +40,11 @@ impl MemoryStore {
 }
 
 impl State {
-    fn push_revocation(&mut self, target: RevocationTarget, at: i64) -> i64 {
+    fn push_revocation(&mut self, target: RevocationTarget, at: i64) -> Revocation {
         let seq = self.revocations.len() as i64 + 1;
-        self.revocations.push(Revocation { seq, target, at });
-        seq
+        let r = Revocation { seq, target, at };
+        self.revocations.push(r.clone());
+        r
     }
 }
 
@@ -98,15 +99,26 @@ impl UserStore for MemoryStore {
         Ok(v)
     }
 
-    async fn delete_user(&self, id: Uuid, at: i64, event: &Event) -> StoreResult<bool> {
+    async fn delete_user(&self, id: Uuid, at: i64, event: &Event) -> StoreResult<Option<Revoked>> {
         let mut s = self.lock();
         if s.users.remove(&id).is_none() {
-            return Ok(false);
+            return Ok(None);
         }
-        s.sessions.retain(|_, sess| sess.user_id != id);
-        s.push_revocation(RevocationTarget::User { user_id: id }, at);
+        let (mut n, mut cutoff) = (0, at);
+        s.sessions.retain(|_, sess| {
+            let keep = sess.user_id != id;
+            if !keep && sess.revoked_at.is_none() {
+                n += 1;
+                cutoff = cutoff.max(sess.last_active_at);
+            }
+            keep
+        });
+        let r = s.push_revocation(RevocationTarget::User { user_id: id }, cutoff);
         s.events.push(event.clone());
-        Ok(true)
+        Ok(Some(Revoked {
+            sessions: n,
+            records: vec![r],
+        }))
     }
 
     async fn set_user_roles(&self, id: Uuid, roles: &[String]) -> StoreResult<bool> {
@@ -184,7 +196,7 @@ impl SessionStore for MemoryStore {
         sess.secret_hash = r.secret_hash.clone();
         sess.prev_secret_hash = Some(r.prev_secret_hash.clone());
         sess.rotated_at = Some(r.rotated_at);
-        sess.last_active_at = r.rotated_at;
+        sess.last_active_at = sess.last_active_at.max(r.rotated_at);
         sess.expires_at = r.expires_at;
         sess.refresh_count = r.refresh_count;
         s.events.push(event.clone());
@@ -208,7 +220,7 @@ impl SessionStore for MemoryStore {
         at: i64,
         reason: &str,
         event: &Event,
-    ) -> StoreResult<Vec<Uuid>> {
+    ) -> StoreResult<Revoked> {
         let mut s = self.lock();
         let mut ids: Vec<Uuid> = s
             .sessions
@@ -217,12 +229,13 @@ impl SessionStore for MemoryStore {
             .map(|sess| sess.id)
             .collect();
         ids.sort();
+        let mut records = Vec::with_capacity(ids.len());
         for id in &ids {
             let sess = s.sessions.get_mut(id).expect("selected above");
             sess.revoked_at = Some(at);
             sess.revoke_reason = Some(reason.to_owned());
             let user_id = sess.user_id;
-            s.push_revocation(RevocationTarget::Session { session_id: *id }, at);
+            records.push(s.push_revocation(RevocationTarget::Session { session_id: *id }, at));
             s.events.push(Event {
                 id: crate::model::new_id(),
                 session_id: Some(*id),
@@ -231,7 +244,10 @@ impl SessionStore for MemoryStore {
                 ..event.clone()
             });
         }
-        Ok(ids)
+        Ok(Revoked {
+            sessions: ids.len() as u64,
+            records,
+        })
     }
 
     async fn revoke_bulk(
@@ -240,9 +256,9 @@ impl SessionStore for MemoryStore {
         at: i64,
         reason: &str,
         event: &Event,
-    ) -> StoreResult<u64> {
+    ) -> StoreResult<Revoked> {
         let mut s = self.lock();
-        let mut n = 0;
+        let (mut n, mut cutoff) = (0, at);
         for sess in s.sessions.values_mut() {
             let hit = match selector {
                 BulkSelector::Namespace(ns) => sess.namespace == *ns,
@@ -256,14 +272,18 @@ impl SessionStore for MemoryStore {
                 sess.revoked_at = Some(at);
                 sess.revoke_reason = Some(reason.to_owned());
                 n += 1;
+                cutoff = cutoff.max(sess.last_active_at);
             }
         }
-        s.push_revocation(selector.target(), at);
+        let r = s.push_revocation(selector.target(), cutoff);
         s.events.push(Event {
             detail: serde_json::json!({"reason": reason, "revoked": n}),
             ..event.clone()
         });
-        Ok(n)
+        Ok(Revoked {
+            sessions: n,
+            records: vec![r],
+        })
     }
 
     async fn live_sessions(&self, user_id: Uuid, now: i64) -> StoreResult<Vec<Session>> {
@@ -293,7 +313,7 @@ fn selected(selector: &SessionSelector, s: &Session) -> bool {
 #[async_trait]
 impl RevocationStore for MemoryStore {
     async fn record_revocation(&self, target: &RevocationTarget, at: i64) -> StoreResult<i64> {
-        Ok(self.lock().push_revocation(target.clone(), at))
+        Ok(self.lock().push_revocation(target.clone(), at).seq)
     }
 
     async fn revocations(

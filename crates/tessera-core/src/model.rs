@@ -179,6 +179,14 @@ pub struct Role {
     pub permissions: Vec<String>,
 }
 
+/// What a revoking write did: how many sessions it ended, and the feed records it wrote (which
+/// every verifier applies, exactly as written).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Revoked {
+    pub sessions: u64,
+    pub records: Vec<Revocation>,
+}
+
 /// A durable revocation record; `seq` orders the feed every node polls.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Revocation {

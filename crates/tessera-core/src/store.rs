@@ -1,12 +1,20 @@
 //! The storage contract. Every backend (memory, SQLite, PostgreSQL) implements these traits and
 //! passes the same conformance suite. Operations are whole units of work: each one that changes
 //! security state writes its event in the same transaction.
+//!
+//! **Issue stamps.** A session row's `last_active_at` is the high-water mark of the issue stamps
+//! of every access token minted for it: opening (`created_at`), rotating (`rotated_at`) and the
+//! grace replay (`touch_session`'s `at`) each raise it and never lower it, and the engine stamps
+//! each token with exactly the value its write recorded. A cutoff (user, namespace, all, deleted
+//! user) is then written as `max(at, highest last_active_at among the sessions it revoked)`, in
+//! the same transaction, after the revoking UPDATE: every token of a revoked session falls under
+//! it, whichever node's clock minted it (docs/architecture.md, "Revocation wins races").
 use async_trait::async_trait;
 use thiserror::Error;
 use uuid::Uuid;
 
 use crate::model::{
-    BulkSelector, Event, KeyRecord, Revocation, RevocationTarget, Role, Rotation, Session,
+    BulkSelector, Event, KeyRecord, Revocation, RevocationTarget, Revoked, Role, Rotation, Session,
     SessionSelector, User,
 };
 
@@ -42,9 +50,10 @@ pub trait UserStore: Send + Sync {
     ) -> StoreResult<bool>;
     /// Up to `limit` users, newest first.
     async fn users(&self, limit: i64) -> StoreResult<Vec<User>>;
-    /// Deletes the user and its sessions, writing a user cutoff to the revocation feed and
-    /// `event`, in one transaction. `false` if there was no such user.
-    async fn delete_user(&self, id: Uuid, at: i64, event: &Event) -> StoreResult<bool>;
+    /// Deletes the user and its sessions, writing a user cutoff to the revocation feed (see the
+    /// module docs for its value) and `event`, in one transaction. `None` if there was no such
+    /// user.
+    async fn delete_user(&self, id: Uuid, at: i64, event: &Event) -> StoreResult<Option<Revoked>>;
     /// Replaces the user's roles (the caller has checked they exist).
     async fn set_user_roles(&self, id: Uuid, roles: &[String]) -> StoreResult<bool>;
     /// Bans or unbans, with `event`. `false` if there was no such user.
@@ -67,6 +76,7 @@ pub trait SessionStore: Send + Sync {
     async fn session(&self, id: Uuid) -> StoreResult<Option<Session>>;
     /// Applies `rotation` only if the session is still at `from_generation` and not revoked:
     /// one conditional write. `false` means someone else got there first (or it was revoked).
+    /// `last_active_at` becomes the larger of itself and `rotated_at`.
     async fn rotate_session(
         &self,
         id: Uuid,
@@ -78,26 +88,26 @@ pub trait SessionStore: Send + Sync {
     /// revoked.
     async fn touch_session(&self, id: Uuid, generation: i64, at: i64) -> StoreResult<bool>;
     /// Revokes the live (unrevoked) sessions that `selector` names, writing a revocation record
-    /// and an event (from `event`, with `session_id` filled in) for each. Returns the ids revoked;
-    /// sessions already revoked are left alone.
+    /// and an event (from `event`, with `session_id` filled in) for each, and returns the
+    /// records, ordered by session id; sessions already revoked are left alone.
     async fn revoke_sessions(
         &self,
         selector: &SessionSelector,
         at: i64,
         reason: &str,
         event: &Event,
-    ) -> StoreResult<Vec<Uuid>>;
+    ) -> StoreResult<Revoked>;
     /// Unrevoked, unexpired sessions of a user, most recently active first.
     async fn live_sessions(&self, user_id: Uuid, now: i64) -> StoreResult<Vec<Session>>;
     /// Revokes every unrevoked session `selector` names, writing one cutoff record (not one per
-    /// session) and one `event` (with the count in its detail). Returns how many were revoked.
+    /// session; its value per the module docs) and one `event` (with the count in its detail).
     async fn revoke_bulk(
         &self,
         selector: &BulkSelector,
         at: i64,
         reason: &str,
         event: &Event,
-    ) -> StoreResult<u64>;
+    ) -> StoreResult<Revoked>;
 }
 
 #[async_trait]

@@ -1,6 +1,7 @@
 //! The `tessera` command.
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use tessera_server::app;
@@ -162,7 +163,7 @@ async fn shutdown_signal() {
 /// The engine on the configured database, with warnings (not info lines) on stderr.
 async fn engine(settings: &Settings) -> Result<tessera_core::Engine, String> {
     init_logging(settings.log_json, "warn");
-    app::engine_for_cli(settings).await
+    app::engine(settings).await
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
@@ -182,9 +183,13 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Migrate { config } => {
             let settings = load(config.as_ref(), None)?;
             init_logging(settings.log_json, "info,sqlx=warn");
-            tessera_store::open(&settings.database)
-                .await
-                .map_err(|e| format!("migration failed: {e}"))?;
+            tessera_store::Backend::open(tessera_store::Connect {
+                database: &settings.database,
+                redis_url: None,
+                scope: &settings.engine.issuer,
+            })
+            .await
+            .map_err(|e| format!("migration failed: {e}"))?;
             println!("database is migrated and ready");
             Ok(())
         }
@@ -233,7 +238,11 @@ async fn run(cli: Cli) -> Result<(), String> {
                 } => cli::RevokeTarget::Namespace(ns),
                 _ => cli::RevokeTarget::All,
             };
-            cli::sessions_revoke(&engine(&settings).await?, target).await
+            let engine = engine(&settings).await?;
+            let result = cli::sessions_revoke(&engine, target).await;
+            // Running servers poll the store anyway; the broadcast just makes it immediate.
+            engine.revocations().settle(Duration::from_secs(3)).await;
+            result
         }
         Command::Config {
             command: ConfigCommand::Check { config },

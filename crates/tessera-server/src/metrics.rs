@@ -202,6 +202,17 @@ fn render(state: &AppState) -> String {
     );
     help(
         &mut out,
+        "tessera_revoked_sessions_held",
+        "gauge",
+        "Revoked sessions this node refuses from memory (until their last access token expires).",
+    );
+    let _ = writeln!(
+        out,
+        "tessera_revoked_sessions_held {}",
+        state.engine.revocations().set().len()
+    );
+    help(
+        &mut out,
         "tessera_signing_key_age_seconds",
         "gauge",
         "How long the current signing key has been signing.",

@@ -1,6 +1,8 @@
 //! Three Tessera processes on loopback sharing one PostgreSQL (and, in the second test, Redis):
-//! one key set, tokens valid everywhere, revocations refused everywhere within 1 s, and reuse
-//! caught on another node than the one that rotated.
+//! one key set, tokens valid everywhere, revocations refused everywhere within 1 s (on the verify
+//! path, with the fallback poll slowed to a minute, so only a broadcast can make it), and reuse
+//! caught on another node than the one that rotated. Then: Redis as the only broadcast (two
+//! nodes on one SQLite file), and revocations racing refreshes across nodes whose clocks differ.
 mod support;
 
 use serde_json::Value;
@@ -15,6 +17,7 @@ async fn scenario(redis: Option<String>) {
     let mut env = vec![
         ("TESSERA_DATABASE_URL", db.url.as_str()),
         ("TESSERA_TOKENS__REUSE_GRACE", "0"),
+        SLOW_POLL,
     ];
     if let Some(url) = &redis {
         env.push(("TESSERA_REDIS_URL", url.as_str()));
@@ -188,4 +191,116 @@ async fn three_nodes_on_postgres_and_redis() {
         return;
     };
     scenario(Some(redis)).await;
+}
+
+/// Redis as the only broadcast: two nodes on one SQLite file (no NOTIFY there) with the poll
+/// slowed to a minute. A revocation on one reaches the other's verify path within a second only
+/// if the Redis listener runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_alone_carries_revocations_between_nodes() {
+    let Some(redis) = required_env("TESSERA_TEST_REDIS_URL") else {
+        return;
+    };
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let issuer = format!("http://redis-only-{}.test", uuid::Uuid::new_v4().simple());
+    let env = [
+        ("TESSERA_REDIS_URL", redis.as_str()),
+        ("TESSERA_ISSUER", issuer.as_str()),
+        SLOW_POLL,
+    ];
+    let a = Node::spawn(dir.path(), "a", &env);
+    let c = reqwest::Client::new();
+    a.ready(&c).await; // a creates the database; b opens it
+    let b = Node::spawn(dir.path(), "b", &env);
+    b.ready(&c).await;
+    for round in 0..5 {
+        let reg = register(&c, &a, &format!("redis-only-{round}@example.com")).await;
+        let token = s(&reg, "access_token");
+        assert!(active(&c, &b, token).await);
+        let (from, to) = if round % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        let res = c
+            .post(from.url("/auth/logout"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 204);
+        let took = refused_within_a_second(&c, to, token).await;
+        eprintln!("revocation over Redis alone seen after {took:?}");
+    }
+}
+
+/// API.md §4.4 across nodes: sessions refresh in tight loops on both nodes, node B's clock 3 s
+/// ahead, while node A revokes all of the user's sessions. Once the revocation has returned, no
+/// access token minted for those sessions works on A, and none on B within a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_wins_races_across_nodes_with_skewed_clocks() {
+    let Some(admin_url) = required_env("TESSERA_TEST_DATABASE_URL") else {
+        return;
+    };
+    let db = TestDb::create(&admin_url);
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let env = [("TESSERA_DATABASE_URL", db.url.as_str())];
+    let a = Node::spawn(dir.path(), "a", &env);
+    let c = reqwest::Client::new();
+    a.ready(&c).await;
+    let skewed = [
+        ("TESSERA_DATABASE_URL", db.url.as_str()),
+        ("TESSERA_TEST_CLOCK_OFFSET", "3s"),
+    ];
+    let b = Node::spawn(dir.path(), "b", &skewed);
+    b.ready(&c).await;
+    let nodes = std::sync::Arc::new([a, b]);
+    for round in 0..3 {
+        let email = format!("skew-{round}@example.com");
+        let reg = register(&c, &nodes[0], &email).await;
+        let user_id = reg["user"]["id"].as_str().unwrap().to_owned();
+        let mut sessions = vec![reg];
+        for i in 1..6 {
+            let res = login(&c, &nodes[i % 2], &email).await;
+            sessions.push(res.json().await.unwrap());
+        }
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut loops = Vec::new();
+        for (i, sess) in sessions.iter().enumerate() {
+            let (c, nodes, stop) = (c.clone(), nodes.clone(), stop.clone());
+            let mut token = s(sess, "refresh_token").to_owned();
+            let mut minted = vec![s(sess, "access_token").to_owned()];
+            loops.push(tokio::spawn(async move {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let res = refresh(&c, &nodes[i % 2], &token).await;
+                    if res.status() != 200 {
+                        break;
+                    }
+                    let body: Value = res.json().await.unwrap();
+                    token = s(&body, "refresh_token").to_owned();
+                    minted.push(s(&body, "access_token").to_owned());
+                }
+                minted
+            }));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        let res = c
+            .delete(nodes[0].url(&format!("/admin/users/{user_id}/sessions")))
+            .header("x-api-key", ADMIN_KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut tokens = Vec::new();
+        for l in loops {
+            tokens.extend(l.await.unwrap());
+        }
+        for t in &tokens {
+            assert!(
+                !active(&c, &nodes[0], t).await,
+                "round {round}: a token minted for a revoked session works on the revoking node"
+            );
+        }
+        for t in &tokens {
+            refused_within_a_second(&c, &nodes[1], t).await;
+        }
+        eprintln!("round {round}: {} tokens, all refused", tokens.len());
+    }
 }

@@ -19,6 +19,7 @@ async fn redis_killed_mid_run_keeps_revocations_and_service() {
     let env = [
         ("TESSERA_DATABASE_URL", db.url.as_str()),
         ("TESSERA_REDIS_URL", redis_url.as_str()),
+        SLOW_POLL,
     ];
     let (a, b) = (
         Node::spawn(dir.path(), "a", &env),
@@ -36,7 +37,8 @@ async fn redis_killed_mid_run_keeps_revocations_and_service() {
 
     redis.kill();
 
-    // Revocations still reach the other node (through PostgreSQL), and nothing else stops.
+    // Revocations still reach the other node (through PostgreSQL's NOTIFY: the poll is slowed to
+    // a minute), and nothing else stops.
     let res = c
         .post(a.url("/auth/logout"))
         .bearer_auth(s(&first, "access_token"))
@@ -51,6 +53,11 @@ async fn redis_killed_mid_run_keeps_revocations_and_service() {
         refresh(&c, &b, s(&second, "refresh_token")).await.status(),
         200
     );
+    // Nothing revoked comes back while Redis stays down.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for n in [&a, &b] {
+        assert!(!active(&c, n, s(&first, "access_token")).await);
+    }
     let log = std::fs::read_to_string(&a.log).unwrap();
     assert_eq!(
         log.matches("Redis (publishing) unreachable").count(),

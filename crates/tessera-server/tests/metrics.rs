@@ -151,6 +151,11 @@ async fn metrics_count_requests_logins_refreshes_reuse_and_revocations_without_u
     ));
     assert!(text.contains("# TYPE tessera_http_request_duration_seconds histogram"));
     assert!(text.contains("tessera_signing_key_age_seconds "));
+    assert_eq!(
+        value(&text, "tessera_revoked_sessions_held"),
+        2,
+        "the reused and the revoked session, held in memory"
+    );
     for secret in [
         "metrics-user",
         "example.com",

@@ -1,6 +1,10 @@
 //! Database stores for Tessera, behind the store traits of `tessera-core`.
 //!
 //! - [`sqlite::SqliteStore`] (feature `sqlite`, default): the embedded default, one file, WAL.
+//! - [`postgres::PostgresStore`] (feature `postgres`, default): production, several nodes.
+//! - the revocation transports (PostgreSQL `NOTIFY`, Redis pub/sub) and the Redis rate limiter.
+//!
+//! [`Backend::open`] opens what a configuration names; [`Backend::engine`] builds the engine.
 //!
 //! Queries are runtime SQL (no compile-time macros), and migrations are embedded in the binary
 //! and idempotent, so a start on an existing database costs one small read.
@@ -16,12 +20,15 @@ pub mod bus;
 mod codec;
 #[cfg(feature = "redis")]
 pub mod ratelimit;
-#[cfg(feature = "postgres")]
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod sql;
 
 use std::sync::Arc;
 
+use tessera_core::ratelimit::RateLimiter;
+use tessera_core::revocation::RevocationTransport;
 use tessera_core::store::{Store, StoreError};
+use tessera_core::{Clock, Engine, EngineConfig, MasterKey};
 
 /// A parsed `database_url`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,45 +58,93 @@ impl DatabaseUrl {
     }
 }
 
-/// An opened store and, where the database can announce revocations, the way to listen.
-pub struct Backend {
-    pub store: Arc<dyn Store>,
-    /// The PostgreSQL pool to LISTEN on (see [`postgres::listen`]).
-    #[cfg(feature = "postgres")]
-    pub notifications: Option<sqlx::PgPool>,
+/// What a deployment connects to: the database, and optionally Redis. Issuer-scoped: Redis
+/// channel and keys are prefixed with `scope` (the issuer), so deployments sharing a Redis
+/// never see each other's revocations or counters.
+pub struct Connect<'a> {
+    pub database: &'a DatabaseUrl,
+    pub redis_url: Option<&'a str>,
+    pub scope: &'a str,
 }
 
-/// Opens the store a URL names, creating the SQLite file and running migrations.
-pub async fn open(url: &DatabaseUrl) -> Result<Backend, StoreError> {
-    match url {
-        #[cfg(feature = "sqlite")]
-        DatabaseUrl::Sqlite(path) => {
-            let store = sqlite::SqliteStore::open(path).await?;
-            store.migrate().await?;
-            Ok(Backend {
-                store: Arc::new(store),
-                #[cfg(feature = "postgres")]
-                notifications: None,
-            })
+/// An opened store with the revocation transports it offers (PostgreSQL `NOTIFY`; Redis pub/sub
+/// when configured) and, with Redis, the rate limiter shared across nodes.
+pub struct Backend {
+    pub store: Arc<dyn Store>,
+    pub transports: Vec<Arc<dyn RevocationTransport>>,
+    pub limiter: Option<Arc<dyn RateLimiter>>,
+}
+
+impl Backend {
+    /// Opens the store (creating the SQLite file, running migrations) and prepares the
+    /// transports. Nothing connects to Redis yet: Redis being down never stops a start.
+    pub async fn open(c: Connect<'_>) -> Result<Backend, String> {
+        let mut transports: Vec<Arc<dyn RevocationTransport>> = Vec::new();
+        let store: Arc<dyn Store> = match c.database {
+            #[cfg(feature = "sqlite")]
+            DatabaseUrl::Sqlite(path) => {
+                let store = sqlite::SqliteStore::open(path).await.map_err(cannot_open)?;
+                store.migrate().await.map_err(cannot_open)?;
+                Arc::new(store)
+            }
+            #[cfg(feature = "postgres")]
+            DatabaseUrl::Postgres(url) => {
+                let options: sqlx::postgres::PgConnectOptions = url
+                    .parse()
+                    .map_err(|_| "invalid postgres URL".to_string())?;
+                let store = postgres::PostgresStore::connect(options)
+                    .await
+                    .map_err(cannot_open)?;
+                store.migrate().await.map_err(cannot_open)?;
+                transports.push(Arc::new(store.notifications()));
+                Arc::new(store)
+            }
+            #[allow(unreachable_patterns)]
+            _ => return Err("this store is not compiled in".into()),
+        };
+        let mut limiter: Option<Arc<dyn RateLimiter>> = None;
+        if let Some(url) = c.redis_url {
+            #[cfg(feature = "redis")]
+            {
+                transports.push(Arc::new(bus::redis::RedisTransport::new(url, c.scope)?));
+                limiter = Some(Arc::new(ratelimit::RedisLimiter::new(url, c.scope)?));
+            }
+            #[cfg(not(feature = "redis"))]
+            return Err(format!(
+                "redis_url is set ({url}) but Redis support is not compiled in"
+            ));
         }
-        #[cfg(feature = "postgres")]
-        DatabaseUrl::Postgres(url) => {
-            let options: sqlx::postgres::PgConnectOptions = url
-                .parse()
-                .map_err(|_| StoreError::Unavailable("invalid postgres URL".into()))?;
-            let store = postgres::PostgresStore::connect(options).await?;
-            store.migrate().await?;
-            let pool = store.pool().clone();
-            Ok(Backend {
-                store: Arc::new(store),
-                notifications: Some(pool),
-            })
-        }
-        #[allow(unreachable_patterns)]
-        _ => Err(StoreError::Unavailable(
-            "this store is not compiled in".into(),
-        )),
+        Ok(Backend {
+            store,
+            transports,
+            limiter,
+        })
     }
+
+    /// The engine on this store, with the transports and the limiter: the way the server, the
+    /// CLI and an embedding app all build it. Long-lived processes then call
+    /// `engine.revocations().start(poll)`.
+    pub async fn engine(
+        self,
+        clock: Arc<dyn Clock>,
+        master: &MasterKey,
+        cfg: EngineConfig,
+    ) -> Result<Engine, String> {
+        let mut engine = Engine::start(self.store, clock, master, cfg)
+            .await
+            .map_err(|e| format!("cannot start the engine: {e}"))?;
+        for t in self.transports {
+            engine = engine.with_revocation_transport(t);
+        }
+        if let Some(limiter) = self.limiter {
+            engine = engine.with_rate_limiter(limiter);
+        }
+        Ok(engine)
+    }
+}
+
+fn cannot_open(e: StoreError) -> String {
+    format!("cannot open the database: {e}")
 }
 
 /// Unique violations are conflicts; rows that do not decode are corrupt; the rest (busy, I/O,

@@ -11,11 +11,13 @@ use crate::store::Store;
 
 mod events;
 mod keys;
+mod races;
 mod sessions;
 mod users;
 
 pub use events::*;
 pub use keys::*;
+pub use races::*;
 pub use sessions::*;
 pub use users::*;
 
@@ -41,6 +43,8 @@ macro_rules! store_conformance {
             users_list_roles_bans_and_deletion,
             roles_are_upserted_and_deleting_one_strips_it_from_users,
             bulk_revocation_marks_sessions_and_writes_one_cutoff,
+            cutoffs_cover_every_token_stamp_of_the_sessions_they_revoke,
+            revocation_wins_races_with_refresh_on_every_node,
             ping_answers
         );
     };

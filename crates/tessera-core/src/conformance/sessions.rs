@@ -116,12 +116,21 @@ pub async fn revocation_covers_one_or_all_but_one_and_is_recorded(store: Arc<dyn
         .revoke_sessions(&SessionSelector::One(a.id), T0 + 1, "logout", &e)
         .await
         .unwrap();
-    assert_eq!(one, vec![a.id]);
+    assert_eq!(revoked_ids(&one), vec![a.id]);
+    assert_eq!(
+        one.records,
+        store.revocations(0, 0, 100).await.unwrap(),
+        "the records returned are the ones written"
+    );
     let again = store
         .revoke_sessions(&SessionSelector::One(a.id), T0 + 2, "logout", &e)
         .await
         .unwrap();
-    assert!(again.is_empty(), "already revoked sessions are left alone");
+    assert_eq!(
+        again,
+        Revoked::default(),
+        "already revoked sessions are left alone"
+    );
     let got = store.session(a.id).await.unwrap().unwrap();
     assert_eq!(
         (got.revoked_at, got.revoke_reason.as_deref()),
@@ -131,12 +140,11 @@ pub async fn revocation_covers_one_or_all_but_one_and_is_recorded(store: Arc<dyn
         user_id: u.id,
         except: Some(c.id),
     };
-    let mut rest = store
+    let rest = store
         .revoke_sessions(&sel, T0 + 3, "password_changed", &e)
         .await
         .unwrap();
-    rest.sort();
-    assert_eq!(rest, vec![b.id]);
+    assert_eq!(revoked_ids(&rest), vec![b.id]);
     assert!(
         store
             .session(c.id)
@@ -305,7 +313,8 @@ pub async fn bulk_revocation_marks_sessions_and_writes_one_cutoff(store: Arc<dyn
             &e(T0 + 1),
         )
         .await
-        .unwrap();
+        .unwrap()
+        .sessions;
     assert_eq!(n, 1);
     assert!(
         store
@@ -334,7 +343,8 @@ pub async fn bulk_revocation_marks_sessions_and_writes_one_cutoff(store: Arc<dyn
                 &e(T0 + 2)
             )
             .await
-            .unwrap(),
+            .unwrap()
+            .sessions,
         1,
         "already revoked ones are not counted"
     );
@@ -350,21 +360,24 @@ pub async fn bulk_revocation_marks_sessions_and_writes_one_cutoff(store: Arc<dyn
                 &e(T0 + 3)
             )
             .await
-            .unwrap(),
+            .unwrap()
+            .sessions,
         1
     );
     assert_eq!(
         store
             .revoke_bulk(&BulkSelector::All, T0 + 4, "admin", &e(T0 + 4))
             .await
-            .unwrap(),
+            .unwrap()
+            .sessions,
         1
     );
     assert_eq!(
         store
             .revoke_bulk(&BulkSelector::All, T0 + 5, "admin", &e(T0 + 5))
             .await
-            .unwrap(),
+            .unwrap()
+            .sessions,
         0
     );
     let feed = store.revocations(0, 0, 100).await.unwrap();
@@ -392,4 +405,76 @@ pub async fn bulk_revocation_marks_sessions_and_writes_one_cutoff(store: Arc<dyn
     assert_eq!(events.len(), 5);
     assert_eq!(events[0].detail["revoked"], 0);
     assert_eq!(events[4].detail["revoked"], 1);
+}
+
+fn revoked_ids(r: &Revoked) -> Vec<Uuid> {
+    r.records
+        .iter()
+        .map(|r| match r.target {
+            RevocationTarget::Session { session_id } => session_id,
+            ref other => panic!("not a session record: {other:?}"),
+        })
+        .collect()
+}
+
+/// `last_active_at` only ever rises, and a cutoff covers the newest token stamp of every session
+/// it revoked, even one stamped by a node whose clock runs ahead (see the store module docs).
+pub async fn cutoffs_cover_every_token_stamp_of_the_sessions_they_revoke(store: Arc<dyn Store>) {
+    let u = with_user(store.as_ref(), "stamps@example.com").await;
+    let ahead = with_session(store.as_ref(), u.id, T0 + 9_000).await;
+    let plain = with_session(store.as_ref(), u.id, T0).await;
+    let e = |at: i64| ev(event_kind::SESSIONS_REVOKED, at);
+    // A rotation stamped by a node whose clock is behind does not lower the mark.
+    assert!(
+        store
+            .rotate_session(ahead.id, 1, &rotation(2, T0 + 1_000), &e(T0 + 1_000))
+            .await
+            .unwrap()
+    );
+    let got = store.session(ahead.id).await.unwrap().unwrap();
+    assert_eq!(
+        (got.last_active_at, got.rotated_at),
+        (T0 + 9_000, Some(T0 + 1_000))
+    );
+    // A grace replay stamped later raises it.
+    assert!(store.touch_session(plain.id, 1, T0 + 4_000).await.unwrap());
+    let sel = BulkSelector::User {
+        user_id: u.id,
+        namespace: None,
+    };
+    let done = store
+        .revoke_bulk(&sel, T0 + 2_000, "admin", &e(T0 + 2_000))
+        .await
+        .unwrap();
+    assert_eq!(done.sessions, 2);
+    assert_eq!(done.records.len(), 1);
+    assert_eq!(
+        done.records[0].at,
+        T0 + 9_000,
+        "the highest stamp, not the clock"
+    );
+    assert_eq!(
+        store.revocations(0, 0, 100).await.unwrap().last(),
+        done.records.last(),
+        "the record returned is the one written"
+    );
+    // Nothing left to revoke: the cutoff is the time given.
+    let again = store
+        .revoke_bulk(&sel, T0 + 3_000, "admin", &e(T0 + 3_000))
+        .await
+        .unwrap();
+    assert_eq!((again.sessions, again.records[0].at), (0, T0 + 3_000));
+    // Deleting a user: the same rule over the sessions deleted with it.
+    let v = with_user(store.as_ref(), "stamps2@example.com").await;
+    with_session(store.as_ref(), v.id, T0 + 7_000).await;
+    let del = store
+        .delete_user(v.id, T0 + 5_000, &ev(event_kind::USER_DELETED, T0 + 5_000))
+        .await
+        .unwrap()
+        .expect("the user existed");
+    assert_eq!((del.sessions, del.records[0].at), (1, T0 + 7_000));
+    assert_eq!(
+        store.revocations(0, 0, 100).await.unwrap().last(),
+        del.records.last()
+    );
 }

@@ -108,8 +108,20 @@ pub async fn users_list_roles_bans_and_deletion(store: Arc<dyn Store>) {
     let s = with_session(store.as_ref(), u.id, T0).await;
     let before = store.revocations(0, 0, 100).await.unwrap().len();
     let del = ev(event_kind::USER_DELETED, T0 + 2);
-    assert!(store.delete_user(u.id, T0 + 2, &del).await.unwrap());
-    assert!(!store.delete_user(u.id, T0 + 3, &del).await.unwrap());
+    assert!(
+        store
+            .delete_user(u.id, T0 + 2, &del)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .delete_user(u.id, T0 + 3, &del)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(store.user_by_id(u.id).await.unwrap(), None);
     assert_eq!(
         store.session(s.id).await.unwrap(),

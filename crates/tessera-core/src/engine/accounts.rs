@@ -122,17 +122,12 @@ impl Engine {
         self.store
             .set_password_hash(user.id, &hash, Some(now), Some(&changed))
             .await?;
-        let revoked = event(event_kind::SESSION_REVOKED, now, meta, Some(user.id), None);
         let selector = SessionSelector::User {
             user_id: user.id,
             except: keep,
         };
-        let ids = self
-            .store
-            .revoke_sessions(&selector, now, "password_changed", &revoked)
+        self.end_sessions(selector, user.id, "password_changed", meta)
             .await?;
-        self.stats.revoked("password_changed", ids.len() as u64);
-        self.apply_local(&ids, now);
         Ok(())
     }
 

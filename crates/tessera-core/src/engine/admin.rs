@@ -2,6 +2,7 @@
 use uuid::Uuid;
 
 use super::accounts::event;
+use super::revoke::Scope;
 use super::validate::{check_namespace, normalize_email};
 use super::{Engine, RequestMeta};
 use crate::error::Error;
@@ -78,18 +79,9 @@ impl Engine {
     pub async fn delete_user(&self, id: Uuid, meta: &RequestMeta) -> Result<(), Error> {
         let now = self.clock.now_ms();
         let e = event(event_kind::USER_DELETED, now, meta, Some(id), None);
-        if !self.store.delete_user(id, now, &e).await? {
-            return Err(Error::NotFound);
-        }
-        self.announce(
-            BulkSelector::User {
-                user_id: id,
-                namespace: None,
-            }
-            .target(),
-            now,
-        );
-        Ok(())
+        self.revoke(Scope::DeletedUser(id), "user_deleted", e)
+            .await
+            .map(|_| ())
     }
 
     /// Replaces a user's roles; each must be defined. New tokens (login and refresh) carry them.
@@ -152,20 +144,9 @@ impl Engine {
         let Some(s) = self.store.session(id).await?.filter(|s| s.is_live(now)) else {
             return Err(Error::NotFound);
         };
-        let e = event(
-            event_kind::SESSION_REVOKED,
-            now,
-            meta,
-            Some(s.user_id),
-            None,
-        );
-        let ids = self
-            .store
-            .revoke_sessions(&SessionSelector::One(id), now, "admin", &e)
-            .await?;
-        self.stats.revoked("admin", ids.len() as u64);
-        self.apply_local(&ids, now);
-        Ok(())
+        self.end_sessions(SessionSelector::One(id), s.user_id, "admin", meta)
+            .await
+            .map(|_| ())
     }
 
     /// Revokes every session a selector names, as one cutoff every node applies. Returns how
@@ -193,10 +174,7 @@ impl Engine {
             _ => None,
         };
         let e = event(event_kind::SESSIONS_REVOKED, now, meta, user_id, None);
-        let n = self.store.revoke_bulk(&selector, now, reason, &e).await?;
-        self.stats.revoked(reason, n);
-        self.announce(selector.target(), now);
-        Ok(n)
+        self.revoke(Scope::Bulk(selector), reason, e).await
     }
 
     pub async fn roles(&self) -> Result<Vec<Role>, Error> {

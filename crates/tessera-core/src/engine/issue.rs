@@ -8,7 +8,8 @@ use crate::model::{Session, User};
 use crate::refresh_token::RefreshToken;
 use crate::secrets::Redacted;
 
-/// Access-token claims: `exp` is `iat + access_ttl`, but never past the session's end.
+/// Access-token claims: `exp` is `iat + access_ttl`, but never past the session's end. `now_ms`
+/// is the issue stamp: the time the session's store write recorded (see `store.rs`).
 pub(super) fn claims(
     cfg: &EngineConfig,
     user: &User,
@@ -40,15 +41,18 @@ pub(super) fn claims(
 }
 
 impl Engine {
+    /// The token response for a session whose store write recorded `stamp` (its `created_at`,
+    /// `rotated_at` or touch time): the access token is stamped with exactly that, never a later
+    /// clock reading, so a cutoff that covers the write covers the token (docs/architecture.md).
     pub(super) async fn issue(
         &self,
         user: User,
         session: &Session,
         refresh: &RefreshToken,
+        stamp: i64,
     ) -> Result<Issued, Error> {
         let perms = self.permissions_of(&user).await?;
-        let now = self.clock.now_ms();
-        let claims = claims(&self.cfg, &user, session, now, perms);
+        let claims = claims(&self.cfg, &user, session, stamp, perms);
         if claims.exp <= claims.iat {
             // Less than a second of session left: nothing worth issuing.
             return Err(Error::SessionExpired);

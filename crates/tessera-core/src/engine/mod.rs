@@ -3,19 +3,17 @@
 //! - `accounts`: register, login, password change.
 //! - `sessions`: refresh with rotation, grace and reuse detection; logout; list and revoke.
 //! - `verify`: access tokens, checked against keys and the revocation set, without I/O.
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use tessera_token::{Algorithm, Jwks, VerifyOptions};
 use uuid::Uuid;
 
-use crate::bus::RevocationBus;
 use crate::clock::Clock;
 use crate::error::Error;
-use crate::model::{Event, KeyRecord, KeyState, Revocation, RevocationTarget, User, event_kind};
+use crate::model::{Event, KeyRecord, KeyState, User, event_kind};
 use crate::passwords::{Hasher, PasswordPolicy};
 use crate::ratelimit::{MemoryLimiter, RateLimiter};
-use crate::revocations::Revocations;
+use crate::revocation::{RevocationHub, RevocationTransport};
 use crate::secrets::{DerivedKeys, MasterKey, Redacted};
 use crate::stats::Stats;
 use crate::store::Store;
@@ -25,6 +23,7 @@ mod admin;
 mod issue;
 mod keyring;
 mod limits;
+mod revoke;
 mod sessions;
 pub mod validate;
 mod verified;
@@ -131,22 +130,12 @@ pub struct Engine {
     verify_opts: VerifyOptions,
     secrets: DerivedKeys,
     keys: KeyRing,
-    revocations: Revocations,
+    revocations: RevocationHub,
     hasher: Hasher,
-    bus: OnceLock<Arc<dyn RevocationBus>>,
     limiter: Arc<dyn RateLimiter>,
     stats: Stats,
     verified: verified::VerifiedCache,
-    /// Watermarks of recent syncs, oldest first: each sync re-reads the feed from the oldest, so
-    /// a record whose sequence number committed late (PostgreSQL hands out identities before
-    /// commit) is still seen. Applying a record twice is harmless.
-    recent_watermarks: Mutex<VecDeque<i64>>,
 }
-
-/// How many revocation records one sync reads at a time.
-const SYNC_BATCH: i64 = 1000;
-/// How many past syncs a sync looks back over (at one sync per 500 ms, about 10 s).
-const SYNC_LOOKBACK: usize = 20;
 
 impl Engine {
     /// Builds the engine: loads (or makes) the signing keys and the recent revocations.
@@ -175,20 +164,18 @@ impl Engine {
                 audience: cfg.audience.clone(),
                 leeway_secs: cfg.leeway_secs,
             },
-            revocations: Revocations::new(cfg.access_ttl_ms),
+            revocations: RevocationHub::new(store.clone(), clock.clone(), cfg.access_ttl_ms),
             store,
             clock,
             cfg,
             secrets,
             keys,
             hasher,
-            bus: OnceLock::new(),
             limiter: Arc::new(MemoryLimiter::new()),
             stats: Stats::default(),
             verified: Default::default(),
-            recent_watermarks: Mutex::new(VecDeque::new()),
         };
-        engine.sync_revocations().await?;
+        engine.revocations.sync().await?;
         Ok(engine)
     }
 
@@ -219,33 +206,10 @@ impl Engine {
         self.keys.get().jwks.clone()
     }
 
-    /// Reads revocation records newer than this node's watermark and applies them. Called at
-    /// start and then on a short interval: the fallback that makes a lost broadcast (or a CLI
-    /// revocation) cost at most one poll.
-    pub async fn sync_revocations(&self) -> Result<usize, Error> {
-        let min_at = self.clock.now_ms() - self.cfg.access_ttl_ms - 60_000;
-        let mut from = {
-            let mut recent = self.recent_watermarks.lock().expect("watermarks lock");
-            recent.push_back(self.revocations.watermark());
-            if recent.len() > SYNC_LOOKBACK {
-                recent.pop_front();
-            }
-            recent.front().copied().unwrap_or(0)
-        };
-        let mut applied = 0;
-        loop {
-            let batch = self.store.revocations(from, min_at, SYNC_BATCH).await?;
-            from = batch.last().map_or(from, |r| r.seq);
-            for r in &batch {
-                self.revocations.apply(r);
-            }
-            applied += batch.len();
-            if (batch.len() as i64) < SYNC_BATCH {
-                break;
-            }
-        }
-        self.revocations.prune(self.clock.now_ms());
-        Ok(applied)
+    /// Revocation: the set verification consults, how it is kept in step with other nodes, and
+    /// how long-lived processes start following them ([`RevocationHub::start`]).
+    pub fn revocations(&self) -> &RevocationHub {
+        &self.revocations
     }
 
     /// Rotates the signing keys now: `next` starts signing (it has been published all along),
@@ -347,30 +311,10 @@ impl Engine {
         self
     }
 
-    /// Announces this node's revocations on `bus` from now on (Redis pub/sub, say).
-    pub fn set_bus(&self, bus: Arc<dyn RevocationBus>) {
-        let _ = self.bus.set(bus);
-    }
-
-    /// Applies a revocation heard from another node.
-    pub fn apply_remote(&self, r: &Revocation) {
-        self.revocations.apply(r);
-    }
-
-    /// Applies session revocations this node just wrote (the store has them already).
-    fn apply_local(&self, sessions: &[Uuid], at: i64) {
-        for id in sessions {
-            self.announce(RevocationTarget::Session { session_id: *id }, at);
-        }
-    }
-
-    /// Applies a revocation this node just wrote, then broadcasts it without waiting: the
-    /// request never depends on the bus being up.
-    fn announce(&self, target: RevocationTarget, at: i64) {
-        let r = Revocation { seq: 0, target, at };
-        self.revocations.apply(&r);
-        if let Some(bus) = self.bus.get().cloned() {
-            tokio::spawn(async move { bus.publish(&r).await });
-        }
+    /// Adds a way for revocations to travel between nodes (the store's `NOTIFY`, Redis pub/sub):
+    /// this node's revocations are published on it, and [`RevocationHub::start`] listens on it.
+    pub fn with_revocation_transport(self, transport: Arc<dyn RevocationTransport>) -> Self {
+        self.revocations.add_transport(transport);
+        self
     }
 }

@@ -3,6 +3,7 @@ use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use super::accounts::event;
+use super::revoke::Scope;
 use super::{Engine, Issued, Principal, RequestMeta};
 use crate::error::Error;
 use crate::model::{Rotation, Session, SessionSelector, User, event_kind};
@@ -49,7 +50,7 @@ impl Engine {
             Some(id),
         );
         self.store.create_session(&session, &e).await?;
-        self.issue(user, &session, &refresh).await
+        self.issue(user, &session, &refresh, now).await
     }
 
     /// Exchanges a refresh token for a new one (API.md §4.3).
@@ -156,12 +157,12 @@ impl Engine {
             secret_hash: rotation.secret_hash,
             prev_secret_hash: Some(rotation.prev_secret_hash),
             rotated_at: Some(now),
-            last_active_at: now,
+            last_active_at: session.last_active_at.max(now),
             expires_at: rotation.expires_at,
             refresh_count: rotation.refresh_count,
             ..session.clone()
         };
-        let issued = self.issue(user, &rotated, &child).await?;
+        let issued = self.issue(user, &rotated, &child, now).await?;
         self.stats.refresh_ok(false);
         Ok(Some(issued))
     }
@@ -185,7 +186,7 @@ impl Engine {
             return Ok(None);
         }
         let user = self.live_user(session.user_id).await?;
-        let issued = self.issue(user, session, &child).await?;
+        let issued = self.issue(user, session, &child, now).await?;
         self.stats.refresh_ok(true);
         Ok(Some(issued))
     }
@@ -201,18 +202,13 @@ impl Engine {
             Some(session.user_id),
             None,
         );
-        match self
-            .store
-            .revoke_sessions(&SessionSelector::One(session.id), now, "reuse", &e)
-            .await
-        {
-            Ok(ids) => {
+        let scope = Scope::Sessions(SessionSelector::One(session.id));
+        match self.revoke(scope, "reuse", e).await {
+            Ok(_) => {
                 self.stats.reuse();
-                self.stats.revoked("reuse", ids.len() as u64);
-                self.apply_local(&ids, now);
                 Error::RefreshTokenReused
             }
-            Err(e) => e.into(),
+            Err(e) => e,
         }
     }
 
@@ -230,7 +226,7 @@ impl Engine {
 
     /// Ends the session of an access token (expired or not). Idempotent.
     pub async fn logout(&self, principal: &Principal, meta: &RequestMeta) -> Result<(), Error> {
-        self.revoke(
+        self.end_sessions(
             SessionSelector::One(principal.session_id),
             principal.user_id,
             "logout",
@@ -247,7 +243,7 @@ impl Engine {
             RefreshToken::decode(token, &self.secrets).ok_or(Error::InvalidRefreshToken)?;
         let session = self.store.session(presented.session_id).await?;
         if let Some(s) = session {
-            self.revoke(SessionSelector::One(s.id), s.user_id, "logout", meta)
+            self.end_sessions(SessionSelector::One(s.id), s.user_id, "logout", meta)
                 .await?;
         }
         Ok(presented.session_id)
@@ -296,7 +292,7 @@ impl Engine {
         let now = self.clock.now_ms();
         match self.store.session(id).await? {
             Some(s) if s.user_id == principal.user_id && s.is_live(now) => {
-                self.revoke(SessionSelector::One(id), principal.user_id, "user", meta)
+                self.end_sessions(SessionSelector::One(id), principal.user_id, "user", meta)
                     .await?;
                 Ok(())
             }
@@ -315,28 +311,9 @@ impl Engine {
             user_id: principal.user_id,
             except: keep_current.then_some(principal.session_id),
         };
-        Ok(self
-            .revoke(selector, principal.user_id, "user", meta)
-            .await?
-            .len())
-    }
-
-    /// Writes the revocation (store first: it is the system of record), then applies it here.
-    async fn revoke(
-        &self,
-        selector: SessionSelector,
-        user_id: Uuid,
-        reason: &'static str,
-        meta: &RequestMeta,
-    ) -> Result<Vec<Uuid>, Error> {
-        let now = self.clock.now_ms();
-        let e = event(event_kind::SESSION_REVOKED, now, meta, Some(user_id), None);
-        let ids = self
-            .store
-            .revoke_sessions(&selector, now, reason, &e)
+        let n = self
+            .end_sessions(selector, principal.user_id, "user", meta)
             .await?;
-        self.stats.revoked(reason, ids.len() as u64);
-        self.apply_local(&ids, now);
-        Ok(ids)
+        Ok(n as usize)
     }
 }

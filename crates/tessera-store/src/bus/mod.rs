@@ -1,9 +1,10 @@
-//! How nodes hear about revocations sooner than their next poll of the store.
+//! The revocation transports (`tessera_core::revocation::RevocationTransport`): how nodes hear
+//! about revocations sooner than their next poll of the store.
 //!
-//! - PostgreSQL: every revocation sends `NOTIFY` in its own transaction; a listening node wakes
-//!   its sync at once.
-//! - Redis (when `redis_url` is set): the revoking node publishes the record; the others apply it
-//!   straight from the message and wake their sync.
+//! - PostgreSQL ([`crate::postgres::PgNotify`]): every revocation sends `NOTIFY` in its own
+//!   transaction; a listening node wakes its sync at once.
+//! - Redis ([`redis::RedisTransport`], when `redis_url` is set): the revoking node publishes the
+//!   record; the others apply it straight from the message.
 //!
 //! Both are accelerators only. Every node still polls the store, so a lost message or a dead
 //! Redis costs at most one poll interval, never a revoked session let back in.

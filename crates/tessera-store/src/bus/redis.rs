@@ -1,5 +1,4 @@
 //! Redis pub/sub for revocations. Redis carries broadcasts only; it is never the record.
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -7,9 +6,9 @@ use futures_util::StreamExt;
 use redis::AsyncCommands;
 use redis::aio::MultiplexedConnection;
 use serde::{Deserialize, Serialize};
-use tessera_core::bus::RevocationBus;
 use tessera_core::model::{Revocation, RevocationTarget};
-use tokio::sync::{Mutex, Notify};
+use tessera_core::revocation::{Inbox, RevocationTransport};
+use tokio::sync::Mutex;
 
 use super::{Backoff, Health};
 
@@ -21,24 +20,26 @@ pub fn channel(scope: &str) -> String {
 }
 const TIMEOUT: Duration = Duration::from_secs(2);
 
+/// One record as published: the feed record itself.
 #[derive(Serialize, Deserialize)]
 struct Message {
+    seq: i64,
     target: RevocationTarget,
     at: i64,
 }
 
-/// Publishes this node's revocations.
-pub struct RedisBus {
+/// Publishes this node's revocations, and applies other nodes' as they arrive.
+pub struct RedisTransport {
     client: redis::Client,
     channel: String,
     conn: Mutex<Option<MultiplexedConnection>>,
     health: Health,
 }
 
-impl RedisBus {
+impl RedisTransport {
     pub fn new(url: &str, scope: &str) -> Result<Self, String> {
         let client = redis::Client::open(url).map_err(|e| format!("invalid redis_url: {e}"))?;
-        Ok(RedisBus {
+        Ok(RedisTransport {
             client,
             channel: channel(scope),
             conn: Mutex::new(None),
@@ -74,56 +75,61 @@ impl RedisBus {
 }
 
 #[async_trait]
-impl RevocationBus for RedisBus {
-    async fn publish(&self, r: &Revocation) {
-        let payload = serde_json::to_string(&Message {
-            target: r.target.clone(),
-            at: r.at,
-        })
-        .expect("serializes");
-        match self.try_publish(&payload).await {
-            Ok(()) => self.health.up(),
-            Err(e) => self.health.down(&e),
+impl RevocationTransport for RedisTransport {
+    fn name(&self) -> &'static str {
+        "Redis"
+    }
+
+    async fn publish(&self, records: &[Revocation]) {
+        for r in records {
+            let payload = serde_json::to_string(&Message {
+                seq: r.seq,
+                target: r.target.clone(),
+                at: r.at,
+            })
+            .expect("serializes");
+            match self.try_publish(&payload).await {
+                Ok(()) => self.health.up(),
+                Err(e) => {
+                    self.health.down(&e);
+                    return;
+                }
+            }
         }
     }
-}
 
-/// Applies revocations published by other nodes (`apply`), and wakes the store sync (`wake`)
-/// after each, and after every reconnect to catch up on anything missed. Runs until aborted.
-pub async fn subscribe(
-    url: &str,
-    scope: &str,
-    apply: impl Fn(&Revocation) + Send + Sync + 'static,
-    wake: Arc<Notify>,
-) -> Result<(), String> {
-    let client = redis::Client::open(url).map_err(|e| format!("invalid redis_url: {e}"))?;
-    let health = Health::new("Redis (subscription)");
-    let mut backoff = Backoff::new();
-    loop {
-        match tokio::time::timeout(TIMEOUT, client.get_async_pubsub()).await {
-            Ok(Ok(mut pubsub)) => match pubsub.subscribe(channel(scope)).await {
-                Ok(()) => {
-                    health.up();
-                    backoff.reset();
-                    wake.notify_one();
-                    let mut messages = pubsub.into_on_message();
-                    while let Some(msg) = messages.next().await {
-                        if let Ok(m) = serde_json::from_slice::<Message>(msg.get_payload_bytes()) {
-                            apply(&Revocation {
-                                seq: 0,
-                                target: m.target,
-                                at: m.at,
-                            });
+    /// Applies each record straight from the message, and wakes the store sync after every
+    /// reconnect to catch up on anything missed.
+    async fn listen(&self, inbox: Inbox) {
+        let health = Health::new("Redis (subscription)");
+        let mut backoff = Backoff::new();
+        loop {
+            match tokio::time::timeout(TIMEOUT, self.client.get_async_pubsub()).await {
+                Ok(Ok(mut pubsub)) => match pubsub.subscribe(&self.channel).await {
+                    Ok(()) => {
+                        health.up();
+                        backoff.reset();
+                        inbox.wake();
+                        let mut messages = pubsub.into_on_message();
+                        while let Some(msg) = messages.next().await {
+                            match serde_json::from_slice::<Message>(msg.get_payload_bytes()) {
+                                Ok(m) => inbox.apply(&Revocation {
+                                    seq: m.seq,
+                                    target: m.target,
+                                    at: m.at,
+                                }),
+                                // Not ours to understand: the store has the truth.
+                                Err(_) => inbox.wake(),
+                            }
                         }
-                        wake.notify_one();
+                        health.down(&"the subscription ended");
                     }
-                    health.down(&"the subscription ended");
-                }
-                Err(e) => health.down(&e),
-            },
-            Ok(Err(e)) => health.down(&e),
-            Err(_) => health.down(&"connect timed out"),
+                    Err(e) => health.down(&e),
+                },
+                Ok(Err(e)) => health.down(&e),
+                Err(_) => health.down(&"connect timed out"),
+            }
+            backoff.wait().await;
         }
-        backoff.wait().await;
     }
 }

@@ -1,6 +1,6 @@
 //! The PostgreSQL store, for production and for several nodes sharing one database.
 //!
-//! Same statements as SQLite (see `sql.rs`). Differences: migrations take an advisory lock so
+//! Same statements as SQLite (`../sql.rs`), bound in `store.rs`. Differences: migrations take an advisory lock so
 //! nodes starting together apply them once, and every revocation also sends
 //! `NOTIFY tessera_revocations` inside its transaction, delivered to listening nodes on commit.
 use std::time::Duration;
@@ -14,7 +14,8 @@ use tessera_core::store::StoreResult;
 use crate::{map_err, unix_ms};
 
 mod listen;
-pub use listen::listen;
+mod store;
+pub use listen::PgNotify;
 
 /// The channel revocations are announced on.
 pub const REVOCATION_CHANNEL: &str = "tessera_revocations";
@@ -44,9 +45,9 @@ impl PostgresStore {
         Ok(PostgresStore { pool })
     }
 
-    /// The pool, for the revocation listener.
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
+    /// The transport that listens for this database's revocation notices.
+    pub fn notifications(&self) -> PgNotify {
+        PgNotify::new(self.pool.clone())
     }
 
     /// Applies the embedded migrations that are not applied yet, once across all nodes.
@@ -110,5 +111,3 @@ impl PostgresStore {
         Ok(())
     }
 }
-
-crate::sql::sql_store!(PostgresStore, sqlx::Postgres, sqlx::postgres::PgRow);

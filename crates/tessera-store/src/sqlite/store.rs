@@ -1,11 +1,11 @@
-//! The store traits on SQLite. The statements are those of the PostgreSQL store (`../sql.rs`)
-//! with SQLite's numbered `?N` placeholders; reads run on the caller's thread, writes as one job
-//! each on the writer thread (see the module docs of `sqlite`).
+//! The store traits on SQLite, through rusqlite. The statements are `crate::sql`'s, shared with
+//! PostgreSQL; this file only binds them and reads rows back. Reads run on the caller's thread,
+//! writes as one job each on the writer thread (see the module docs of `sqlite`).
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use tessera_core::model::{
-    BulkSelector, Event, KeyRecord, KeyState, Revocation, RevocationTarget, Role, Rotation,
-    Session, SessionSelector, User,
+    BulkSelector, Event, KeyRecord, KeyState, Revocation, RevocationTarget, Revoked, Role,
+    Rotation, Session, SessionSelector, User,
 };
 use tessera_core::store::*;
 use uuid::Uuid;
@@ -14,8 +14,7 @@ use super::SqliteStore;
 use crate::codec::{
     opt_uuid, revocation_columns, revocation_target, roles_from_json, roles_to_json, uuid,
 };
-
-const SESSION_COLUMNS: &str = "id, user_id, namespace, created_at, last_active_at, expires_at, absolute_expires_at, ip, user_agent, refresh_count, generation, secret_hash, prev_secret_hash, rotated_at, revoked_at, revoke_reason";
+use crate::sql::{self as S, bulk_params, cutoff};
 
 /// A value that does not decode, as a rusqlite error (mapped back to `StoreError::Corrupt`).
 fn corrupt(e: StoreError) -> rusqlite::Error {
@@ -74,32 +73,46 @@ fn event_from(row: &Row<'_>) -> rusqlite::Result<Event> {
 }
 
 fn insert_event(c: &Connection, e: &Event) -> rusqlite::Result<()> {
-    c.prepare_cached("INSERT INTO events (id, type, at, user_id, session_id, ip, user_agent, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?
-        .execute(params![
-            e.id.to_string(),
-            e.kind,
-            e.at,
-            e.user_id.map(|u| u.to_string()),
-            e.session_id.map(|u| u.to_string()),
-            e.ip,
-            e.user_agent,
-            e.detail.to_string(),
-        ])?;
+    c.prepare_cached(S::INSERT_EVENT.sqlite)?.execute(params![
+        e.id.to_string(),
+        e.kind,
+        e.at,
+        e.user_id.map(|u| u.to_string()),
+        e.session_id.map(|u| u.to_string()),
+        e.ip,
+        e.user_agent,
+        e.detail.to_string(),
+    ])?;
     Ok(())
 }
 
 /// Adds a record to the revocation feed; every node polls it.
-fn insert_revocation(c: &Connection, target: &RevocationTarget, at: i64) -> rusqlite::Result<i64> {
+fn insert_revocation(
+    c: &Connection,
+    target: &RevocationTarget,
+    at: i64,
+) -> rusqlite::Result<Revocation> {
     let (kind, column) = revocation_columns(target);
-    c.prepare_cached(
-        "INSERT INTO revocations (kind, target, at) VALUES (?1, ?2, ?3) RETURNING seq",
-    )?
-    .query_row(params![kind, column, at], |r| r.get(0))
+    let seq = c
+        .prepare_cached(S::INSERT_REVOCATION.sqlite)?
+        .query_row(params![kind, column, at], |r| r.get(0))?;
+    Ok(Revocation {
+        seq,
+        target: target.clone(),
+        at,
+    })
 }
 
 fn insert_key(c: &Connection, k: &KeyRecord) -> rusqlite::Result<()> {
-    c.prepare_cached("INSERT INTO signing_keys (kid, alg, state, created_at, activated_at, retired_at, private_sealed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
-        .execute(params![k.kid, k.alg, k.state.as_str(), k.created_at, k.activated_at, k.retired_at, k.private_sealed])?;
+    c.prepare_cached(S::INSERT_KEY.sqlite)?.execute(params![
+        k.kid,
+        k.alg,
+        k.state.as_str(),
+        k.created_at,
+        k.activated_at,
+        k.retired_at,
+        k.private_sealed
+    ])?;
     Ok(())
 }
 
@@ -108,8 +121,15 @@ impl UserStore for SqliteStore {
     async fn create_user(&self, u: &User, event: &Event) -> StoreResult<()> {
         let (u, event) = (u.clone(), event.clone());
         self.write(move |t| {
-            t.prepare_cached("INSERT INTO users (id, email, password_hash, roles, banned, created_at, password_changed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
-                .execute(params![u.id.to_string(), u.email, u.password_hash, roles_to_json(&u.roles), u.banned, u.created_at, u.password_changed_at])?;
+            t.prepare_cached(S::INSERT_USER.sqlite)?.execute(params![
+                u.id.to_string(),
+                u.email,
+                u.password_hash,
+                roles_to_json(&u.roles),
+                u.banned,
+                u.created_at,
+                u.password_changed_at
+            ])?;
             insert_event(&t, &event)?;
             t.commit()
         })
@@ -118,7 +138,7 @@ impl UserStore for SqliteStore {
 
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
         self.read(|c| {
-            c.prepare_cached("SELECT * FROM users WHERE email = ?1")?
+            c.prepare_cached(S::USER_BY_EMAIL.sqlite)?
                 .query_row([email], user_from)
                 .optional()
         })
@@ -126,7 +146,7 @@ impl UserStore for SqliteStore {
 
     async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>> {
         self.read(|c| {
-            c.prepare_cached("SELECT * FROM users WHERE id = ?1")?
+            c.prepare_cached(S::USER_BY_ID.sqlite)?
                 .query_row([id.to_string()], user_from)
                 .optional()
         })
@@ -142,7 +162,7 @@ impl UserStore for SqliteStore {
         let (hash, event) = (hash.to_owned(), event.cloned());
         self.write(move |t| {
             let done = t
-                .prepare_cached("UPDATE users SET password_hash = ?1, password_changed_at = COALESCE(?2, password_changed_at) WHERE id = ?3")?
+                .prepare_cached(S::SET_PASSWORD_HASH.sqlite)?
                 .execute(params![hash, changed_at, id.to_string()])?
                 == 1;
             if let (true, Some(e)) = (done, &event) {
@@ -156,25 +176,35 @@ impl UserStore for SqliteStore {
 
     async fn users(&self, limit: i64) -> StoreResult<Vec<User>> {
         self.read(|c| {
-            c.prepare_cached("SELECT * FROM users ORDER BY created_at DESC, id DESC LIMIT ?1")?
+            c.prepare_cached(S::USERS.sqlite)?
                 .query_map([limit], user_from)?
                 .collect()
         })
     }
 
-    async fn delete_user(&self, id: Uuid, at: i64, event: &Event) -> StoreResult<bool> {
+    async fn delete_user(&self, id: Uuid, at: i64, event: &Event) -> StoreResult<Option<Revoked>> {
         let event = event.clone();
         self.write(move |t| {
-            let deleted = t.execute("DELETE FROM users WHERE id = ?1", [id.to_string()])? == 1;
-            if !deleted {
-                return Ok(false);
+            // The sessions first: deleting the user would cascade to them unseen.
+            let sessions: Vec<(i64, Option<i64>)> = t
+                .prepare_cached(S::DELETE_USER_SESSIONS.sqlite)?
+                .query_map([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            if t.execute(S::DELETE_USER.sqlite, [id.to_string()])? != 1 {
+                return Ok(None);
             }
-            // Sessions go with the user (ON DELETE CASCADE); verifiers learn from one cutoff.
-            t.execute("DELETE FROM sessions WHERE user_id = ?1", [id.to_string()])?;
-            insert_revocation(&t, &RevocationTarget::User { user_id: id }, at)?;
+            let live = sessions
+                .iter()
+                .filter(|(_, revoked)| revoked.is_none())
+                .count() as u64;
+            let at = cutoff(at, sessions.iter().map(|(stamp, _)| *stamp));
+            let record = insert_revocation(&t, &RevocationTarget::User { user_id: id }, at)?;
             insert_event(&t, &event)?;
             t.commit()?;
-            Ok(true)
+            Ok(Some(Revoked {
+                sessions: live,
+                records: vec![record],
+            }))
         })
         .await
     }
@@ -213,7 +243,7 @@ impl UserStore for SqliteStore {
 impl RoleStore for SqliteStore {
     async fn roles(&self) -> StoreResult<Vec<Role>> {
         self.read(|c| {
-            c.prepare_cached("SELECT name, permissions FROM roles ORDER BY name")?
+            c.prepare_cached(S::ROLES.sqlite)?
                 .query_map([], |row| {
                     Ok(Role {
                         name: row.get("name")?,
@@ -228,7 +258,7 @@ impl RoleStore for SqliteStore {
     async fn put_role(&self, role: &Role) -> StoreResult<()> {
         let (name, perms) = (role.name.clone(), roles_to_json(&role.permissions));
         self.write(move |t| {
-            t.execute("INSERT INTO roles (name, permissions) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET permissions = excluded.permissions", params![name, perms])?;
+            t.execute(S::PUT_ROLE.sqlite, params![name, perms])?;
             t.commit()
         })
         .await
@@ -237,13 +267,13 @@ impl RoleStore for SqliteStore {
     async fn delete_role(&self, name: &str) -> StoreResult<bool> {
         let name = name.to_owned();
         self.write(move |t| {
-            if t.execute("DELETE FROM roles WHERE name = ?1", [&name])? != 1 {
+            if t.execute(S::DELETE_ROLE.sqlite, [&name])? != 1 {
                 return Ok(false);
             }
             // Roles are a JSON array per user; rewrite the users that carry this one.
             let quoted = serde_json::to_string(&name).expect("a string serializes");
             let holders: Vec<(String, String)> = t
-                .prepare("SELECT id, roles FROM users WHERE roles LIKE '%' || ?1 || '%'")?
+                .prepare(S::ROLE_HOLDERS.sqlite)?
                 .query_map([quoted], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
             for (id, roles) in holders {
@@ -266,7 +296,7 @@ impl SessionStore for SqliteStore {
     async fn create_session(&self, s: &Session, event: &Event) -> StoreResult<()> {
         let (s, event) = (s.clone(), event.clone());
         self.write(move |t| {
-            t.prepare_cached(&format!("INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"))?
+            t.prepare_cached(S::INSERT_SESSION.sqlite)?
                 .execute(params![
                     s.id.to_string(),
                     s.user_id.to_string(),
@@ -293,11 +323,9 @@ impl SessionStore for SqliteStore {
 
     async fn session(&self, id: Uuid) -> StoreResult<Option<Session>> {
         self.read(|c| {
-            c.prepare_cached(&format!(
-                "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1"
-            ))?
-            .query_row([id.to_string()], session_from)
-            .optional()
+            c.prepare_cached(S::SESSION.sqlite)?
+                .query_row([id.to_string()], session_from)
+                .optional()
         })
     }
 
@@ -310,10 +338,18 @@ impl SessionStore for SqliteStore {
     ) -> StoreResult<bool> {
         let (r, event) = (r.clone(), event.clone());
         self.write(move |t| {
-            // The one conditional write: whoever loses re-reads; a revocation makes it fail.
             let won = t
-                .prepare_cached("UPDATE sessions SET generation = ?1, secret_hash = ?2, prev_secret_hash = ?3, rotated_at = ?4, last_active_at = ?4, expires_at = ?5, refresh_count = ?6 WHERE id = ?7 AND generation = ?8 AND revoked_at IS NULL")?
-                .execute(params![r.generation, r.secret_hash, r.prev_secret_hash, r.rotated_at, r.expires_at, r.refresh_count, id.to_string(), from_generation])?
+                .prepare_cached(S::ROTATE_SESSION.sqlite)?
+                .execute(params![
+                    r.generation,
+                    r.secret_hash,
+                    r.prev_secret_hash,
+                    r.rotated_at,
+                    r.expires_at,
+                    r.refresh_count,
+                    id.to_string(),
+                    from_generation
+                ])?
                 == 1;
             if won {
                 insert_event(&t, &event)?;
@@ -326,9 +362,11 @@ impl SessionStore for SqliteStore {
 
     async fn touch_session(&self, id: Uuid, generation: i64, at: i64) -> StoreResult<bool> {
         self.write(move |t| {
-            let done = t
-                .prepare_cached("UPDATE sessions SET last_active_at = CASE WHEN last_active_at < ?1 THEN ?1 ELSE last_active_at END WHERE id = ?2 AND generation = ?3 AND revoked_at IS NULL")?
-                .execute(params![at, id.to_string(), generation])?;
+            let done = t.prepare_cached(S::TOUCH_SESSION.sqlite)?.execute(params![
+                at,
+                id.to_string(),
+                generation
+            ])?;
             t.commit()?;
             Ok(done == 1)
         })
@@ -341,27 +379,43 @@ impl SessionStore for SqliteStore {
         at: i64,
         reason: &str,
         event: &Event,
-    ) -> StoreResult<Vec<Uuid>> {
+    ) -> StoreResult<Revoked> {
         let (selector, reason, event) = (selector.clone(), reason.to_owned(), event.clone());
         self.write(move |t| {
-            // One statement marks and returns exactly the sessions this call revoked, so two
-            // concurrent revocations never both record the same session.
             let pairs = |r: &Row<'_>| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?));
             let rows: Vec<(String, String)> = match &selector {
                 SessionSelector::One(id) => t
-                    .prepare("UPDATE sessions SET revoked_at = ?1, revoke_reason = ?2 WHERE id = ?3 AND revoked_at IS NULL RETURNING id, user_id")?
+                    .prepare_cached(S::REVOKE_SESSION.sqlite)?
                     .query_map(params![at, reason, id.to_string()], pairs)?
                     .collect::<rusqlite::Result<_>>()?,
                 SessionSelector::User { user_id, except } => t
-                    .prepare("UPDATE sessions SET revoked_at = ?1, revoke_reason = ?2 WHERE user_id = ?3 AND revoked_at IS NULL AND id IS DISTINCT FROM ?4 RETURNING id, user_id")?
-                    .query_map(params![at, reason, user_id.to_string(), except.map(|e| e.to_string())], pairs)?
+                    .prepare_cached(S::REVOKE_USER_SESSIONS.sqlite)?
+                    .query_map(
+                        params![
+                            at,
+                            reason,
+                            user_id.to_string(),
+                            except.map(|e| e.to_string())
+                        ],
+                        pairs,
+                    )?
                     .collect::<rusqlite::Result<_>>()?,
             };
-            let mut ids = Vec::with_capacity(rows.len());
+            let mut revoked = Vec::with_capacity(rows.len());
             for (id, user_id) in rows {
-                let id = uuid(&id).map_err(corrupt)?;
-                let user_id = uuid(&user_id).map_err(corrupt)?;
-                insert_revocation(&t, &RevocationTarget::Session { session_id: id }, at)?;
+                revoked.push((
+                    uuid(&id).map_err(corrupt)?,
+                    uuid(&user_id).map_err(corrupt)?,
+                ));
+            }
+            revoked.sort();
+            let mut records = Vec::with_capacity(revoked.len());
+            for (id, user_id) in revoked {
+                records.push(insert_revocation(
+                    &t,
+                    &RevocationTarget::Session { session_id: id },
+                    at,
+                )?);
                 let e = Event {
                     id: tessera_core::model::new_id(),
                     session_id: Some(id),
@@ -370,11 +424,12 @@ impl SessionStore for SqliteStore {
                     ..event.clone()
                 };
                 insert_event(&t, &e)?;
-                ids.push(id);
             }
             t.commit()?;
-            ids.sort();
-            Ok(ids)
+            Ok(Revoked {
+                sessions: records.len() as u64,
+                records,
+            })
         })
         .await
     }
@@ -385,29 +440,33 @@ impl SessionStore for SqliteStore {
         at: i64,
         reason: &str,
         event: &Event,
-    ) -> StoreResult<u64> {
+    ) -> StoreResult<Revoked> {
         let (selector, reason, event) = (selector.clone(), reason.to_owned(), event.clone());
         self.write(move |t| {
-            let n = match &selector {
-                BulkSelector::Namespace(ns) => t.execute("UPDATE sessions SET revoked_at = ?1, revoke_reason = ?2 WHERE revoked_at IS NULL AND namespace = ?3", params![at, reason, ns])?,
-                BulkSelector::User { user_id, namespace } => t.execute("UPDATE sessions SET revoked_at = ?1, revoke_reason = ?2 WHERE revoked_at IS NULL AND user_id = ?3 AND (?4 IS NULL OR namespace = ?4)", params![at, reason, user_id.to_string(), namespace])?,
-                BulkSelector::All => t.execute("UPDATE sessions SET revoked_at = ?1, revoke_reason = ?2 WHERE revoked_at IS NULL", params![at, reason])?,
-            } as u64;
-            insert_revocation(&t, &selector.target(), at)?;
+            let (namespace, user_id) = bulk_params(&selector);
+            let stamps: Vec<i64> = t
+                .prepare_cached(S::REVOKE_BULK.sqlite)?
+                .query_map(params![at, reason, namespace, user_id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let n = stamps.len() as u64;
+            let record = insert_revocation(&t, &selector.target(), cutoff(at, stamps))?;
             let e = Event {
                 detail: serde_json::json!({"reason": reason, "revoked": n}),
                 ..event
             };
             insert_event(&t, &e)?;
             t.commit()?;
-            Ok(n)
+            Ok(Revoked {
+                sessions: n,
+                records: vec![record],
+            })
         })
         .await
     }
 
     async fn live_sessions(&self, user_id: Uuid, now: i64) -> StoreResult<Vec<Session>> {
         self.read(|c| {
-            c.prepare_cached(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2 ORDER BY last_active_at DESC, id DESC"))?
+            c.prepare_cached(S::LIVE_SESSIONS.sqlite)?
                 .query_map(params![user_id.to_string(), now], session_from)?
                 .collect()
         })
@@ -419,9 +478,9 @@ impl RevocationStore for SqliteStore {
     async fn record_revocation(&self, target: &RevocationTarget, at: i64) -> StoreResult<i64> {
         let target = target.clone();
         self.write(move |t| {
-            let seq = insert_revocation(&t, &target, at)?;
+            let record = insert_revocation(&t, &target, at)?;
             t.commit()?;
-            Ok(seq)
+            Ok(record.seq)
         })
         .await
     }
@@ -433,12 +492,15 @@ impl RevocationStore for SqliteStore {
         limit: i64,
     ) -> StoreResult<Vec<Revocation>> {
         self.read(|c| {
-            c.prepare_cached("SELECT seq, kind, target, at FROM revocations WHERE seq > ?1 AND at >= ?2 ORDER BY seq LIMIT ?3")?
+            c.prepare_cached(S::REVOCATIONS.sqlite)?
                 .query_map(params![after_seq, min_at, limit], |row| {
                     Ok(Revocation {
                         seq: row.get("seq")?,
-                        target: revocation_target(&row.get::<_, String>("kind")?, row.get("target")?)
-                            .map_err(corrupt)?,
+                        target: revocation_target(
+                            &row.get::<_, String>("kind")?,
+                            row.get("target")?,
+                        )
+                        .map_err(corrupt)?,
                         at: row.get("at")?,
                     })
                 })?
@@ -451,7 +513,7 @@ impl RevocationStore for SqliteStore {
 impl KeyStore for SqliteStore {
     async fn keys(&self) -> StoreResult<Vec<KeyRecord>> {
         self.read(|c| {
-            c.prepare_cached("SELECT kid, alg, state, created_at, activated_at, retired_at, private_sealed FROM signing_keys")?
+            c.prepare_cached(S::KEYS.sqlite)?
                 .query_map([], |row| {
                     Ok(KeyRecord {
                         kid: row.get("kid")?,
@@ -471,9 +533,7 @@ impl KeyStore for SqliteStore {
     async fn init_keys(&self, alg: &str, keys: &[KeyRecord]) -> StoreResult<bool> {
         let (alg, keys) = (alg.to_owned(), keys.to_vec());
         self.write(move |t| {
-            let exists = t
-                .prepare("SELECT kid FROM signing_keys WHERE alg = ?1 AND state = 'current'")?
-                .exists([&alg])?;
+            let exists = t.prepare(S::CURRENT_KEY.sqlite)?.exists([&alg])?;
             if exists {
                 return Ok(false);
             }
@@ -507,11 +567,11 @@ impl KeyStore for SqliteStore {
         self.write(move |t| {
             // Each step is conditional on the state it expects, so of two concurrent rotations
             // the second finds nothing to change and rolls back.
-            let retired = t.execute("UPDATE signing_keys SET state = 'retiring', retired_at = ?1 WHERE kid = ?2 AND alg = ?3 AND state = 'current'", params![at, expected, next.alg])?;
+            let retired = t.execute(S::RETIRE_KEY.sqlite, params![at, expected, next.alg])?;
             if retired != 1 {
                 return Ok(false);
             }
-            let promoted = t.execute("UPDATE signing_keys SET state = 'current', activated_at = ?1 WHERE alg = ?2 AND state = 'next'", params![at, next.alg])?;
+            let promoted = t.execute(S::PROMOTE_KEY.sqlite, params![at, next.alg])?;
             if promoted != 1 {
                 return Ok(false);
             }
@@ -542,8 +602,11 @@ impl EventStore for SqliteStore {
         limit: i64,
     ) -> StoreResult<Vec<Event>> {
         self.read(|c| {
-            c.prepare_cached("SELECT * FROM events WHERE (?1 IS NULL OR user_id = ?1) AND (?2 IS NULL OR type = ?2) ORDER BY at DESC, id DESC LIMIT ?3")?
-                .query_map(params![user_id.map(|u| u.to_string()), kind, limit], event_from)?
+            c.prepare_cached(S::EVENTS.sqlite)?
+                .query_map(
+                    params![user_id.map(|u| u.to_string()), kind, limit],
+                    event_from,
+                )?
                 .collect()
         })
     }

@@ -2,8 +2,10 @@
 //!
 //! It holds revoked session ids until their last access token has expired, and cutoffs ("every
 //! token issued at or before T is dead") per user, per namespace and globally for mass
-//! revocations. Records arrive from this node's own writes and from the store's revocation feed
-//! (and, in a cluster, a broadcast), so applying one must be idempotent.
+//! revocations. Records arrive from this node's own writes, from the store's revocation feed and
+//! from broadcasts, so applying one must be idempotent. Only the feed moves the watermark
+//! ([`RevocationSet::advance`]): a broadcast may arrive before records with lower sequence
+//! numbers have committed.
 use std::collections::HashMap;
 use std::sync::RwLock;
 
@@ -25,22 +27,22 @@ struct State {
 }
 
 /// The set, shared by every request on a node.
-pub struct Revocations {
+pub struct RevocationSet {
     /// How long a session entry must be kept: the access-token lifetime plus a margin for the
     /// leeway and for a token signed in the instant a revocation lands.
     retention_ms: i64,
     state: RwLock<State>,
 }
 
-impl Revocations {
+impl RevocationSet {
     pub fn new(access_ttl_ms: i64) -> Self {
-        Revocations {
+        RevocationSet {
             retention_ms: access_ttl_ms + 60_000,
             state: RwLock::new(State::default()),
         }
     }
 
-    /// Applies one record (idempotent) and advances the watermark.
+    /// Applies one record (idempotent).
     pub fn apply(&self, r: &Revocation) {
         let mut s = self.state.write().expect("revocations lock");
         let cutoff = r.at;
@@ -67,7 +69,12 @@ impl Revocations {
             }
             RevocationTarget::All => s.all = s.all.max(cutoff),
         }
-        s.watermark = s.watermark.max(r.seq);
+    }
+
+    /// Records that every feed record up to `seq` has been applied.
+    pub fn advance(&self, seq: i64) {
+        let mut s = self.state.write().expect("revocations lock");
+        s.watermark = s.watermark.max(seq);
     }
 
     /// Whether a token of session `sid`, user `sub`, namespace `ns`, issued at `issued_ms`
@@ -110,7 +117,7 @@ mod tests {
 
     #[test]
     fn sessions_users_namespaces_and_all_are_checked() {
-        let r = Revocations::new(900_000);
+        let r = RevocationSet::new(900_000);
         let (sid, sub, other) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
         let rec = |seq, target, at| Revocation { seq, target, at };
         assert!(!r.is_revoked(&sid, &sub, "ns", 100_000));
@@ -145,6 +152,8 @@ mod tests {
         assert!(r.is_revoked(&other, &other, "ns", 250_000));
         assert!(!r.is_revoked(&other, &other, "ns2", 250_000));
         r.apply(&rec(5, RevocationTarget::All, 400_000));
+        assert_eq!(r.watermark(), 0, "applying never moves the watermark");
+        r.advance(5);
         assert!(r.is_revoked(&other, &other, "ns2", 400_000));
         assert!(!r.is_revoked(&other, &other, "ns2", 400_001));
         assert_eq!(r.watermark(), 5);

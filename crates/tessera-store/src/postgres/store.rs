@@ -1,0 +1,676 @@
+//! The store traits on PostgreSQL, through sqlx. The statements are `crate::sql`'s, shared with
+//! SQLite; this file only binds them and reads rows back.
+use async_trait::async_trait;
+use sqlx::Postgres;
+use sqlx::Row as _;
+use sqlx::postgres::PgRow;
+use tessera_core::model::{
+    BulkSelector, Event, KeyRecord, KeyState, Revocation, RevocationTarget, Revoked, Role,
+    Rotation, Session, SessionSelector, User,
+};
+use tessera_core::store::*;
+use uuid::Uuid;
+
+use crate::codec::{
+    opt_uuid, revocation_columns, revocation_target, roles_from_json, roles_to_json, uuid,
+};
+use crate::map_err;
+use crate::sql::{self as S, bulk_params, cutoff};
+
+use super::PostgresStore;
+
+fn get<'r, T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>>(
+    row: &'r PgRow,
+    col: &str,
+) -> StoreResult<T> {
+    row.try_get(col).map_err(map_err)
+}
+
+fn user_from(row: &PgRow) -> StoreResult<User> {
+    Ok(User {
+        id: uuid(&get::<String>(row, "id")?)?,
+        email: get(row, "email")?,
+        password_hash: get(row, "password_hash")?,
+        roles: roles_from_json(&get::<String>(row, "roles")?)?,
+        banned: get(row, "banned")?,
+        created_at: get(row, "created_at")?,
+        password_changed_at: get(row, "password_changed_at")?,
+    })
+}
+
+fn session_from(row: &PgRow) -> StoreResult<Session> {
+    Ok(Session {
+        id: uuid(&get::<String>(row, "id")?)?,
+        user_id: uuid(&get::<String>(row, "user_id")?)?,
+        namespace: get(row, "namespace")?,
+        created_at: get(row, "created_at")?,
+        last_active_at: get(row, "last_active_at")?,
+        expires_at: get(row, "expires_at")?,
+        absolute_expires_at: get(row, "absolute_expires_at")?,
+        ip: get(row, "ip")?,
+        user_agent: get(row, "user_agent")?,
+        refresh_count: get(row, "refresh_count")?,
+        generation: get(row, "generation")?,
+        secret_hash: get(row, "secret_hash")?,
+        prev_secret_hash: get(row, "prev_secret_hash")?,
+        rotated_at: get(row, "rotated_at")?,
+        revoked_at: get(row, "revoked_at")?,
+        revoke_reason: get(row, "revoke_reason")?,
+    })
+}
+
+fn event_from(row: &PgRow) -> StoreResult<Event> {
+    Ok(Event {
+        id: uuid(&get::<String>(row, "id")?)?,
+        kind: get(row, "type")?,
+        at: get(row, "at")?,
+        user_id: opt_uuid(get(row, "user_id")?)?,
+        session_id: opt_uuid(get(row, "session_id")?)?,
+        ip: get(row, "ip")?,
+        user_agent: get(row, "user_agent")?,
+        detail: serde_json::from_str(&get::<String>(row, "detail")?)
+            .map_err(|_| StoreError::Corrupt("bad event detail".into()))?,
+    })
+}
+
+/// Binds an event's eight columns, in `events` column order, after what `q` has bound.
+fn bind_event<'q>(
+    q: sqlx::query::Query<'q, Postgres, <Postgres as sqlx::Database>::Arguments>,
+    e: &Event,
+) -> sqlx::query::Query<'q, Postgres, <Postgres as sqlx::Database>::Arguments> {
+    q.bind(e.id.to_string())
+        .bind(&e.kind)
+        .bind(e.at)
+        .bind(e.user_id.map(|u| u.to_string()))
+        .bind(e.session_id.map(|u| u.to_string()))
+        .bind(&e.ip)
+        .bind(&e.user_agent)
+        .bind(e.detail.to_string())
+}
+
+async fn insert_event(tx: &mut sqlx::Transaction<'static, Postgres>, e: &Event) -> StoreResult<()> {
+    bind_event(sqlx::query(S::INSERT_EVENT.pg), e)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    Ok(())
+}
+
+#[async_trait]
+impl UserStore for PostgresStore {
+    async fn create_user(&self, u: &User, event: &Event) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(S::INSERT_USER.pg)
+            .bind(u.id.to_string())
+            .bind(&u.email)
+            .bind(&u.password_hash)
+            .bind(roles_to_json(&u.roles))
+            .bind(u.banned)
+            .bind(u.created_at)
+            .bind(u.password_changed_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        insert_event(&mut tx, event).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        sqlx::query(S::USER_BY_EMAIL.pg)
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?
+            .as_ref()
+            .map(user_from)
+            .transpose()
+    }
+
+    async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>> {
+        sqlx::query(S::USER_BY_ID.pg)
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?
+            .as_ref()
+            .map(user_from)
+            .transpose()
+    }
+
+    async fn set_password_hash(
+        &self,
+        id: Uuid,
+        hash: &str,
+        changed_at: Option<i64>,
+        event: Option<&Event>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(S::SET_PASSWORD_HASH.pg)
+            .bind(hash)
+            .bind(changed_at)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .rows_affected()
+            == 1;
+        if let (true, Some(e)) = (done, event) {
+            insert_event(&mut tx, e).await?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(done)
+    }
+
+    async fn users(&self, limit: i64) -> StoreResult<Vec<User>> {
+        sqlx::query(S::USERS.pg)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(user_from)
+            .collect()
+    }
+
+    async fn delete_user(&self, id: Uuid, at: i64, event: &Event) -> StoreResult<Option<Revoked>> {
+        let mut tx = self.begin().await?;
+        // The sessions first: deleting the user would cascade to them unseen.
+        let sessions = sqlx::query(S::DELETE_USER_SESSIONS.pg)
+            .bind(id.to_string())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let deleted = sqlx::query(S::DELETE_USER.pg)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .rows_affected()
+            == 1;
+        if !deleted {
+            return Ok(None);
+        }
+        let mut live = 0;
+        let mut stamps = Vec::with_capacity(sessions.len());
+        for row in &sessions {
+            stamps.push(get::<i64>(row, "last_active_at")?);
+            live += u64::from(get::<Option<i64>>(row, "revoked_at")?.is_none());
+        }
+        let target = RevocationTarget::User { user_id: id };
+        let record = insert_revocation(self, &mut tx, &target, cutoff(at, stamps)).await?;
+        insert_event(&mut tx, event).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(Some(Revoked {
+            sessions: live,
+            records: vec![record],
+        }))
+    }
+
+    async fn set_user_roles(&self, id: Uuid, roles: &[String]) -> StoreResult<bool> {
+        let done = sqlx::query(S::SET_USER_ROLES.pg)
+            .bind(roles_to_json(roles))
+            .bind(id.to_string())
+            .execute(self.writes())
+            .await
+            .map_err(map_err)?
+            .rows_affected();
+        Ok(done == 1)
+    }
+
+    async fn set_banned(&self, id: Uuid, banned: bool, event: &Event) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(S::SET_BANNED.pg)
+            .bind(banned)
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .rows_affected()
+            == 1;
+        if done {
+            insert_event(&mut tx, event).await?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(done)
+    }
+}
+
+#[async_trait]
+impl RoleStore for PostgresStore {
+    async fn roles(&self) -> StoreResult<Vec<Role>> {
+        sqlx::query(S::ROLES.pg)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(|row| {
+                Ok(Role {
+                    name: get(row, "name")?,
+                    permissions: roles_from_json(&get::<String>(row, "permissions")?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn put_role(&self, role: &Role) -> StoreResult<()> {
+        sqlx::query(S::PUT_ROLE.pg)
+            .bind(&role.name)
+            .bind(roles_to_json(&role.permissions))
+            .execute(self.writes())
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn delete_role(&self, name: &str) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let deleted = sqlx::query(S::DELETE_ROLE.pg)
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .rows_affected()
+            == 1;
+        if !deleted {
+            return Ok(false);
+        }
+        // Roles are a JSON array per user; rewrite the users that carry this one.
+        let quoted = serde_json::to_string(name).expect("a string serializes");
+        let holders = sqlx::query(S::ROLE_HOLDERS.pg)
+            .bind(&quoted)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        for row in &holders {
+            let id: String = get(row, "id")?;
+            let mut roles = roles_from_json(&get::<String>(row, "roles")?)?;
+            roles.retain(|r| r != name);
+            sqlx::query(S::SET_USER_ROLES.pg)
+                .bind(roles_to_json(&roles))
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_err)?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl SessionStore for PostgresStore {
+    async fn create_session(&self, s: &Session, event: &Event) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        sqlx::query(S::INSERT_SESSION.pg)
+            .bind(s.id.to_string())
+            .bind(s.user_id.to_string())
+            .bind(&s.namespace)
+            .bind(s.created_at)
+            .bind(s.last_active_at)
+            .bind(s.expires_at)
+            .bind(s.absolute_expires_at)
+            .bind(&s.ip)
+            .bind(&s.user_agent)
+            .bind(s.refresh_count)
+            .bind(s.generation)
+            .bind(&s.secret_hash)
+            .bind(&s.prev_secret_hash)
+            .bind(s.rotated_at)
+            .bind(s.revoked_at)
+            .bind(&s.revoke_reason)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        insert_event(&mut tx, event).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn session(&self, id: Uuid) -> StoreResult<Option<Session>> {
+        sqlx::query(S::SESSION.pg)
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?
+            .as_ref()
+            .map(session_from)
+            .transpose()
+    }
+
+    async fn rotate_session(
+        &self,
+        id: Uuid,
+        from_generation: i64,
+        r: &Rotation,
+        event: &Event,
+    ) -> StoreResult<bool> {
+        // The one conditional write, and its event, in one round trip (see `sql.rs`).
+        let update = sqlx::query(S::ROTATE_SESSION_WITH_EVENT.pg)
+            .bind(r.generation)
+            .bind(&r.secret_hash)
+            .bind(&r.prev_secret_hash)
+            .bind(r.rotated_at)
+            .bind(r.expires_at)
+            .bind(r.refresh_count)
+            .bind(id.to_string())
+            .bind(from_generation);
+        let inserted = bind_event(update, event)
+            .execute(self.writes())
+            .await
+            .map_err(map_err)?
+            .rows_affected();
+        Ok(inserted == 1)
+    }
+
+    async fn touch_session(&self, id: Uuid, generation: i64, at: i64) -> StoreResult<bool> {
+        let done = sqlx::query(S::TOUCH_SESSION.pg)
+            .bind(at)
+            .bind(id.to_string())
+            .bind(generation)
+            .execute(self.writes())
+            .await
+            .map_err(map_err)?
+            .rows_affected();
+        Ok(done == 1)
+    }
+
+    async fn revoke_sessions(
+        &self,
+        selector: &SessionSelector,
+        at: i64,
+        reason: &str,
+        event: &Event,
+    ) -> StoreResult<Revoked> {
+        let mut tx = self.begin().await?;
+        let rows = match selector {
+            SessionSelector::One(id) => {
+                sqlx::query(S::REVOKE_SESSION.pg)
+                    .bind(at)
+                    .bind(reason)
+                    .bind(id.to_string())
+                    .fetch_all(&mut *tx)
+                    .await
+            }
+            SessionSelector::User { user_id, except } => {
+                sqlx::query(S::REVOKE_USER_SESSIONS.pg)
+                    .bind(at)
+                    .bind(reason)
+                    .bind(user_id.to_string())
+                    .bind(except.map(|e| e.to_string()))
+                    .fetch_all(&mut *tx)
+                    .await
+            }
+        }
+        .map_err(map_err)?;
+        let mut revoked = Vec::with_capacity(rows.len());
+        for row in &rows {
+            revoked.push((
+                uuid(&get::<String>(row, "id")?)?,
+                uuid(&get::<String>(row, "user_id")?)?,
+            ));
+        }
+        revoked.sort();
+        let mut records = Vec::with_capacity(revoked.len());
+        for (id, user_id) in revoked {
+            let target = RevocationTarget::Session { session_id: id };
+            records.push(insert_revocation(self, &mut tx, &target, at).await?);
+            let e = Event {
+                id: tessera_core::model::new_id(),
+                session_id: Some(id),
+                user_id: event.user_id.or(Some(user_id)),
+                detail: serde_json::json!({"reason": reason}),
+                ..event.clone()
+            };
+            insert_event(&mut tx, &e).await?;
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(Revoked {
+            sessions: records.len() as u64,
+            records,
+        })
+    }
+
+    async fn revoke_bulk(
+        &self,
+        selector: &BulkSelector,
+        at: i64,
+        reason: &str,
+        event: &Event,
+    ) -> StoreResult<Revoked> {
+        let mut tx = self.begin().await?;
+        let (namespace, user_id) = bulk_params(selector);
+        let stamps: Vec<i64> = sqlx::query_scalar(S::REVOKE_BULK.pg)
+            .bind(at)
+            .bind(reason)
+            .bind(namespace)
+            .bind(user_id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let n = stamps.len() as u64;
+        let record =
+            insert_revocation(self, &mut tx, &selector.target(), cutoff(at, stamps)).await?;
+        let e = Event {
+            detail: serde_json::json!({"reason": reason, "revoked": n}),
+            ..event.clone()
+        };
+        insert_event(&mut tx, &e).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(Revoked {
+            sessions: n,
+            records: vec![record],
+        })
+    }
+
+    async fn live_sessions(&self, user_id: Uuid, now: i64) -> StoreResult<Vec<Session>> {
+        sqlx::query(S::LIVE_SESSIONS.pg)
+            .bind(user_id.to_string())
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(session_from)
+            .collect()
+    }
+}
+
+#[async_trait]
+impl RevocationStore for PostgresStore {
+    async fn record_revocation(&self, target: &RevocationTarget, at: i64) -> StoreResult<i64> {
+        let mut tx = self.begin().await?;
+        let record = insert_revocation(self, &mut tx, target, at).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(record.seq)
+    }
+
+    async fn revocations(
+        &self,
+        after_seq: i64,
+        min_at: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<Revocation>> {
+        sqlx::query(S::REVOCATIONS.pg)
+            .bind(after_seq)
+            .bind(min_at)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(|row| {
+                Ok(Revocation {
+                    seq: get(row, "seq")?,
+                    target: revocation_target(&get::<String>(row, "kind")?, get(row, "target")?)?,
+                    at: get(row, "at")?,
+                })
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl KeyStore for PostgresStore {
+    async fn keys(&self) -> StoreResult<Vec<KeyRecord>> {
+        sqlx::query(S::KEYS.pg)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(|row| {
+                Ok(KeyRecord {
+                    kid: get(row, "kid")?,
+                    alg: get(row, "alg")?,
+                    state: KeyState::parse(&get::<String>(row, "state")?)
+                        .ok_or_else(|| StoreError::Corrupt("bad key state".into()))?,
+                    created_at: get(row, "created_at")?,
+                    activated_at: get(row, "activated_at")?,
+                    retired_at: get(row, "retired_at")?,
+                    private_sealed: get(row, "private_sealed")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn init_keys(&self, alg: &str, keys: &[KeyRecord]) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let existing = sqlx::query(S::CURRENT_KEY.pg)
+            .bind(alg)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if existing.is_some() {
+            return Ok(false);
+        }
+        for k in keys {
+            let inserted = insert_key(&mut tx, k).await;
+            // The partial unique index allows one `current` key per algorithm: a node
+            // that lost the race to initialise simply uses the winner's keys.
+            match inserted {
+                Ok(_) => {}
+                Err(StoreError::Conflict) => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    }
+
+    async fn rotate_keys(
+        &self,
+        expected_current: &str,
+        new_next: &KeyRecord,
+        at: i64,
+        event: &Event,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        // Each step is conditional on the state it expects, so of two concurrent
+        // rotations the second finds nothing to change and rolls back.
+        let retired = sqlx::query(S::RETIRE_KEY.pg)
+            .bind(at)
+            .bind(expected_current)
+            .bind(&new_next.alg)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .rows_affected();
+        if retired != 1 {
+            return Ok(false);
+        }
+        let promoted = sqlx::query(S::PROMOTE_KEY.pg)
+            .bind(at)
+            .bind(&new_next.alg)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .rows_affected();
+        if promoted != 1 {
+            return Ok(false);
+        }
+        insert_key(&mut tx, new_next).await?;
+        insert_event(&mut tx, event).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(true)
+    }
+}
+
+/// Adds a record to the revocation feed inside `tx`, and lets the backend announce it.
+async fn insert_revocation(
+    store: &PostgresStore,
+    tx: &mut sqlx::Transaction<'static, Postgres>,
+    target: &RevocationTarget,
+    at: i64,
+) -> StoreResult<Revocation> {
+    let (kind, column) = revocation_columns(target);
+    let seq: i64 = sqlx::query(S::INSERT_REVOCATION.pg)
+        .bind(kind)
+        .bind(column)
+        .bind(at)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(map_err)?
+        .try_get("seq")
+        .map_err(map_err)?;
+    let revocation = Revocation {
+        seq,
+        target: target.clone(),
+        at,
+    };
+    store.after_revocation(tx, &revocation).await?;
+    Ok(revocation)
+}
+
+async fn insert_key(
+    tx: &mut sqlx::Transaction<'static, Postgres>,
+    k: &KeyRecord,
+) -> StoreResult<()> {
+    sqlx::query(S::INSERT_KEY.pg)
+        .bind(&k.kid)
+        .bind(&k.alg)
+        .bind(k.state.as_str())
+        .bind(k.created_at)
+        .bind(k.activated_at)
+        .bind(k.retired_at)
+        .bind(&k.private_sealed)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    Ok(())
+}
+
+#[async_trait]
+impl EventStore for PostgresStore {
+    async fn record_event(&self, event: &Event) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        insert_event(&mut tx, event).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn events(
+        &self,
+        user_id: Option<Uuid>,
+        kind: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<Event>> {
+        sqlx::query(S::EVENTS.pg)
+            .bind(user_id.map(|u| u.to_string()))
+            .bind(kind)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?
+            .iter()
+            .map(event_from)
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query(S::PING.pg)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+}
