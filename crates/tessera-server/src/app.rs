@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::config::{Settings, parse_duration_ms};
+use crate::metrics::HttpMetrics;
 use crate::state::AppState;
 use crate::{files, routes};
 
@@ -68,7 +69,7 @@ pub async fn build(settings: Settings) -> Result<Arc<AppState>, String> {
         engine,
         settings,
         admin_key_hashes,
-        http_metrics: Default::default(),
+        http_metrics: HttpMetrics::new(routes::endpoints().iter().map(|e| e.path)),
     }))
 }
 

@@ -134,20 +134,32 @@ fn load(file: Option<&PathBuf>, listen: Option<String>) -> Result<Settings, Stri
 }
 
 /// Logs to stderr; `RUST_LOG` overrides `default` (info for the server, warn for commands).
+///
+/// Lines are written by a background thread (tracing-appender's non-blocking writer), so a
+/// request never waits on stderr: at every request's access-log line, a synchronous write under
+/// stderr's lock was a large share of a cached verification's cost. Under overload past its
+/// buffer (128 000 lines) the writer drops lines rather than slow requests down. The returned
+/// writer's guard (in [`LOG_FLUSH`]) flushes what is queued when `main` drops it at the end.
 fn init_logging(json: bool, default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     if json {
         builder.json().init();
     } else {
         builder.init();
     }
+    *LOG_FLUSH.lock().expect("log guard") = Some(guard);
 }
+
+/// Flushes the log writer when taken and dropped.
+static LOG_FLUSH: std::sync::Mutex<Option<tracing_appender::non_blocking::WorkerGuard>> =
+    std::sync::Mutex::new(None);
 
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
@@ -261,7 +273,9 @@ async fn run(cli: Cli) -> Result<(), String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run(Cli::parse()).await {
+    let result = run(Cli::parse()).await;
+    drop(LOG_FLUSH.lock().ok().and_then(|mut g| g.take()));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -170,3 +170,51 @@ async fn metrics_count_requests_logins_refreshes_reuse_and_revocations_without_u
         assert!(!text.contains(secret), "{secret} appears in /metrics");
     }
 }
+
+/// Labels come from fixed sets: made-up methods become `other`, unknown paths `unmatched`, so no
+/// client can add series (or grow `/metrics`) by sending odd requests.
+#[tokio::test]
+async fn odd_methods_and_paths_add_no_series() {
+    let srv = start("").await;
+    let series = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("tessera_http_requests_total{"))
+            .map(|l| l.rsplit_once(' ').unwrap().0.to_owned())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    for i in 0..30 {
+        let method =
+            reqwest::Method::from_bytes(format!("M{i}{}", "X".repeat(200)).as_bytes()).unwrap();
+        srv.client
+            .request(method, srv.url("/healthz"))
+            .send()
+            .await
+            .unwrap();
+        srv.client
+            .get(srv.url(&format!("/no/such/path/{i}")))
+            .send()
+            .await
+            .unwrap();
+    }
+    let text = scrape(&srv).await;
+    let got = series(&text);
+    assert!(
+        got.iter()
+            .all(|s| !s.contains("XXXX") && !s.contains("/no/such")),
+        "{got:?}"
+    );
+    assert_eq!(
+        value(
+            &text,
+            "tessera_http_requests_total{route=\"/healthz\",method=\"other\",status=\"405\"}"
+        ),
+        30
+    );
+    assert_eq!(
+        value(
+            &text,
+            "tessera_http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"}"
+        ),
+        30
+    );
+}
