@@ -236,13 +236,8 @@ impl SessionStore for MemoryStore {
             sess.revoke_reason = Some(reason.to_owned());
             let user_id = sess.user_id;
             records.push(s.push_revocation(RevocationTarget::Session { session_id: *id }, at));
-            s.events.push(Event {
-                id: crate::model::new_id(),
-                session_id: Some(*id),
-                user_id: event.user_id.or(Some(user_id)),
-                detail: serde_json::json!({"reason": reason}),
-                ..event.clone()
-            });
+            s.events
+                .push(Event::for_revoked_session(event, *id, user_id, reason));
         }
         Ok(Revoked {
             sessions: ids.len() as u64,

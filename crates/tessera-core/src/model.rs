@@ -250,6 +250,24 @@ impl std::fmt::Debug for KeyRecord {
 }
 
 impl Event {
+    /// The event of one session that a revocation ended: `template`'s kind, time and request
+    /// metadata, with an id of its own, the session, its user (unless the template names one)
+    /// and the reason.
+    pub fn for_revoked_session(
+        template: &Event,
+        session_id: Uuid,
+        user_id: Uuid,
+        reason: &str,
+    ) -> Event {
+        Event {
+            id: new_id(),
+            session_id: Some(session_id),
+            user_id: template.user_id.or(Some(user_id)),
+            detail: serde_json::json!({"reason": reason}),
+            ..template.clone()
+        }
+    }
+
     /// A new event of `kind` at `at`; callers fill in the rest.
     pub fn new(kind: &str, at: i64) -> Self {
         Event {

@@ -413,13 +413,7 @@ impl SessionStore for PostgresStore {
         for (id, user_id) in revoked {
             let target = RevocationTarget::Session { session_id: id };
             records.push(insert_revocation(self, &mut tx, &target, at).await?);
-            let e = Event {
-                id: tessera_core::model::new_id(),
-                session_id: Some(id),
-                user_id: event.user_id.or(Some(user_id)),
-                detail: serde_json::json!({"reason": reason}),
-                ..event.clone()
-            };
+            let e = Event::for_revoked_session(event, id, user_id, reason);
             insert_event(&mut tx, &e).await?;
         }
         tx.commit().await.map_err(map_err)?;

@@ -416,13 +416,7 @@ impl SessionStore for SqliteStore {
                     &RevocationTarget::Session { session_id: id },
                     at,
                 )?);
-                let e = Event {
-                    id: tessera_core::model::new_id(),
-                    session_id: Some(id),
-                    user_id: event.user_id.or(Some(user_id)),
-                    detail: serde_json::json!({"reason": reason}),
-                    ..event.clone()
-                };
+                let e = Event::for_revoked_session(&event, id, user_id, &reason);
                 insert_event(&t, &e)?;
             }
             t.commit()?;
