@@ -75,14 +75,10 @@ impl HttpMetrics {
         }
     }
 
-    fn record(&self, route: Option<&str>, method: &Method, status: u16, elapsed: Duration) {
+    fn record(&self, route: Option<&str>, m: usize, status: u16, elapsed: Duration) {
         let r = route
             .and_then(|p| self.index.get(p).copied())
             .unwrap_or(self.routes.len() - 1);
-        let m = METHODS
-            .iter()
-            .position(|m| *m == method.as_str())
-            .unwrap_or(METHODS.len() - 1);
         let st = STATUSES
             .iter()
             .position(|s| *s == status)
@@ -99,16 +95,24 @@ impl HttpMetrics {
     }
 }
 
+/// The `method` label's index: one of [`METHODS`], or `other`.
+fn method_index(method: &Method) -> usize {
+    METHODS
+        .iter()
+        .position(|m| *m == method.as_str())
+        .unwrap_or(METHODS.len() - 1)
+}
+
 /// Records every request under its route template (`/auth/sessions/{id}`, never the id), or
 /// `unmatched` for paths no route knows.
 pub async fn record(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().cloned();
-    let method = req.method().clone();
+    let method = method_index(req.method());
     let started = Instant::now();
     let res = next.run(req).await;
     state.http_metrics.record(
         route.as_ref().map(MatchedPath::as_str),
-        &method,
+        method,
         res.status().as_u16(),
         started.elapsed(),
     );

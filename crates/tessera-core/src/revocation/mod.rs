@@ -157,6 +157,12 @@ impl RevocationHub {
     pub fn start(&self, poll: Duration) -> Background {
         let mut tasks = Vec::new();
         let transports = self.0.transports.read().expect("transports lock").clone();
+        let names: Vec<&str> = transports.iter().map(|t| t.name()).collect();
+        tracing::info!(
+            broadcasts = ?names,
+            poll_ms = poll.as_millis() as u64,
+            "following other nodes' revocations"
+        );
         for t in transports {
             let inbox = Inbox(self.0.clone());
             tasks.push(tokio::spawn(async move { t.listen(inbox).await }));
