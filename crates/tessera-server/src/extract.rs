@@ -105,7 +105,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
 }
 
 /// A verified access token (signature, claims, revocation): the `A` of API.md §5.
-pub struct Bearer(pub Principal);
+pub struct Bearer(pub Arc<Principal>);
 
 impl FromRequestParts<Arc<AppState>> for Bearer {
     type Rejection = ApiError;

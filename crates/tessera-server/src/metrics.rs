@@ -4,11 +4,10 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -75,7 +74,13 @@ impl HttpMetrics {
         }
     }
 
-    fn record(&self, route: Option<&str>, m: usize, status: u16, elapsed: Duration) {
+    /// Counts one request under its route template (`/auth/sessions/{id}`, never the id), or
+    /// `unmatched` for paths no route knows.
+    pub fn record(&self, route: Option<&str>, method: &Method, status: u16, elapsed: Duration) {
+        let m = METHODS
+            .iter()
+            .position(|m| *m == method.as_str())
+            .unwrap_or(METHODS.len() - 1);
         let r = route
             .and_then(|p| self.index.get(p).copied())
             .unwrap_or(self.routes.len() - 1);
@@ -93,30 +98,6 @@ impl HttpMetrics {
         t.sum_micros
             .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
     }
-}
-
-/// The `method` label's index: one of [`METHODS`], or `other`.
-fn method_index(method: &Method) -> usize {
-    METHODS
-        .iter()
-        .position(|m| *m == method.as_str())
-        .unwrap_or(METHODS.len() - 1)
-}
-
-/// Records every request under its route template (`/auth/sessions/{id}`, never the id), or
-/// `unmatched` for paths no route knows.
-pub async fn record(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().cloned();
-    let method = method_index(req.method());
-    let started = Instant::now();
-    let res = next.run(req).await;
-    state.http_metrics.record(
-        route.as_ref().map(MatchedPath::as_str),
-        method,
-        res.status().as_u16(),
-        started.elapsed(),
-    );
-    res
 }
 
 /// The admin key in `X-Api-Key` or as a bearer token, unless `public_metrics`.

@@ -1,29 +1,36 @@
-//! Cross-cutting response rules: security headers, the bearer challenge on protected routes, and
-//! a request log line with a request id (path only: no query string, no headers, no bodies).
+//! Cross-cutting rules: security headers, the bearer challenge on protected routes, and the one
+//! layer that observes every request (request id, access log, metrics).
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tracing::Instrument;
 
 use crate::error::ErrorCode;
+use crate::state::AppState;
 
 /// `X-Content-Type-Options: nosniff` everywhere, and `Cache-Control: no-store` on everything that
-/// did not choose its own caching (so no token response can ever be cached).
-pub async fn security_headers(req: Request, next: Next) -> Response {
-    let mut res = next.run(req).await;
-    let h = res.headers_mut();
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    if !h.contains_key(header::CACHE_CONTROL) {
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    res
+/// did not choose its own caching (so no token response can ever be cached). tower-http's layers:
+/// no boxed future per request.
+pub fn security_headers() -> (
+    SetResponseHeaderLayer<HeaderValue>,
+    SetResponseHeaderLayer<HeaderValue>,
+) {
+    (
+        SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ),
+    )
 }
 
 /// RFC 6750 §3: every 401 of a protected route carries a Bearer challenge naming the error.
@@ -46,22 +53,36 @@ pub async fn bearer_challenge(req: Request, next: Next) -> Response {
 
 static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
 
-/// One span per request, with an id on every line logged inside it.
-pub async fn request_log(req: Request, next: Next) -> Response {
+/// Everything that watches every request, in one layer: a span with a request id (so every line
+/// logged while handling it carries the id), one access-log line (method and path only: no query
+/// string, no headers, no bodies), and the request's metrics.
+pub async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let id = REQUEST_IDS.fetch_add(1, Ordering::Relaxed);
-    let span = tracing::info_span!("request", id, method = %req.method(), path = %req.uri().path());
-    async move {
-        let started = Instant::now();
-        let res = next.run(req).await;
-        let code = res.extensions().get::<ErrorCode>().map(|c| c.0);
-        tracing::info!(
-            status = res.status().as_u16(),
-            code,
-            micros = started.elapsed().as_micros() as u64,
-            "handled"
-        );
-        res
-    }
-    .instrument(span)
-    .await
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let method = req.method().clone();
+    let uri = req.uri().clone();
+    let started = Instant::now();
+    let res = next
+        .run(req)
+        .instrument(tracing::info_span!("request", id))
+        .await;
+    let elapsed = started.elapsed();
+    let status = res.status().as_u16();
+    state.http_metrics.record(
+        route.as_ref().map(MatchedPath::as_str),
+        &method,
+        status,
+        elapsed,
+    );
+    let code = res.extensions().get::<ErrorCode>().map(|c| c.0);
+    tracing::info!(
+        id,
+        method = method.as_str(),
+        path = uri.path(),
+        status,
+        code,
+        micros = elapsed.as_micros() as u64,
+        "handled"
+    );
+    res
 }

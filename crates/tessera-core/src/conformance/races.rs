@@ -159,7 +159,7 @@ async fn race(a: &Arc<Engine>, b: &Arc<Engine>, kind: Kind, tag: &str) {
                 current_password: PASSWORD.into(),
                 new_password: NEW_PASSWORD.into(),
             };
-            a.change_password(Some(&principal), change, &meta)
+            a.change_password(Some(principal.as_ref()), change, &meta)
                 .await
                 .unwrap();
             all[1..].to_vec()

@@ -92,7 +92,7 @@ pub async fn change_password(
     };
     state
         .engine
-        .change_password(principal.as_ref(), change, &meta)
+        .change_password(principal.as_deref(), change, &meta)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

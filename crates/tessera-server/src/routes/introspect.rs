@@ -22,18 +22,18 @@ pub async fn introspect(
     _: AdminKey,
     JsonBody(body): JsonBody<IntrospectBody>,
 ) -> ApiResult<Json<Introspection>> {
-    let claims = state
-        .engine
-        .introspect(&body.token)
-        .map(|c| IntrospectedClaims {
-            sub: c.sub,
-            sid: c.sid,
+    let claims = state.engine.introspect(&body.token).map(|p| {
+        let c = &p.claims;
+        IntrospectedClaims {
+            sub: c.sub.clone(),
+            sid: c.sid.clone(),
             exp: c.exp,
             iat: c.iat,
-            ns: c.ns,
-            roles: c.roles,
-            perms: c.perms,
-        });
+            ns: c.ns.clone(),
+            roles: c.roles.clone(),
+            perms: c.perms.clone(),
+        }
+    });
     Ok(Json(Introspection {
         active: claims.is_some(),
         claims,

@@ -11,7 +11,7 @@ use axum::routing::{MethodRouter, delete, get, post, put};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 
 use crate::error::ApiError;
-use crate::middleware::{bearer_challenge, request_log, security_headers};
+use crate::middleware::{bearer_challenge, observe, security_headers};
 use crate::state::AppState;
 use crate::views::*;
 
@@ -152,14 +152,17 @@ pub fn router(state: Arc<AppState>) -> Router {
     // Protected routes' 401s carry a Bearer challenge; admin routes need the key before anything.
     let bearer = bearer.route_layer(from_fn(bearer_challenge));
     let admin = admin.route_layer(from_fn_with_state(state.clone(), admin::require_admin_key));
-    open.merge(bearer)
+    let mut app = open
+        .merge(bearer)
         .merge(admin)
         .fallback(|| async { ApiError::not_found() })
-        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
-        .layer(from_fn_with_state(state.clone(), crate::metrics::record))
-        .layer(from_fn_with_state(state.clone(), crate::cors::cors))
-        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
-        .layer(from_fn(security_headers))
-        .layer(from_fn(request_log))
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() });
+    // Without allowed origins the CORS layer would do nothing: it is not there at all.
+    if !state.settings.cors_allowed_origins.is_empty() {
+        app = app.layer(from_fn_with_state(state.clone(), crate::cors::cors));
+    }
+    app.layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .layer(security_headers())
+        .layer(from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
