@@ -65,10 +65,16 @@ pub async fn build(settings: Settings) -> Result<Arc<AppState>, String> {
         .iter()
         .map(|k| Sha256::digest(k.as_bytes()).into())
         .collect();
+    let resource_key_hashes = settings
+        .resource_server_keys
+        .iter()
+        .map(|k| Sha256::digest(k.expose().as_bytes()).into())
+        .collect();
     Ok(Arc::new(AppState {
         engine,
         settings,
         admin_key_hashes,
+        resource_key_hashes,
         http_metrics: HttpMetrics::new(routes::endpoints().iter().map(|e| e.path)),
     }))
 }

@@ -119,6 +119,23 @@ impl FromRequestParts<Arc<AppState>> for Bearer {
     }
 }
 
+/// Whether `X-Api-Key` holds one of the keys whose SHA-256 is in `lists`. Hashing first makes
+/// the comparison constant-time whatever the length, and every key of every list is compared,
+/// so timing does not reveal which one matched, or whether any did.
+fn api_key_matches(parts: &Parts, lists: &[&[[u8; 32]]]) -> bool {
+    let presented = parts
+        .headers
+        .get("x-api-key")
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    let digest: [u8; 32] = Sha256::digest(presented).into();
+    let mut ok = subtle::Choice::from(0);
+    for key in lists.iter().flat_map(|l| l.iter()) {
+        ok |= key.ct_eq(&digest);
+    }
+    !presented.is_empty() && bool::from(ok)
+}
+
 /// A valid admin API key in `X-Api-Key`: the `K` of API.md §5.
 pub struct AdminKey;
 
@@ -129,22 +146,27 @@ impl FromRequestParts<Arc<AppState>> for AdminKey {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        let presented = parts
-            .headers
-            .get("x-api-key")
-            .map(|v| v.as_bytes())
-            .unwrap_or_default();
-        // Hashing first makes the comparison constant-time regardless of length; every key is
-        // compared so timing does not reveal which one matched.
-        let digest: [u8; 32] = Sha256::digest(presented).into();
-        let mut ok = subtle::Choice::from(0);
-        for key in &state.admin_key_hashes {
-            ok |= key.ct_eq(&digest);
-        }
-        if presented.is_empty() || !bool::from(ok) {
-            return Err(ApiError::unauthorized());
-        }
-        Ok(AdminKey)
+        api_key_matches(parts, &[&state.admin_key_hashes])
+            .then_some(AdminKey)
+            .ok_or_else(ApiError::unauthorized)
+    }
+}
+
+/// An admin key or a resource-server key in `X-Api-Key`: the `R` of API.md §5 (introspection
+/// and the revocation feed).
+pub struct ReaderKey;
+
+impl FromRequestParts<Arc<AppState>> for ReaderKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let lists = [&state.admin_key_hashes[..], &state.resource_key_hashes[..]];
+        api_key_matches(parts, &lists)
+            .then_some(ReaderKey)
+            .ok_or_else(ApiError::unauthorized)
     }
 }
 

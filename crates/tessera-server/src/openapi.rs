@@ -47,6 +47,7 @@ pub fn document(refresh_cookie: &str) -> Value {
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "An access token (at+jwt)."},
                 "adminKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+                "resourceServerKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key", "description": "A key of resource_server_keys: introspection and the revocation feed only."},
                 "adminBearer": {"type": "http", "scheme": "bearer", "description": "The admin key as a bearer token (metrics only)."},
                 "refreshHeader": {"type": "apiKey", "in": "header", "name": "X-Refresh-Token"},
                 "refreshCookie": {"type": "apiKey", "in": "cookie", "name": refresh_cookie, "description": "Needs X-CSRF-Token with the session's csrf token."},
@@ -70,6 +71,7 @@ fn operation(e: &Endpoint, g: &mut schemars::SchemaGenerator, problem: &schemars
         }
         Auth::BearerOrPassword => json!([{"bearer": []}, {}]),
         Auth::AdminKey => json!([{"adminKey": []}]),
+        Auth::ReaderKey => json!([{"adminKey": []}, {"resourceServerKey": []}]),
         Auth::Metrics => json!([{"adminKey": []}, {"adminBearer": []}]),
     };
     op["security"] = security;

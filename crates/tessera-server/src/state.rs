@@ -8,5 +8,7 @@ pub struct AppState {
     pub settings: Settings,
     /// SHA-256 of each accepted admin API key.
     pub admin_key_hashes: Vec<[u8; 32]>,
+    /// SHA-256 of each resource-server key (introspection and the revocation feed only).
+    pub resource_key_hashes: Vec<[u8; 32]>,
     pub http_metrics: crate::metrics::HttpMetrics,
 }

@@ -84,6 +84,71 @@ async fn every_admin_route_needs_the_key() {
     problem(res, 401, "unauthorized").await;
 }
 
+const RESOURCE_KEY: &str = "resource-server-key-0123456789";
+
+/// A resource-server key (API.md §5 `R`) reads introspection and nothing else: every admin route
+/// of the route table, and /metrics, answer it 401 `unauthorized`.
+#[tokio::test]
+async fn a_resource_server_key_introspects_and_nothing_else() {
+    let srv = start(&format!("resource_server_keys = [\"{RESOURCE_KEY}\"]")).await;
+    let a = srv.register("resource@example.com").await;
+    let introspect = |key: &'static str| {
+        srv.client
+            .post(srv.url("/auth/introspect"))
+            .header("x-api-key", key)
+            .json(&json!({"token": s(&a, "access_token")}))
+            .send()
+    };
+    let res = ok_json(introspect(RESOURCE_KEY).await.unwrap(), 200).await;
+    assert_eq!(res["active"], true);
+    assert_eq!(res["sub"], a["user"]["id"]);
+    let uid = uuid::Uuid::now_v7().to_string();
+    let admin_routes: Vec<_> = tessera_server::routes::endpoints()
+        .into_iter()
+        .filter(|e| e.auth == tessera_server::routes::Auth::AdminKey)
+        .collect();
+    assert!(admin_routes.len() >= 17, "the table lists the admin routes");
+    for e in &admin_routes {
+        let path = e.path.replace("{id}", &uid).replace("{name}", "x");
+        let res = srv
+            .client
+            .request(
+                Method::from_bytes(e.method.as_str().as_bytes()).unwrap(),
+                srv.url(&path),
+            )
+            .header("x-api-key", RESOURCE_KEY)
+            .json(&json!({"all": true}))
+            .send()
+            .await
+            .unwrap();
+        problem(res, 401, "unauthorized").await;
+    }
+    for res in [
+        srv.client
+            .get(srv.url("/metrics"))
+            .header("x-api-key", RESOURCE_KEY)
+            .send()
+            .await
+            .unwrap(),
+        srv.client
+            .get(srv.url("/metrics"))
+            .bearer_auth(RESOURCE_KEY)
+            .send()
+            .await
+            .unwrap(),
+    ] {
+        problem(res, 401, "unauthorized").await;
+    }
+    // The admin key still introspects; a made-up key does not.
+    assert_eq!(introspect(ADMIN_KEY).await.unwrap().status(), 200);
+    problem(
+        introspect("made-up-key-0123456789").await.unwrap(),
+        401,
+        "unauthorized",
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn users_are_created_found_and_deleted_with_their_sessions() {
     let srv = start("").await;

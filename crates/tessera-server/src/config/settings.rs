@@ -16,6 +16,8 @@ pub struct Settings {
     pub database: DatabaseUrl,
     pub redis_url: Option<Redacted<String>>,
     pub admin_api_keys: Vec<Redacted<String>>,
+    /// Read-only keys for resource servers: introspection (and the revocation feed), nothing else.
+    pub resource_server_keys: Vec<Redacted<String>>,
     pub max_body_bytes: usize,
     pub public_metrics: bool,
     pub data_dir: PathBuf,
@@ -149,6 +151,23 @@ impl Config {
             return Err(err(
                 "admin_api_keys",
                 "every key must be at least 16 characters",
+            ));
+        }
+        if self.resource_server_keys.iter().any(|k| k.len() < 16) {
+            return Err(err(
+                "resource_server_keys",
+                "every key must be at least 16 characters",
+            ));
+        }
+        // A key in both lists would make a read-only key an admin key.
+        if self
+            .resource_server_keys
+            .iter()
+            .any(|k| self.admin_api_keys.contains(k))
+        {
+            return Err(err(
+                "resource_server_keys",
+                "a key must not also be in admin_api_keys",
             ));
         }
         let max_body_bytes =
@@ -320,6 +339,12 @@ impl Config {
             database,
             redis_url,
             admin_api_keys: self.admin_api_keys.iter().cloned().map(Redacted).collect(),
+            resource_server_keys: self
+                .resource_server_keys
+                .iter()
+                .cloned()
+                .map(Redacted)
+                .collect(),
             max_body_bytes,
             public_metrics: self.public_metrics,
             data_dir,

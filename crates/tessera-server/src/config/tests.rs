@@ -153,6 +153,16 @@ fn unknown_keys_and_bad_values_name_the_key() {
     fails_naming("redis_url = \"http://x\"\n", &[], "redis_url");
     fails_naming("issuer = \"auth\"\n", &[], "issuer");
     fails_naming("admin_api_keys = [\"short\"]\n", &[], "admin_api_keys");
+    fails_naming(
+        "resource_server_keys = [\"short\"]\n",
+        &[],
+        "resource_server_keys",
+    );
+    fails_naming(
+        "admin_api_keys = [\"same-key-0123456789\"]\nresource_server_keys = [\"same-key-0123456789\"]\n",
+        &[],
+        "resource_server_keys",
+    );
     fails_naming("[tokens]\nalgorithm = \"none\"\n", &[], "tokens.algorithm");
     fails_naming(
         "[tokens]\nalgorithm = \"HS256\"\nhs256_secret = \"too short\"\n",

@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::error::ApiResult;
-use crate::extract::{AdminKey, JsonBody};
+use crate::extract::{JsonBody, ReaderKey};
 use crate::state::AppState;
 
 #[derive(Deserialize, JsonSchema)]
@@ -19,7 +19,7 @@ pub struct IntrospectBody {
 
 pub async fn introspect(
     State(state): State<Arc<AppState>>,
-    _: AdminKey,
+    _: ReaderKey,
     JsonBody(body): JsonBody<IntrospectBody>,
 ) -> ApiResult<Json<Introspection>> {
     let claims = state.engine.introspect(&body.token).map(|p| {

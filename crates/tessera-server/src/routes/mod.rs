@@ -36,6 +36,8 @@ pub enum Auth {
     BearerOrPassword,
     /// An admin key in `X-Api-Key`.
     AdminKey,
+    /// An admin key or a resource-server key in `X-Api-Key`.
+    ReaderKey,
     /// The admin key in `X-Api-Key` or as a bearer token (unless `public_metrics`).
     Metrics,
 }
@@ -98,7 +100,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(DELETE "/auth/sessions", Bearer, "Revoke all the user's sessions (or all but this one)", req: None, query: Some(q::<RevokeAllQuery>), 200 => Some(s::<Revoked>), errors: &[400, 401], delete(revoke_sessions)),
         endpoint!(DELETE "/auth/sessions/{id}", Bearer, "Revoke one of the user's live sessions", req: None, query: None, 204 => None, errors: &[401, 404], delete(revoke_session)),
         endpoint!(POST "/auth/password", BearerOrPassword, "Change the password (with a session, or by email when expired)", req: Some(s::<PasswordBody>), query: None, 204 => None, errors: &[400, 401, 403, 422, 429], post(change_password)),
-        endpoint!(POST "/auth/introspect", AdminKey, "Is this access token active?", req: Some(s::<introspect::IntrospectBody>), query: None, 200 => Some(s::<Introspection>), errors: &[400, 401], post(introspect::introspect)),
+        endpoint!(POST "/auth/introspect", ReaderKey, "Is this access token active?", req: Some(s::<introspect::IntrospectBody>), query: None, 200 => Some(s::<Introspection>), errors: &[400, 401], post(introspect::introspect)),
         endpoint!(GET "/.well-known/jwks.json", None, "The public signing keys (RFC 7517)", req: None, query: None, 200 => Some(object), errors: &[], get(public::jwks)),
         endpoint!(GET "/healthz", None, "Liveness", req: None, query: None, 200 => Some(s::<Status>), errors: &[], get(public::healthz)),
         endpoint!(GET "/readyz", None, "Readiness: the store answers", req: None, query: None, 200 => Some(s::<Status>), errors: &[503], get(public::readyz)),
