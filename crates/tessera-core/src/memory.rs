@@ -311,6 +311,10 @@ impl RevocationStore for MemoryStore {
         Ok(self.lock().push_revocation(target.clone(), at).seq)
     }
 
+    async fn revocation_head(&self) -> StoreResult<i64> {
+        Ok(self.lock().revocations.len() as i64)
+    }
+
     async fn revocations(
         &self,
         after_seq: i64,

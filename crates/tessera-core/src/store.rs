@@ -115,7 +115,11 @@ pub trait RevocationStore: Send + Sync {
     /// Writes a revocation record that is not tied to one session row (a user, namespace or
     /// global cutoff) and returns its sequence number.
     async fn record_revocation(&self, target: &RevocationTarget, at: i64) -> StoreResult<i64>;
-    /// Records with `seq > after_seq` and `at >= min_at`, oldest first, at most `limit`.
+    /// The highest sequence number in the feed (0 when empty).
+    async fn revocation_head(&self) -> StoreResult<i64>;
+    /// Records with `seq > after_seq` and `at >= min_at`, oldest first, at most `limit`. Records
+    /// become visible in sequence order: once a reader sees `seq` N, no record below N can
+    /// appear later (so a cursor can never skip one).
     async fn revocations(
         &self,
         after_seq: i64,

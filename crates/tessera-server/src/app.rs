@@ -76,6 +76,7 @@ pub async fn build(settings: Settings) -> Result<Arc<AppState>, String> {
         admin_key_hashes,
         resource_key_hashes,
         http_metrics: HttpMetrics::new(routes::endpoints().iter().map(|e| e.path)),
+        closing: tokio::sync::watch::channel(false).0,
     }))
 }
 
@@ -109,9 +110,16 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let poll = test_knob_ms("TESSERA_TEST_REVOCATION_POLL")
         .filter(|ms| *ms > 0)
-        .map_or(REVOCATION_POLL, |ms| Duration::from_millis(ms as u64));
+        .map_or(state.settings.revocation_poll, |ms| {
+            Duration::from_millis(ms as u64)
+        });
     let _revocations = state.engine.revocations().start(poll);
     let keys = spawn_key_maintenance(state.clone());
+    let closing = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        let _ = closing.closing.send(true);
+    };
     let app = routes::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

@@ -11,4 +11,7 @@ pub struct AppState {
     /// SHA-256 of each resource-server key (introspection and the revocation feed only).
     pub resource_key_hashes: Vec<[u8; 32]>,
     pub http_metrics: crate::metrics::HttpMetrics,
+    /// Becomes true when the server shuts down, so long-lived responses (the revocation stream)
+    /// end and the graceful shutdown is not held up by them.
+    pub closing: tokio::sync::watch::Sender<bool>,
 }

@@ -304,3 +304,47 @@ async fn revocation_wins_races_across_nodes_with_skewed_clocks() {
         eprintln!("round {round}: {} tokens, all refused", tokens.len());
     }
 }
+
+/// A follower of the revocation stream on one node sees a revocation made on another as fast
+/// as the nodes do (NOTIFY, the poll slowed to a minute).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_revocation_stream_follows_other_nodes() {
+    let Some(admin_url) = required_env("TESSERA_TEST_DATABASE_URL") else {
+        return;
+    };
+    let db = TestDb::create(&admin_url);
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let env = [("TESSERA_DATABASE_URL", db.url.as_str()), SLOW_POLL];
+    let a = Node::spawn(dir.path(), "a", &env);
+    let c = reqwest::Client::new();
+    a.ready(&c).await;
+    let b = Node::spawn(dir.path(), "b", &env);
+    b.ready(&c).await;
+    let reg = register(&c, &a, "stream-cluster@example.com").await;
+    let mut stream = c
+        .get(b.url("/auth/revocations/stream"))
+        .header("x-api-key", ADMIN_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let res = c
+        .post(a.url("/auth/logout"))
+        .bearer_auth(s(&reg, "access_token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let started = std::time::Instant::now();
+    let mut body = String::new();
+    while !body.contains(s(&reg, "session_id")) {
+        let left = std::time::Duration::from_secs(1).saturating_sub(started.elapsed());
+        let chunk = tokio::time::timeout(left, stream.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("not streamed by node b within 1 s:\n{body}"))
+            .unwrap()
+            .expect("open");
+        body.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    eprintln!("streamed by the other node after {:?}", started.elapsed());
+}

@@ -100,6 +100,7 @@ statements! {
     REVOKE_BULK = "UPDATE sessions SET revoked_at = $1, revoke_reason = $2 WHERE revoked_at IS NULL AND ($3 IS NULL OR namespace = $3) AND ($4 IS NULL OR user_id = $4) RETURNING last_active_at";
 
     INSERT_REVOCATION = "INSERT INTO revocations (kind, target, at) VALUES ($1, $2, $3) RETURNING seq";
+    REVOCATION_HEAD = "SELECT COALESCE(MAX(seq), 0) FROM revocations";
     REVOCATIONS = "SELECT seq, kind, target, at FROM revocations WHERE seq > $1 AND at >= $2 ORDER BY seq LIMIT $3";
 
     KEYS = "SELECT kid, alg, state, created_at, activated_at, retired_at, private_sealed FROM signing_keys";

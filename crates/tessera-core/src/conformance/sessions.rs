@@ -216,6 +216,7 @@ pub async fn live_sessions_exclude_revoked_and_expired_and_sort_newest_first(
 }
 
 pub async fn revocation_feed_is_ordered_and_filtered(store: Arc<dyn Store>) {
+    assert_eq!(store.revocation_head().await.unwrap(), 0, "an empty feed");
     let u = new_id();
     let s1 = store
         .record_revocation(&RevocationTarget::User { user_id: u }, T0)
@@ -235,6 +236,7 @@ pub async fn revocation_feed_is_ordered_and_filtered(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert!(s1 < s2 && s2 < s3);
+    assert_eq!(store.revocation_head().await.unwrap(), s3);
     let all = store.revocations(0, 0, 10).await.unwrap();
     assert_eq!(
         all.iter().map(|r| r.seq).collect::<Vec<_>>(),

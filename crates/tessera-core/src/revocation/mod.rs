@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
@@ -30,9 +30,22 @@ const SYNC_BATCH: i64 = 1000;
 const SYNC_LOOKBACK: usize = 20;
 /// Records older than `access_ttl` plus this can no longer refuse an unexpired token.
 const RETENTION_MARGIN_MS: i64 = 60_000;
+/// At most this many records in one page of the feed for resource servers.
+pub const FEED_PAGE: i64 = 1000;
 
-/// See the module docs.
+/// See the module docs. Clones share one hub.
+#[derive(Clone)]
 pub struct RevocationHub(Arc<Shared>);
+
+/// One page of the feed for resource servers (API.md §6): the records after a cursor that can
+/// still refuse an unexpired token, and the cursor to ask from next.
+#[derive(Clone, Debug)]
+pub struct FeedPage {
+    pub cursor: i64,
+    pub records: Vec<Revocation>,
+    /// The page is full: ask again from `cursor` for the rest.
+    pub more: bool,
+}
 
 pub(crate) struct Shared {
     set: RevocationSet,
@@ -48,6 +61,14 @@ pub(crate) struct Shared {
     /// Broadcasts still being sent, so a short-lived process can wait for them.
     broadcasting: AtomicUsize,
     settled: Notify,
+    /// Bumped whenever records may have been added (for followers of the feed).
+    changes: watch::Sender<u64>,
+}
+
+impl Shared {
+    fn changed(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
 }
 
 impl RevocationHub {
@@ -62,6 +83,7 @@ impl RevocationHub {
             recent_watermarks: Mutex::new(VecDeque::new()),
             broadcasting: AtomicUsize::new(0),
             settled: Notify::new(),
+            changes: watch::channel(0).0,
         }))
     }
 
@@ -88,6 +110,7 @@ impl RevocationHub {
     /// on every poll, and at once when a transport says something happened.
     pub async fn sync(&self) -> Result<usize, StoreError> {
         let s = &self.0;
+        let before = s.set.watermark();
         let min_at = s.clock.now_ms() - s.access_ttl_ms - RETENTION_MARGIN_MS;
         let mut from = {
             let mut recent = s.recent_watermarks.lock().expect("watermarks lock");
@@ -111,6 +134,9 @@ impl RevocationHub {
             }
         }
         s.set.prune(s.clock.now_ms());
+        if s.set.watermark() > before {
+            s.changed();
+        }
         Ok(applied)
     }
 
@@ -119,6 +145,9 @@ impl RevocationHub {
     pub(crate) fn announce(&self, records: Vec<Revocation>) {
         for r in &records {
             self.0.set.apply(r);
+        }
+        if !records.is_empty() {
+            self.0.changed();
         }
         let transports = self.0.transports.read().expect("transports lock").clone();
         if records.is_empty() || transports.is_empty() {
@@ -149,6 +178,46 @@ impl RevocationHub {
             }
         };
         let _ = tokio::time::timeout(limit, wait).await;
+    }
+
+    /// The feed for resource servers: the records after `after` (0: from the start) that can
+    /// still refuse an unexpired token, at most [`FEED_PAGE`], and the cursor to ask from next.
+    /// Records become visible in sequence order (see the store), so no cursor skips one.
+    pub async fn page(&self, after: i64) -> Result<FeedPage, StoreError> {
+        let s = &self.0;
+        // Read first: every record up to `head` has committed, so a page that is not full holds
+        // every one of them still in force, and `head` is a safe cursor even if none is.
+        let head = s.store.revocation_head().await?;
+        let min_at = s.clock.now_ms() - s.access_ttl_ms - RETENTION_MARGIN_MS;
+        let records = s.store.revocations(after, min_at, FEED_PAGE).await?;
+        let more = records.len() as i64 == FEED_PAGE;
+        let last = records.last().map_or(after, |r| r.seq);
+        let cursor = if more {
+            last
+        } else {
+            last.max(head).max(after)
+        };
+        Ok(FeedPage {
+            cursor,
+            records,
+            more,
+        })
+    }
+
+    /// The feed's newest cursor: a cursor beyond it belongs to another feed (a new database).
+    pub async fn head(&self) -> Result<i64, StoreError> {
+        self.0.store.revocation_head().await
+    }
+
+    /// When a record stops mattering (unix ms): no token it can refuse is unexpired after this.
+    pub fn until_ms(&self, r: &Revocation) -> i64 {
+        r.at + self.0.access_ttl_ms + RETENTION_MARGIN_MS
+    }
+
+    /// Changes whenever records may have been added to the feed: this node's own, a broadcast,
+    /// or a sync that found new ones.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.0.changes.subscribe()
     }
 
     /// Starts following the other nodes: every transport's listener, and the poll of the store

@@ -34,6 +34,7 @@ impl Inbox {
     /// A whole record from another node: refused from now on, without waiting for the store.
     pub fn apply(&self, record: &Revocation) {
         self.0.set.apply(record);
+        self.0.changed();
         self.0.wake.notify_one();
     }
 

@@ -28,6 +28,9 @@ pub struct Settings {
     pub cookies: CookieSettings,
     pub rate_limit: RateLimitSettings,
     pub cors_allowed_origins: Vec<String>,
+    /// How often the node reads the revocation feed without news (not a config key: 500 ms;
+    /// tests slow it down to show that broadcasts alone deliver).
+    pub revocation_poll: std::time::Duration,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -361,6 +364,7 @@ impl Config {
             },
             rate_limit,
             cors_allowed_origins,
+            revocation_poll: crate::app::REVOCATION_POLL,
         })
     }
 }

@@ -18,6 +18,7 @@ use crate::views::*;
 mod account;
 mod admin;
 mod auth;
+mod feed;
 mod introspect;
 mod page;
 mod public;
@@ -101,6 +102,8 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(DELETE "/auth/sessions/{id}", Bearer, "Revoke one of the user's live sessions", req: None, query: None, 204 => None, errors: &[401, 404], delete(revoke_session)),
         endpoint!(POST "/auth/password", BearerOrPassword, "Change the password (with a session, or by email when expired)", req: Some(s::<PasswordBody>), query: None, 204 => None, errors: &[400, 401, 403, 422, 429], post(change_password)),
         endpoint!(POST "/auth/introspect", ReaderKey, "Is this access token active?", req: Some(s::<introspect::IntrospectBody>), query: None, 200 => Some(s::<Introspection>), errors: &[400, 401], post(introspect::introspect)),
+        endpoint!(GET "/auth/revocations", ReaderKey, "The revocation feed: what is in force, or what changed after a cursor", req: None, query: Some(q::<feed::FeedQuery>), 200 => Some(s::<RevocationPage>), errors: &[400, 401, 503], get(feed::revocations)),
+        endpoint!(GET "/auth/revocations/stream", ReaderKey, "The revocation feed as Server-Sent Events (text/event-stream), resumable with Last-Event-ID", req: None, query: Some(q::<feed::FeedQuery>), 200 => None, errors: &[400, 401, 503], get(feed::stream)),
         endpoint!(GET "/.well-known/jwks.json", None, "The public signing keys (RFC 7517)", req: None, query: None, 200 => Some(object), errors: &[], get(public::jwks)),
         endpoint!(GET "/healthz", None, "Liveness", req: None, query: None, 200 => Some(s::<Status>), errors: &[], get(public::healthz)),
         endpoint!(GET "/readyz", None, "Readiness: the store answers", req: None, query: None, 200 => Some(s::<Status>), errors: &[503], get(public::readyz)),

@@ -37,6 +37,15 @@ pub async fn start(extra: &str) -> TestServer {
 }
 
 pub async fn start_in(dir: tempfile::TempDir, extra: &str) -> TestServer {
+    start_tuned(dir, extra, |_| {}).await
+}
+
+/// [`start_in`], with a last word on the validated settings (fields that are no config key).
+pub async fn start_tuned(
+    dir: tempfile::TempDir,
+    extra: &str,
+    tune: impl FnOnce(&mut tessera_server::config::Settings),
+) -> TestServer {
     // Top-level keys must come before the first `[section]` line.
     let split = extra
         .match_indices('[')
@@ -61,10 +70,11 @@ pub async fn start_in(dir: tempfile::TempDir, extra: &str) -> TestServer {
         .unwrap()
         .write_all(toml.as_bytes())
         .unwrap();
-    let settings = Config::load(Some(&path), Vec::new())
+    let mut settings = Config::load(Some(&path), Vec::new())
         .unwrap()
         .validate()
         .unwrap();
+    tune(&mut settings);
     let state = tessera_server::app::build(settings).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -21,6 +21,8 @@ pub use listen::PgNotify;
 pub const REVOCATION_CHANNEL: &str = "tessera_revocations";
 /// Any fixed number: the advisory lock that serialises migrations across nodes.
 const MIGRATION_LOCK: i64 = 0x7e55_e7a0;
+/// Another: revocation feed inserts, one transaction at a time (see `before_revocation`).
+const FEED_ORDER_LOCK: i64 = 0x7e55_e7a1;
 
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/postgres/0001_init.sql"))];
 
@@ -93,6 +95,21 @@ impl PostgresStore {
     /// Where single write statements go.
     fn writes(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Makes feed records visible in sequence order. PostgreSQL hands out identity values before
+    /// commit, so without this a reader could see seq 8 while seq 7 is still uncommitted, and a
+    /// cursor at 8 would skip 7 for good. Every revoking transaction takes this lock before its
+    /// first feed insert and keeps it to commit, so seq order is commit order. Revocations are
+    /// rare, readers never wait, and the lock is taken after the transaction's row locks, so it
+    /// cannot deadlock with them.
+    async fn before_revocation(&self, tx: &mut Transaction<'static, Postgres>) -> StoreResult<()> {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(FEED_ORDER_LOCK)
+            .execute(&mut **tx)
+            .await
+            .map_err(map_err)?;
+        Ok(())
     }
 
     /// Announces the revocation to listening nodes; PostgreSQL delivers it only if and when the

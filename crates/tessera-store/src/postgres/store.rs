@@ -477,6 +477,13 @@ impl RevocationStore for PostgresStore {
         Ok(record.seq)
     }
 
+    async fn revocation_head(&self) -> StoreResult<i64> {
+        sqlx::query_scalar(S::REVOCATION_HEAD.pg)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)
+    }
+
     async fn revocations(
         &self,
         after_seq: i64,
@@ -594,6 +601,7 @@ async fn insert_revocation(
     target: &RevocationTarget,
     at: i64,
 ) -> StoreResult<Revocation> {
+    store.before_revocation(tx).await?;
     let (kind, column) = revocation_columns(target);
     let seq: i64 = sqlx::query(S::INSERT_REVOCATION.pg)
         .bind(kind)

@@ -479,6 +479,10 @@ impl RevocationStore for SqliteStore {
         .await
     }
 
+    async fn revocation_head(&self) -> StoreResult<i64> {
+        self.read(|c| c.query_row(S::REVOCATION_HEAD.sqlite, [], |r| r.get(0)))
+    }
+
     async fn revocations(
         &self,
         after_seq: i64,
