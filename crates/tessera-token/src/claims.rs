@@ -19,6 +19,38 @@ pub struct AccessClaims {
     pub ns: String,
     pub roles: Vec<String>,
     pub perms: Vec<String>,
+    /// When the user last proved a credential in this session (API.md §8), in unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    /// The app's own claims (API.md §8), a JSON object, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ext: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl AccessClaims {
+    /// When the token was issued, in unix milliseconds: the timestamp of its `jti` when that is a
+    /// version-7 UUID within the second named by `iat`; otherwise the end of that second
+    /// (`iat * 1000 + 999`), so a revocation cutoff within the second still applies (fail
+    /// closed). Revocation cutoffs are compared with this (docs/resource-servers.md).
+    pub fn issued_at_ms(&self) -> i64 {
+        uuid_v7_ms(&self.jti)
+            .filter(|ms| ms.div_euclid(1000) == self.iat)
+            .unwrap_or(self.iat.saturating_mul(1000).saturating_add(999))
+    }
+}
+
+/// The 48-bit unix-millisecond timestamp of a hyphenated version-7 UUID.
+fn uuid_v7_ms(jti: &str) -> Option<i64> {
+    let b = jti.as_bytes();
+    let hyphens = [8, 13, 18, 23];
+    if b.len() != 36 || hyphens.iter().any(|&i| b[i] != b'-') {
+        return None;
+    }
+    let hex: String = jti.chars().filter(|&c| c != '-').collect();
+    if hex.len() != 32 || !hex.bytes().all(|c| c.is_ascii_hexdigit()) || &hex[12..13] != "7" {
+        return None;
+    }
+    i64::from_str_radix(&hex[..12], 16).ok()
 }
 
 /// `aud` is a single string or an array of strings (RFC 7519 §4.1.3).

@@ -15,6 +15,7 @@ use crate::Jwk;
 use crate::alg::Algorithm;
 use crate::b64;
 use crate::error::KeyError;
+use crate::jwks::PublicJwk;
 
 const RSA_BITS: usize = 2048;
 const HS256_MIN_SECRET: usize = 32;
@@ -186,6 +187,65 @@ impl VerifyingKey {
             Verifying::Rs(..) => Algorithm::RS256,
             Verifying::Hs(_) => Algorithm::HS256,
         }
+    }
+
+    /// Reads a published public key. `kid` is kept as published (it is what tokens name).
+    pub(crate) fn from_public_jwk(jwk: &PublicJwk, alg: Algorithm) -> Result<Self, KeyError> {
+        let bytes = |v: &Option<String>| v.as_deref().and_then(b64::decode);
+        let kid = jwk
+            .kid
+            .clone()
+            .filter(|k| !k.is_empty())
+            .ok_or(KeyError::Invalid("a JWK without kid"))?;
+        let (kty, crv) = (jwk.kty.as_deref(), jwk.crv.as_deref());
+        let inner = match (alg, kty, crv) {
+            (Algorithm::EdDSA, Some("OKP"), Some("Ed25519")) => {
+                let x: [u8; 32] = bytes(&jwk.x)
+                    .and_then(|x| x.try_into().ok())
+                    .ok_or(KeyError::Invalid("Ed25519"))?;
+                Verifying::Ed(
+                    ed25519_dalek::VerifyingKey::from_bytes(&x)
+                        .map_err(|_| KeyError::Invalid("Ed25519"))?,
+                )
+            }
+            (Algorithm::ES256, Some("EC"), Some("P-256")) => {
+                let (x, y) = (bytes(&jwk.x), bytes(&jwk.y));
+                let (Some(x), Some(y)) = (x, y) else {
+                    return Err(KeyError::Invalid("ES256"));
+                };
+                if x.len() != 32 || y.len() != 32 {
+                    return Err(KeyError::Invalid("ES256"));
+                }
+                let point = p256::EncodedPoint::from_affine_coordinates(
+                    x.as_slice().into(),
+                    y.as_slice().into(),
+                    false,
+                );
+                Verifying::Es(
+                    p256::ecdsa::VerifyingKey::from_encoded_point(&point)
+                        .map_err(|_| KeyError::Invalid("ES256"))?,
+                )
+            }
+            (Algorithm::RS256, Some("RSA"), _) => {
+                let (Some(n), Some(e)) = (bytes(&jwk.n), bytes(&jwk.e)) else {
+                    return Err(KeyError::Invalid("RS256"));
+                };
+                let public = rsa::RsaPublicKey::new(
+                    rsa::BigUint::from_bytes_be(&n),
+                    rsa::BigUint::from_bytes_be(&e),
+                )
+                .map_err(|_| KeyError::Invalid("RS256"))?;
+                if public.n().bits() < RSA_BITS {
+                    return Err(KeyError::Invalid("RS256"));
+                }
+                Verifying::Rs(
+                    Box::new(rsa::pkcs1v15::VerifyingKey::new(public.clone())),
+                    Box::new(public),
+                )
+            }
+            _ => return Err(KeyError::Invalid("this algorithm")),
+        };
+        Ok(VerifyingKey { kid, inner })
     }
 
     /// The public JWK; `None` for HS256, whose key is a shared secret and is never published.

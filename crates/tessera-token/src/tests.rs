@@ -432,3 +432,85 @@ fn jwks_entries_name_kid_alg_and_use() {
         assert!(jwk.get("d").is_none(), "no private part");
     }
 }
+
+#[test]
+fn keys_read_back_from_a_published_jwks_verify_our_tokens() {
+    for alg in [Algorithm::EdDSA, Algorithm::ES256, Algorithm::RS256] {
+        let (key, _) = setup(alg);
+        let doc = serde_json::to_vec(&Jwks {
+            keys: vec![key.verifying_key().to_jwk().unwrap()],
+        })
+        .unwrap();
+        let keys = Jwks::parse_verifying_keys(&doc, alg).unwrap();
+        assert_eq!(keys.len(), 1, "{alg}");
+        assert_eq!(keys[0].kid(), key.kid());
+        let set = KeySet::new(alg, keys);
+        let token = craft(
+            &json!({"alg": alg.as_str(), "kid": key.kid(), "typ": "at+jwt"}),
+            &claims(),
+            &key,
+        );
+        assert!(verify(&set, &token).is_ok(), "{alg}");
+        assert_eq!(Jwks::algorithms(&doc).unwrap(), vec![alg]);
+        // Read as another algorithm, the key is not taken.
+        let other = if alg == Algorithm::EdDSA {
+            Algorithm::ES256
+        } else {
+            Algorithm::EdDSA
+        };
+        assert!(Jwks::parse_verifying_keys(&doc, other).unwrap().is_empty());
+    }
+}
+
+#[test]
+fn odd_published_keys_are_skipped_and_non_jwks_refused() {
+    let (key, _) = setup(Algorithm::EdDSA);
+    let good = serde_json::to_value(key.verifying_key().to_jwk().unwrap()).unwrap();
+    let mut no_alg = good.clone();
+    no_alg.as_object_mut().unwrap().remove("alg");
+    let mut enc = good.clone();
+    enc["use"] = json!("enc");
+    let mut short = good.clone();
+    short["x"] = json!("AAAA");
+    let mut no_kid = good.clone();
+    no_kid.as_object_mut().unwrap().remove("kid");
+    let hs = json!({"kty": "oct", "kid": "h", "alg": "HS256", "k": "c2VjcmV0"});
+    let weak_rsa = json!({"kty": "RSA", "kid": "r", "alg": "RS256", "n": "AQAB", "e": "AQAB"});
+    let doc = json!({"keys": [no_alg, enc, short, no_kid, hs, weak_rsa, 7, good]});
+    let doc = serde_json::to_vec(&doc).unwrap();
+    let keys = Jwks::parse_verifying_keys(&doc, Algorithm::EdDSA).unwrap();
+    assert_eq!(keys.len(), 1);
+    assert!(
+        Jwks::parse_verifying_keys(&doc, Algorithm::HS256)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        Jwks::parse_verifying_keys(&doc, Algorithm::RS256)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(Jwks::parse_verifying_keys(b"[]", Algorithm::EdDSA).is_err());
+    assert!(Jwks::parse_verifying_keys(b"<html>", Algorithm::EdDSA).is_err());
+}
+
+#[test]
+fn the_issue_instant_comes_from_a_v7_jti_within_the_iat_second() {
+    let base = |jti: &str, iat: i64| {
+        let mut c: AccessClaims = serde_json::from_value(claims()).unwrap();
+        c.jti = jti.into();
+        c.iat = iat;
+        c
+    };
+    // 0x019a_0000_0000 ms = 1_760_936_591_360 (second 1_760_936_591).
+    let v7 = "019a0000-0000-7000-8000-000000000000";
+    assert_eq!(base(v7, 1_760_936_591).issued_at_ms(), 1_760_936_591_360);
+    // In another second than iat: the end of iat's second.
+    assert_eq!(base(v7, 1_760_936_592).issued_at_ms(), 1_760_936_592_999);
+    // Not version 7, not a UUID, upper bits garbage: the end of iat's second.
+    let v4 = "019a0000-0000-4000-8000-000000000000";
+    assert_eq!(base(v4, 1_760_936_591).issued_at_ms(), 1_760_936_591_999);
+    assert_eq!(base("j1", 1_760_936_591).issued_at_ms(), 1_760_936_591_999);
+    let bad = "019a0000x0000-7000-8000-000000000000";
+    assert_eq!(base(bad, 1_760_936_591).issued_at_ms(), 1_760_936_591_999);
+}

@@ -21,6 +21,8 @@ fn claims() -> AccessClaims {
         ns: "default".into(),
         roles: vec!["admin".into()],
         perms: vec!["read".into()],
+        auth_time: None,
+        ext: None,
     }
 }
 

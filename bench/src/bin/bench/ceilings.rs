@@ -18,6 +18,8 @@ pub(super) fn signed(
         ns: "default".into(),
         roles: vec![],
         perms: vec![],
+        auth_time: None,
+        ext: None,
     };
     let opts = VerifyOptions {
         issuer: "https://bench".into(),

@@ -37,6 +37,8 @@ pub(super) fn claims(
         ns: session.namespace.clone(),
         roles: user.roles.clone(),
         perms,
+        auth_time: None,
+        ext: None,
     }
 }
 

@@ -50,7 +50,7 @@ impl Engine {
             }
         };
         // Checked on every use, cached or not.
-        let issued = issued_ms(&p.claims);
+        let issued = p.claims.issued_at_ms();
         if self
             .revocations
             .is_revoked(&p.session_id, &p.user_id, &p.claims.ns, issued)
@@ -88,22 +88,6 @@ impl Engine {
             _ => Err(Error::CsrfFailed),
         }
     }
-}
-
-/// When a token was issued, to the millisecond: its `jti` is a UUIDv7, whose timestamp we set
-/// when signing. Failing that, the end of its `iat` second (so a cutoff within that second
-/// still applies: fail closed).
-fn issued_ms(c: &AccessClaims) -> i64 {
-    let from_jti = Uuid::parse_str(&c.jti)
-        .ok()
-        .filter(|u| u.get_version_num() == 7)
-        .and_then(|u| u.get_timestamp())
-        .map(|ts| {
-            let (secs, nanos) = ts.to_unix();
-            secs as i64 * 1000 + i64::from(nanos / 1_000_000)
-        })
-        .filter(|ms| ms.div_euclid(1000) == c.iat);
-    from_jti.unwrap_or(c.iat * 1000 + 999)
 }
 
 fn principal(claims: AccessClaims) -> Result<Principal, Error> {
