@@ -103,7 +103,8 @@ impl Default for Config {
             listen: "127.0.0.1:8080".into(),
             database_url: "sqlite://tessera-data/tessera.db".into(),
             redis_url: String::new(),
-            issuer: "http://127.0.0.1:8080".into(),
+            // Empty: "http://" + listen, decided once listen is known (flags included).
+            issuer: String::new(),
             audience: vec![],
             admin_api_keys: vec![],
             resource_server_keys: vec![],

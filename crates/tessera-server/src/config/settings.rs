@@ -143,7 +143,13 @@ impl Config {
                 ));
             }
         };
-        if !(self.issuer.starts_with("https://") || self.issuer.starts_with("http://")) {
+        // API.md §1: the default issuer follows the address served on, so a server moved with
+        // `--listen` does not sign tokens naming another address.
+        let issuer = match self.issuer.as_str() {
+            "" => format!("http://{}", self.listen),
+            set => set.to_owned(),
+        };
+        if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
             return Err(err("issuer", "expected an http(s) URL"));
         }
         if self.audience.iter().any(|a| a.trim().is_empty()) {
@@ -319,7 +325,7 @@ impl Config {
             .map_err(|e| err("cors.allowed_origins", e))?;
 
         let engine = EngineConfig {
-            issuer: self.issuer.clone(),
+            issuer: issuer.clone(),
             audience: self.audience.clone(),
             algorithm,
             hs256_secret,
@@ -335,7 +341,7 @@ impl Config {
                 failed_logins_per_account: rate_limit.failed_logins_per_account,
                 failed_login_window_ms: rate_limit.failed_login_window_ms,
             },
-            ..EngineConfig::new(self.issuer.clone())
+            ..EngineConfig::new(issuer)
         };
         Ok(Settings {
             listen,

@@ -20,9 +20,25 @@ fn fails_naming(toml: &str, env: &[(&str, &str)], key: &str) {
 }
 
 #[test]
+fn the_default_issuer_follows_the_listen_address() {
+    let mut c = Config::load(None, Vec::new()).unwrap();
+    c.listen = "127.0.0.1:9999".into();
+    assert_eq!(c.validate().unwrap().engine.issuer, "http://127.0.0.1:9999");
+    let s = load_str("listen = \"0.0.0.0:7000\"\n", &[]).unwrap();
+    assert_eq!(s.engine.issuer, "http://0.0.0.0:7000");
+    let s = load_str(
+        "listen = \"0.0.0.0:7000\"\nissuer = \"https://auth.example\"\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(s.engine.issuer, "https://auth.example");
+}
+
+#[test]
 fn defaults_match_the_contract() {
     let s = Config::load(None, Vec::new()).unwrap().validate().unwrap();
     assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(s.engine.issuer, "http://127.0.0.1:8080");
     assert_eq!(
         s.database,
         DatabaseUrl::Sqlite("tessera-data/tessera.db".into())
