@@ -78,6 +78,8 @@ pub(crate) struct Health {
     keys_loaded: AtomicBool,
     snapshot_loaded: AtomicBool,
     ready: watch::Sender<bool>,
+    /// The same as `ready`, read on every request without the watch's lock.
+    ready_now: AtomicBool,
     /// A stream is open and has answered.
     pub connected: AtomicBool,
     /// When Tessera's feed was last heard from, in ms since `epoch`.
@@ -196,7 +198,7 @@ impl Tessera {
 
     /// Whether tokens can be verified now: ready, and the feed not stale.
     pub fn is_ready(&self) -> bool {
-        *self.inner.health.ready.borrow() && !self.inner.is_stale()
+        self.inner.health.ready_now.load(Ordering::Acquire) && !self.inner.is_stale()
     }
 
     /// The verifier's state and counters.
@@ -265,6 +267,7 @@ impl Inner {
                 keys_loaded: AtomicBool::new(false),
                 snapshot_loaded: AtomicBool::new(false),
                 ready: watch::Sender::new(false),
+                ready_now: AtomicBool::new(false),
                 connected: AtomicBool::new(false),
                 last_contact_ms: AtomicU64::new(0),
                 stale_logged: AtomicBool::new(false),
@@ -279,7 +282,7 @@ impl Inner {
         header: Option<&HeaderValue>,
     ) -> Result<Auth, AuthError> {
         let token = bearer(header)?;
-        if !*self.health.ready.borrow() {
+        if !self.health.ready_now.load(Ordering::Acquire) {
             return Err(AuthError::Unavailable);
         }
         let now = unix_secs();
@@ -365,6 +368,7 @@ impl Health {
 
     fn update_ready(&self) {
         if self.keys_loaded.load(Ordering::SeqCst) && self.snapshot_loaded.load(Ordering::SeqCst) {
+            self.ready_now.store(true, Ordering::Release);
             self.ready.send_replace(true);
         }
     }
