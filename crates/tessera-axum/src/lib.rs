@@ -39,6 +39,8 @@
 //!
 //! The protocol this crate follows is in the project's `docs/resource-servers.md`.
 
+#![warn(missing_docs)]
+
 mod auth;
 mod builder;
 mod client;
