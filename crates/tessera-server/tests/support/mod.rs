@@ -131,6 +131,8 @@ impl Node {
         cmd.args(["serve", "--listen", &format!("127.0.0.1:{}", self.port)])
             .current_dir(&self.dir)
             .env("TESSERA_SECRET_KEY", SECRET)
+            // Nodes of one deployment share an issuer (the default follows each node's port).
+            .env("TESSERA_ISSUER", "http://cluster.test")
             .env("TESSERA_ADMIN_API_KEYS", ADMIN_KEY)
             .env("TESSERA_PASSWORDS__ARGON2_MEMORY_KIB", "1024")
             .env("TESSERA_PASSWORDS__ARGON2_ITERATIONS", "1")
