@@ -88,20 +88,39 @@ impl<T: DeserializeOwned> FromRequest<Arc<AppState>> for OptionalJsonBody<T> {
     }
 }
 
-/// The bearer token of the `Authorization` header (scheme case-insensitive), if any.
-/// `Err` when the header is present but is not a usable bearer credential.
+/// The bearer token of the `Authorization` header (scheme case-insensitive), if any. A header
+/// of another scheme (`Basic ...`) counts as no credential (API.md §2); `Err` when a `Bearer`
+/// header carries no usable token.
 pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
     let invalid = || ApiError::from(tessera_core::Error::InvalidToken);
     let value = value.to_str().map_err(|_| invalid())?;
-    let (scheme, token) = value.split_once(' ').ok_or_else(invalid)?;
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Ok(None);
+    }
     let token = token.trim();
-    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+    if token.is_empty() {
         return Err(invalid());
     }
     Ok(Some(token))
+}
+
+/// One path parameter, as text. A parameter that is not valid (bad percent-encoding, not
+/// UTF-8) names nothing that exists: 404 problem+json, never axum's plain-text 400.
+pub struct PathParam(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|p| PathParam(p.0))
+            .map_err(|_| ApiError::not_found())
+    }
 }
 
 /// A verified access token (signature, claims, revocation): the `A` of API.md §5.

@@ -36,6 +36,48 @@ async fn unknown_routes_are_404_and_wrong_methods_405() {
 }
 
 #[tokio::test]
+async fn path_parameters_that_are_not_valid_are_problem_json() {
+    let srv = start("").await;
+    let a = srv.register("pathparam@example.com").await;
+    let access = s(&a, "access_token");
+    for path in [
+        "/auth/sessions/%ff",
+        "/auth/sessions/%C3%28",
+        "/auth/sessions/not-an-id",
+    ] {
+        let res = srv
+            .client
+            .delete(srv.url(path))
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap();
+        problem(res, 404, "not_found").await;
+    }
+    for (method, path) in [
+        (reqwest::Method::GET, "/admin/users/%ff"),
+        (reqwest::Method::DELETE, "/admin/users/%ff"),
+        (reqwest::Method::GET, "/admin/users/%ff/sessions"),
+        (reqwest::Method::POST, "/admin/users/%ff/ban"),
+        (reqwest::Method::DELETE, "/admin/sessions/%ff"),
+        (reqwest::Method::DELETE, "/admin/roles/%ff"),
+        (reqwest::Method::PUT, "/admin/roles/%ff"),
+    ] {
+        let res = srv
+            .client
+            .request(method.clone(), srv.url(path))
+            .header("x-api-key", ADMIN_KEY)
+            .header("content-type", "application/json")
+            .body(r#"{"permissions": []}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404, "{method} {path}");
+        problem(res, 404, "not_found").await;
+    }
+}
+
+#[tokio::test]
 async fn oversized_bodies_are_413() {
     let srv = start("max_body_bytes = 2048").await;
     let big = json!({"email": "big@example.com", "password": "x".repeat(4000)});

@@ -184,12 +184,18 @@ async fn access_tokens_come_only_from_the_authorization_header() {
         .await
         .unwrap();
     problem(res, 401, "missing_token").await;
-    for bad in [
-        format!("Basic {access}"),
-        "Bearer".into(),
-        "Bearer ".into(),
-        access.to_owned(),
-    ] {
+    // Another scheme, or none, is no credential at all (API.md §2).
+    for other in [format!("Basic {access}"), access.to_owned()] {
+        let res = srv
+            .client
+            .get(srv.url("/auth/me"))
+            .header("authorization", other)
+            .send()
+            .await
+            .unwrap();
+        problem(res, 401, "missing_token").await;
+    }
+    for bad in ["Bearer", "Bearer ", "bearer  "] {
         let res = srv
             .client
             .get(srv.url("/auth/me"))

@@ -2,14 +2,14 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use tessera_core::engine::accounts::PasswordChange;
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Bearer, JsonBody, Meta, QueryParams, bearer_token};
+use crate::extract::{Bearer, JsonBody, Meta, PathParam, QueryParams, bearer_token};
 use crate::state::AppState;
 use crate::views::{MeView, Revoked, SessionList, SessionView, UserView};
 
@@ -37,7 +37,7 @@ pub async fn revoke_session(
     State(state): State<Arc<AppState>>,
     Bearer(p): Bearer,
     Meta(meta): Meta,
-    Path(id): Path<String>,
+    PathParam(id): PathParam,
 ) -> ApiResult<StatusCode> {
     let id = uuid::Uuid::parse_str(&id).map_err(|_| ApiError::not_found())?;
     state.engine.revoke_own_session(&p, id, &meta).await?;

@@ -2,7 +2,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -12,7 +12,7 @@ use tessera_core::model::BulkSelector;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{AdminKey, JsonBody, Meta, OptionalJsonBody, QueryParams};
+use crate::extract::{AdminKey, JsonBody, Meta, OptionalJsonBody, PathParam, QueryParams};
 use crate::state::AppState;
 use crate::views::{
     EventList, EventView, KeyList, KeyView, Revoked, RoleList, RoleView, SessionList, SessionView,
@@ -72,7 +72,7 @@ pub(super) async fn find_users(
 
 pub(super) async fn get_user(
     State(st): State<Arc<AppState>>,
-    Path(raw): Path<String>,
+    PathParam(raw): PathParam,
 ) -> ApiResult<Json<UserView>> {
     Ok(Json(UserView::from(&st.engine.user(id(&raw)?).await?)))
 }
@@ -80,7 +80,7 @@ pub(super) async fn get_user(
 pub(super) async fn delete_user(
     State(st): State<Arc<AppState>>,
     Meta(meta): Meta,
-    Path(raw): Path<String>,
+    PathParam(raw): PathParam,
 ) -> ApiResult<StatusCode> {
     st.engine.delete_user(id(&raw)?, &meta).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -94,7 +94,7 @@ pub struct RolesBody {
 
 pub(super) async fn set_roles(
     State(st): State<Arc<AppState>>,
-    Path(raw): Path<String>,
+    PathParam(raw): PathParam,
     JsonBody(b): JsonBody<RolesBody>,
 ) -> ApiResult<Json<UserView>> {
     Ok(Json(UserView::from(
@@ -111,7 +111,7 @@ pub struct BanBody {
 pub(super) async fn ban(
     State(st): State<Arc<AppState>>,
     Meta(meta): Meta,
-    Path(raw): Path<String>,
+    PathParam(raw): PathParam,
     OptionalJsonBody(b): OptionalJsonBody<BanBody>,
 ) -> ApiResult<Json<UserView>> {
     let reason = b.and_then(|b| b.reason);
@@ -123,7 +123,7 @@ pub(super) async fn ban(
 pub(super) async fn unban(
     State(st): State<Arc<AppState>>,
     Meta(meta): Meta,
-    Path(raw): Path<String>,
+    PathParam(raw): PathParam,
 ) -> ApiResult<Json<UserView>> {
     Ok(Json(UserView::from(
         &st.engine.unban(id(&raw)?, &meta).await?,
@@ -132,7 +132,7 @@ pub(super) async fn unban(
 
 pub(super) async fn user_sessions(
     State(st): State<Arc<AppState>>,
-    Path(raw): Path<String>,
+    PathParam(raw): PathParam,
 ) -> ApiResult<Json<SessionList>> {
     let sessions = st.engine.user_sessions(id(&raw)?).await?;
     Ok(Json(SessionList {
@@ -146,7 +146,7 @@ pub(super) async fn user_sessions(
 pub(super) async fn revoke_user_sessions(
     State(st): State<Arc<AppState>>,
     Meta(meta): Meta,
-    Path(raw): Path<String>,
+    PathParam(raw): PathParam,
 ) -> ApiResult<Json<Revoked>> {
     let selector = BulkSelector::User {
         user_id: id(&raw)?,
@@ -160,7 +160,7 @@ pub(super) async fn revoke_user_sessions(
 pub(super) async fn revoke_session_by_id(
     State(st): State<Arc<AppState>>,
     Meta(meta): Meta,
-    Path(raw): Path<String>,
+    PathParam(raw): PathParam,
 ) -> ApiResult<StatusCode> {
     st.engine.admin_revoke_session(id(&raw)?, &meta).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -213,7 +213,7 @@ pub struct RoleBody {
 
 pub(super) async fn put_role(
     State(st): State<Arc<AppState>>,
-    Path(name): Path<String>,
+    PathParam(name): PathParam,
     JsonBody(b): JsonBody<RoleBody>,
 ) -> ApiResult<Json<RoleView>> {
     Ok(Json(RoleView::from(
@@ -223,7 +223,7 @@ pub(super) async fn put_role(
 
 pub(super) async fn delete_role(
     State(st): State<Arc<AppState>>,
-    Path(name): Path<String>,
+    PathParam(name): PathParam,
 ) -> ApiResult<StatusCode> {
     st.engine.delete_role(&name).await?;
     Ok(StatusCode::NO_CONTENT)
