@@ -254,6 +254,7 @@ impl Inner {
             issuer: cfg.issuer.clone().unwrap_or_else(|| cfg.base_url.clone()),
             audience: cfg.audience.clone(),
             leeway_secs: cfg.leeway.as_secs() as i64,
+            max_lifetime_secs: None,
         };
         Inner {
             keys: KeyCache::new(cfg.algorithm),

@@ -686,6 +686,74 @@ async fn keys_are_listed_and_rotated() {
     assert_eq!(events["events"].as_array().unwrap().len(), 1);
 }
 
+/// API.md §3: a retired key stays published for `access_ttl` (plus the leeway) after it stopped
+/// signing, and then leaves the JWKS: four rotations do not leave six keys behind.
+#[tokio::test]
+async fn retired_keys_leave_the_jwks_once_their_tokens_are_dead() {
+    let srv = start("[tokens]\naccess_ttl = \"1s\"").await;
+    let count = || async {
+        let jwks: Value = srv
+            .client
+            .get(srv.url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        jwks["keys"].as_array().unwrap().len()
+    };
+    assert_eq!(count().await, 2);
+    let early = srv.register("retire@example.com").await;
+    for _ in 0..4 {
+        assert_eq!(
+            admin(&srv, Method::POST, "/admin/keys/rotate", None)
+                .await
+                .status(),
+            200
+        );
+    }
+    assert_eq!(
+        count().await,
+        6,
+        "current, next and four retiring, still in their window"
+    );
+    // 1 s of access_ttl and 5 s of leeway later, the next key reload drops them (a rotation
+    // reloads at once; the periodic reload would too).
+    tokio::time::sleep(std::time::Duration::from_millis(6500)).await;
+    assert_eq!(
+        admin(&srv, Method::POST, "/admin/keys/rotate", None)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        count().await,
+        3,
+        "current, next and the key retired just now"
+    );
+    // A token of a dropped key is refused like any unknown key.
+    problem(
+        srv.me(s(&early, "access_token")).await,
+        401,
+        "invalid_token",
+    )
+    .await;
+}
+
+/// API.md §3: a token whose lifetime is longer than the configured `access_ttl` is refused, so
+/// shortening `access_ttl` never revives an old token.
+#[tokio::test]
+async fn a_shorter_access_ttl_refuses_tokens_issued_under_a_longer_one() {
+    let srv = start("[tokens]\naccess_ttl = \"15m\"").await;
+    let old = srv.register("ttl@example.com").await;
+    assert_eq!(srv.me(s(&old, "access_token")).await.status(), 200);
+    let srv = srv.restart("[tokens]\naccess_ttl = \"5m\"").await;
+    problem(srv.me(s(&old, "access_token")).await, 401, "invalid_token").await;
+    let fresh = srv.login("ttl@example.com").await;
+    assert_eq!(srv.me(s(&fresh, "access_token")).await.status(), 200);
+}
+
 fn base64_decode(s: &str) -> Vec<u8> {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD

@@ -30,6 +30,8 @@ pub enum VerifyError {
     IssuedInFuture,
     #[error("token has expired")]
     Expired,
+    #[error("token lifetime is longer than the configured access-token lifetime")]
+    Lifetime,
 }
 
 /// A signing key could not be made, exported or imported.

@@ -24,6 +24,9 @@ pub struct VerifyOptions {
     pub audience: Vec<String>,
     /// Clock skew tolerance in seconds; clamped to [`MAX_LEEWAY_SECS`].
     pub leeway_secs: i64,
+    /// When set, a token whose lifetime (`exp - iat`) is longer is refused: shortening the
+    /// access-token lifetime can then never revive an old token (API.md §3).
+    pub max_lifetime_secs: Option<i64>,
 }
 
 /// The header we sign with. Nothing else is accepted on the way in.
@@ -157,6 +160,12 @@ fn check_claims(
     }
     if c.exp <= c.iat {
         return Err(VerifyError::Claims);
+    }
+    if opts
+        .max_lifetime_secs
+        .is_some_and(|max| c.exp.saturating_sub(c.iat) > max)
+    {
+        return Err(VerifyError::Lifetime);
     }
     if c.iat > now.saturating_add(leeway) {
         return Err(VerifyError::IssuedInFuture);

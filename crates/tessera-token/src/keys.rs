@@ -148,7 +148,8 @@ impl SigningKey {
             Signing::Ed(k) => k.sign(message).to_bytes().to_vec(),
             Signing::Es(k) => {
                 let sig: p256::ecdsa::Signature = k.sign(message);
-                sig.to_bytes().to_vec()
+                // Low-S only (the verifier refuses high-S), so each token has one encoding.
+                sig.normalize_s().unwrap_or(sig).to_bytes().to_vec()
             }
             Signing::Rs(k, _) => k.sign(message).to_vec(),
             Signing::Hs(s) => hmac_sha256(s, message),
@@ -285,13 +286,15 @@ impl VerifyingKey {
     }
 
     /// Checks `signature` over `message`. HMAC is compared in constant time; Ed25519 uses the
-    /// strict check that refuses malleable signatures and weak keys.
+    /// strict check that refuses malleable signatures and weak keys; ECDSA accepts low-S only.
     pub(crate) fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
         match &self.inner {
             Verifying::Ed(k) => ed25519_dalek::Signature::from_slice(signature)
                 .is_ok_and(|sig| k.verify_strict(message, &sig).is_ok()),
+            // A high-S signature is the valid twin of a low-S one: refused, so that a token has
+            // exactly one accepted form (API.md §3).
             Verifying::Es(k) => p256::ecdsa::Signature::from_slice(signature)
-                .is_ok_and(|sig| k.verify(message, &sig).is_ok()),
+                .is_ok_and(|sig| sig.normalize_s().is_none() && k.verify(message, &sig).is_ok()),
             Verifying::Rs(k, _) => rsa::pkcs1v15::Signature::try_from(signature)
                 .is_ok_and(|sig| k.verify(message, &sig).is_ok()),
             Verifying::Hs(s) => {

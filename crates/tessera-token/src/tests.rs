@@ -11,6 +11,7 @@ fn opts() -> VerifyOptions {
         issuer: ISS.into(),
         audience: vec![],
         leeway_secs: 5,
+        max_lifetime_secs: None,
     }
 }
 
@@ -513,4 +514,44 @@ fn the_issue_instant_comes_from_a_v7_jti_within_the_iat_second() {
     assert_eq!(base("j1", 1_760_936_591).issued_at_ms(), 1_760_936_591_999);
     let bad = "019a0000x0000-7000-8000-000000000000";
     assert_eq!(base(bad, 1_760_936_591).issued_at_ms(), 1_760_936_591_999);
+}
+
+#[test]
+fn es256_signatures_are_low_s_and_their_high_s_twin_is_refused() {
+    let (key, set) = setup(Algorithm::ES256);
+    for _ in 0..16 {
+        // Signing is randomised over the message: several tokens cover both halves of s.
+        let mut c = claims();
+        c["jti"] = json!(format!("{}", rand::random::<u64>()));
+        let token = craft(&header(&key), &c, &key);
+        assert!(verify(&set, &token).is_ok());
+        let parts: Vec<&str> = token.split('.').collect();
+        let sig =
+            p256::ecdsa::Signature::from_slice(&crate::b64::decode(parts[2]).unwrap()).unwrap();
+        assert!(sig.normalize_s().is_none(), "we sign low-S only");
+        let (r, s) = sig.split_scalars();
+        let high = p256::ecdsa::Signature::from_scalars(r.to_bytes(), (-*s).to_bytes()).unwrap();
+        let twin = format!("{}.{}.{}", parts[0], parts[1], b64(&high.to_bytes()));
+        assert_eq!(verify(&set, &twin), Err(VerifyError::Signature));
+    }
+}
+
+#[test]
+fn a_token_living_longer_than_the_configured_lifetime_is_refused() {
+    let (key, set) = setup(Algorithm::EdDSA);
+    let strict = VerifyOptions {
+        max_lifetime_secs: Some(300),
+        ..opts()
+    };
+    let mut c = claims();
+    c["exp"] = json!(NOW - 10 + 300);
+    let ok = craft(&header(&key), &c, &key);
+    assert!(set.verify(&ok, &strict, NOW).is_ok());
+    c["exp"] = json!(NOW - 10 + 301);
+    let long = craft(&header(&key), &c, &key);
+    assert_eq!(set.verify(&long, &strict, NOW), Err(VerifyError::Lifetime));
+    assert!(
+        set.verify(&long, &opts(), NOW).is_ok(),
+        "no bound set, none applied"
+    );
 }

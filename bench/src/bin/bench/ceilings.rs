@@ -25,6 +25,7 @@ pub(super) fn signed(
         issuer: "https://bench".into(),
         audience: vec![],
         leeway_secs: 5,
+        max_lifetime_secs: None,
     };
     let key = match alg {
         Algorithm::HS256 => SigningKey::from_hs256_secret(&[7; 32]).unwrap(),

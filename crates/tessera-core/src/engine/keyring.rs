@@ -21,6 +21,10 @@ pub(crate) struct Keys {
 pub(crate) struct KeyRing {
     alg: Algorithm,
     hs256_secret: Option<Redacted<Vec<u8>>>,
+    /// How long a retired key stays: until no token it signed can still be valid (the access
+    /// token lifetime plus the verification leeway). After that it neither verifies nor is
+    /// published (API.md §3).
+    keep_retired_ms: i64,
     current: ArcSwap<Keys>,
 }
 
@@ -32,12 +36,22 @@ impl KeyRing {
         derived: &DerivedKeys,
         alg: Algorithm,
         hs256_secret: Option<Redacted<Vec<u8>>>,
+        keep_retired_ms: i64,
         now: i64,
     ) -> Result<Self, Error> {
-        let keys = build(store, derived, alg, hs256_secret.as_ref(), now).await?;
+        let keys = build(
+            store,
+            derived,
+            alg,
+            hs256_secret.as_ref(),
+            keep_retired_ms,
+            now,
+        )
+        .await?;
         Ok(KeyRing {
             alg,
             hs256_secret,
+            keep_retired_ms,
             current: ArcSwap::from_pointee(keys),
         })
     }
@@ -54,7 +68,15 @@ impl KeyRing {
         derived: &DerivedKeys,
         now: i64,
     ) -> Result<bool, Error> {
-        let keys = build(store, derived, self.alg, self.hs256_secret.as_ref(), now).await?;
+        let keys = build(
+            store,
+            derived,
+            self.alg,
+            self.hs256_secret.as_ref(),
+            self.keep_retired_ms,
+            now,
+        )
+        .await?;
         let changed = self.current.load().jwks != keys.jwks;
         self.current.store(Arc::new(keys));
         Ok(changed)
@@ -66,6 +88,7 @@ async fn build(
     derived: &DerivedKeys,
     alg: Algorithm,
     hs256_secret: Option<&Redacted<Vec<u8>>>,
+    keep_retired_ms: i64,
     now: i64,
 ) -> Result<Keys, Error> {
     if alg == Algorithm::HS256 {
@@ -90,6 +113,13 @@ async fn build(
         store.init_keys(alg.as_str(), &fresh).await?;
         records = of_alg(store.keys().await?, alg);
     }
+    // A retired key whose every token has expired has no use left; publishing it only widens
+    // what a leaked old key could sign.
+    records.retain(|r| {
+        r.state != KeyState::Retiring
+            || r.retired_at
+                .is_none_or(|t| now <= t.saturating_add(keep_retired_ms))
+    });
     let mut signing = None;
     let mut activated_at = now;
     let mut verifying = Vec::new();

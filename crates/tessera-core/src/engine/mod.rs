@@ -151,6 +151,7 @@ impl Engine {
             &secrets,
             cfg.algorithm,
             cfg.hs256_secret.clone(),
+            cfg.access_ttl_ms + tessera_token::MAX_LEEWAY_SECS * 1000,
             clock.now_ms(),
         )
         .await?;
@@ -163,6 +164,7 @@ impl Engine {
                 issuer: cfg.issuer.clone(),
                 audience: cfg.audience.clone(),
                 leeway_secs: cfg.leeway_secs,
+                max_lifetime_secs: Some(cfg.access_ttl_ms / 1000),
             },
             revocations: RevocationHub::new(store.clone(), clock.clone(), cfg.access_ttl_ms),
             store,
