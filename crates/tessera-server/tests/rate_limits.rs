@@ -168,3 +168,73 @@ async fn zero_disables_the_limits() {
         assert_eq!(res.status(), 401);
     }
 }
+
+async fn change_password(srv: &TestServer, access: Option<&str>, body: Value) -> reqwest::Response {
+    let mut req = srv.client.post(srv.url("/auth/password")).json(&body);
+    if let Some(a) = access {
+        req = req.bearer_auth(a);
+    }
+    req.send().await.unwrap()
+}
+
+/// API.md §5: failed `current_password` checks count toward the account's lock and are
+/// `login.failed` events, with a session too.
+#[tokio::test]
+async fn wrong_current_passwords_lock_the_account_and_are_recorded() {
+    let srv =
+        start("[rate_limit]\nlogin_per_ip_per_minute = 0\nfailed_logins_per_account = 3").await;
+    let a = srv.register("pw-lock@example.com").await;
+    let access = s(&a, "access_token");
+    let guess = |current: &'static str| json!({"current_password": current, "new_password": "a brand new passphrase 77"});
+    for _ in 0..3 {
+        problem(
+            change_password(&srv, Some(access), guess("wrong password, long enough")).await,
+            401,
+            "invalid_credentials",
+        )
+        .await;
+    }
+    // Locked, unhashed: the right password too, here and at login.
+    assert_limited(change_password(&srv, Some(access), guess(PASSWORD)).await).await;
+    assert_limited(login_as(&srv, "pw-lock@example.com", PASSWORD, None).await).await;
+    let events: Value = srv
+        .client
+        .get(srv.url("/admin/events?type=login.failed"))
+        .header("x-api-key", ADMIN_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let user_id = &srv.me(access).await.json::<Value>().await.unwrap()["user"]["id"];
+    let mine = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| &e["user_id"] == user_id)
+        .count();
+    assert_eq!(mine, 3, "{events}");
+}
+
+/// API.md §5: the by-email form is limited per client IP like login.
+#[tokio::test]
+async fn password_changes_by_email_count_toward_the_ip_limit() {
+    let srv =
+        start("[rate_limit]\nlogin_per_ip_per_minute = 3\nfailed_logins_per_account = 0").await;
+    for i in 0..3 {
+        let body = json!({"email": format!("nobody{i}@example.com"),
+            "current_password": "wrong password, long enough",
+            "new_password": "a brand new passphrase 77"});
+        problem(
+            change_password(&srv, None, body).await,
+            401,
+            "invalid_credentials",
+        )
+        .await;
+    }
+    let body = json!({"email": "nobody9@example.com",
+        "current_password": "wrong password, long enough",
+        "new_password": "a brand new passphrase 77"});
+    assert_limited(change_password(&srv, None, body).await).await;
+}

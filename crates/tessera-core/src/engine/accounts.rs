@@ -82,22 +82,20 @@ impl Engine {
         change: PasswordChange,
         meta: &RequestMeta,
     ) -> Result<(), Error> {
+        // Throttled like login (API.md §5): the per-IP limit, and every failed check of the
+        // current password counts toward the account's lock and is a `login.failed` event.
+        self.limit_ip(meta).await?;
         let (user, keep) = match (principal, change.email) {
             (Some(p), _) => {
-                let user = self
+                let me = self
                     .store
                     .user_by_id(p.user_id)
                     .await?
                     .ok_or(Error::SessionRevoked)?;
-                self.cfg
-                    .passwords
-                    .check_length(&change.current_password)
-                    .map_err(|_| Error::InvalidCredentials)?;
-                if !self
-                    .hasher
-                    .verify(Some(user.password_hash.clone()), change.current_password)
-                    .await?
-                {
+                let user = self
+                    .verify_credentials(&me.email, change.current_password, meta)
+                    .await?;
+                if user.id != me.id {
                     return Err(Error::InvalidCredentials);
                 }
                 (user, Some(p.session_id))
