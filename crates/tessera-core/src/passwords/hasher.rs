@@ -20,6 +20,9 @@ pub struct Hasher {
     pool: Arc<HashPool>,
     /// A real hash of a random password, verified for unknown emails so that their timing matches.
     dummy_hash: Arc<String>,
+    /// Argon2 work done by verifications (memory KiB × iterations, summed), so tests can check
+    /// what a failed login costs without timing it.
+    work: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Hasher {
@@ -44,6 +47,7 @@ impl Hasher {
             permits: Arc::new(Semaphore::new(permits.max(1))),
             pool: Arc::new(HashPool::start(permits.max(1))?),
             dummy_hash: Arc::new(dummy_hash),
+            work: Default::default(),
         })
     }
 
@@ -55,21 +59,43 @@ impl Hasher {
     }
 
     /// Verifies `password` against `hash`; with `None` (unknown email) it verifies against the
-    /// dummy hash and returns false, taking the same time.
+    /// dummy hash and returns false, taking the same time. A failed check against a hash made
+    /// with other (older, cheaper) parameters also runs the dummy verification, so a failed
+    /// login costs at least what one with today's parameters costs: timing does not single out
+    /// the accounts whose hash is due for an upgrade.
     pub async fn verify(&self, hash: Option<String>, password: String) -> Result<bool, Error> {
         let known = hash.is_some();
+        let outdated = hash.as_deref().is_some_and(|h| self.needs_rehash(h));
         let hash = hash.unwrap_or_else(|| self.dummy_hash.as_ref().clone());
+        let dummy = self.dummy_hash.clone();
         let params = self.params.clone();
+        let work = self.work.clone();
         let ok = self
             .run(move |scratch| {
-                PasswordHash::new(&hash).is_ok_and(|parsed| {
-                    ReusingArgon2::new(params, scratch)
-                        .verify_password(password.as_bytes(), &parsed)
-                        .is_ok()
-                })
+                let check = |scratch: &mut Scratch, hash: &str| {
+                    PasswordHash::new(hash).is_ok_and(|parsed| {
+                        if let Ok(p) = Params::try_from(&parsed) {
+                            let units = u64::from(p.m_cost()) * u64::from(p.t_cost());
+                            work.fetch_add(units, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        ReusingArgon2::new(params.clone(), scratch)
+                            .verify_password(password.as_bytes(), &parsed)
+                            .is_ok()
+                    })
+                };
+                let ok = check(scratch, &hash);
+                if !ok && outdated {
+                    let _ = check(scratch, &dummy);
+                }
+                ok
             })
             .await?;
         Ok(ok && known)
+    }
+
+    /// Argon2 work done by verifications so far (memory KiB × iterations, summed).
+    pub fn work_done(&self) -> u64 {
+        self.work.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Whether a stored hash was made with other parameters and should be redone at next login.
@@ -173,5 +199,43 @@ mod tests {
         )
         .unwrap();
         assert!(stronger.needs_rehash(&hash));
+    }
+
+    /// A failed check against an old, cheaper hash costs at least a check with today's
+    /// parameters, like a check for an unknown email (counted in Argon2 work, not timed).
+    #[tokio::test]
+    async fn a_failed_check_costs_the_same_whatever_the_stored_parameters() {
+        let old = Hasher::new(&fast(), 1).unwrap();
+        let old_hash = old.hash("the right password!".into()).await.unwrap();
+        let today = Hasher::new(
+            &PasswordPolicy {
+                argon2_memory_kib: 4096,
+                argon2_iterations: 2,
+                ..fast()
+            },
+            1,
+        )
+        .unwrap();
+        let cost = |f: u64, t: u64| t - f;
+        let before = today.work_done();
+        assert!(!today.verify(None, "guess".into()).await.unwrap());
+        let unknown = cost(before, today.work_done());
+        assert_eq!(unknown, 4096 * 2);
+        let before = today.work_done();
+        assert!(
+            !today
+                .verify(Some(old_hash.clone()), "guess".into())
+                .await
+                .unwrap()
+        );
+        let outdated = cost(before, today.work_done());
+        assert!(outdated >= unknown, "{outdated} < {unknown}");
+        // The right password still verifies against the old hash (then the login rehashes).
+        assert!(
+            today
+                .verify(Some(old_hash), "the right password!".into())
+                .await
+                .unwrap()
+        );
     }
 }
