@@ -1,4 +1,5 @@
-//! The data directory's secret files: `master.key` and `admin.key`, created 0600 on first start.
+//! The data directory's secret files: `master.key` and `admin.key`, created 0600 on first start;
+//! their paths are logged, their contents never.
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -17,7 +18,13 @@ pub fn master_key(s: &Settings) -> Result<MasterKey, String> {
             .ok_or_else(|| "secret_key is too short".into());
     }
     let path = s.data_dir.join("master.key");
+    let existed = path.exists();
     let text = read_or_create(&path, || random_b64(32))?;
+    if existed {
+        tracing::info!(path = %path.display(), "master key read from file");
+    } else {
+        tracing::info!(path = %path.display(), "generated a master key (back it up: the signing keys are sealed with it)");
+    }
     let bytes = URL_SAFE_NO_PAD
         .decode(text.trim())
         .map_err(|_| format!("{} is not a Tessera master key file", path.display()))?;

@@ -183,6 +183,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Serve { config, listen } => {
             let settings = load(config.as_ref(), listen)?;
             init_logging(settings.log_json, "info,sqlx=warn");
+            for w in &settings.warnings {
+                tracing::warn!("{w}");
+            }
             let listener = tokio::net::TcpListener::bind(settings.listen)
                 .await
                 .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
@@ -260,6 +263,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             command: ConfigCommand::Check { config },
         } => {
             let s = load(config.as_ref(), None)?;
+            for w in &s.warnings {
+                println!("warning: {w}");
+            }
             println!("configuration is valid");
             println!("  listen          {}", s.listen);
             println!("  database        {:?}", s.database);

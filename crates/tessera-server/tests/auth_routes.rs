@@ -91,6 +91,29 @@ async fn registration_errors() {
     }
 }
 
+/// API.md §1: `[sessions] namespaces` is the list of namespaces a client may choose.
+#[tokio::test]
+async fn configured_namespaces_are_the_only_ones_a_client_may_choose() {
+    let srv = start("[sessions]\nnamespaces = [\"default\", \"web\"]").await;
+    let res = srv
+        .post(
+            "/auth/register",
+            json!({"email": "ns@example.com", "password": PASSWORD, "namespace": "admin-console"}),
+        )
+        .await;
+    problem(res, 422, "invalid_namespace").await;
+    srv.register("ns@example.com").await;
+    for (ns, status) in [("web", 200), ("default", 200), ("mobile", 422)] {
+        let res = srv
+            .post(
+                "/auth/login",
+                json!({"email": "ns@example.com", "password": PASSWORD, "namespace": ns}),
+            )
+            .await;
+        assert_eq!(res.status(), status, "{ns}");
+    }
+}
+
 #[tokio::test]
 async fn closed_registration_is_refused() {
     let srv = start("public_registration = false").await;

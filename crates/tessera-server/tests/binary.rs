@@ -133,6 +133,10 @@ async fn zero_config_start_restart_and_no_secrets_in_logs() {
         + &std::fs::read_to_string(dir.path().join("second.log")).unwrap();
     assert!(logs.contains("admin.key"), "the admin key's path is logged");
     assert!(
+        logs.contains("master.key"),
+        "the master key's path is logged"
+    );
+    assert!(
         logs.contains("/auth/register"),
         "requests are logged (so the check below means something)"
     );
@@ -189,14 +193,24 @@ fn config_check_names_the_bad_key_and_exits_non_zero() {
             assert!(!err.contains("short\""), "the secret's value is not echoed");
         }
     }
+    // An unknown TESSERA_* variable is reported, and does not stop anything (API.md §1).
     let out = Command::new(BIN)
         .args(["config", "check"])
         .env("TESSERA_TOKENS__ACCES_TTL", "5m")
+        .env("TESSERA_PORT", "tcp://10.0.0.1:8080")
         .current_dir(dir.path())
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("TESSERA_TOKENS__ACCES_TTL"));
+    assert!(out.status.success());
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("warning") && said.contains("TESSERA_TOKENS__ACCES_TTL"),
+        "{said}"
+    );
+    assert!(
+        said.contains("TESSERA_PORT") && !said.contains("10.0.0.1"),
+        "{said}"
+    );
     let ok = Command::new(BIN)
         .args(["config", "check"])
         .env("TESSERA_TOKENS__ACCESS_TTL", "5m")

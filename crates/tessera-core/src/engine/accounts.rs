@@ -42,7 +42,7 @@ impl Engine {
             return Err(Error::RegistrationClosed);
         }
         self.limit_ip(meta).await?;
-        let namespace = namespace(c.namespace)?;
+        let namespace = self.namespace(c.namespace)?;
         let email = normalize_email(&c.email)?;
         self.cfg.passwords.check_new(&c.password, &email)?;
         let now = self.clock.now_ms();
@@ -69,7 +69,7 @@ impl Engine {
 
     async fn login_inner(&self, c: Credentials, meta: &RequestMeta) -> Result<Issued, Error> {
         self.limit_ip(meta).await?;
-        let namespace = namespace(c.namespace)?;
+        let namespace = self.namespace(c.namespace)?;
         let user = self.check_password(&c.email, c.password, meta).await?;
         self.open_session(user, namespace, meta).await
     }
@@ -208,10 +208,18 @@ impl Engine {
     }
 }
 
-fn namespace(ns: Option<String>) -> Result<String, Error> {
-    let ns = ns.unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
-    check_namespace(&ns)?;
-    Ok(ns)
+impl Engine {
+    /// The namespace a client asked for (or the default): well-formed, and one of
+    /// `[sessions] namespaces` when that list is set.
+    fn namespace(&self, ns: Option<String>) -> Result<String, Error> {
+        let ns = ns.unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
+        check_namespace(&ns)?;
+        let allowed = &self.cfg.namespaces;
+        if !allowed.is_empty() && !allowed.contains(&ns) {
+            return Err(Error::InvalidNamespace);
+        }
+        Ok(ns)
+    }
 }
 
 /// An event with the request's metadata.

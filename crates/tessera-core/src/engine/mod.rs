@@ -56,6 +56,8 @@ pub struct EngineConfig {
     /// Clock skew tolerated when verifying, at most 5 s.
     pub leeway_secs: i64,
     pub rate_limit: RateLimitPolicy,
+    /// If non-empty, the only namespaces login and register accept (`[sessions] namespaces`).
+    pub namespaces: Vec<String>,
 }
 
 /// Login throttling. A limit of 0 is off.
@@ -96,6 +98,7 @@ impl EngineConfig {
             hash_permits: std::thread::available_parallelism().map_or(2, |n| n.get()),
             leeway_secs: 5,
             rate_limit: RateLimitPolicy::default(),
+            namespaces: Vec::new(),
         }
     }
 }

@@ -45,6 +45,11 @@ pub struct Config {
     pub passwords: Passwords,
     pub rate_limit: RateLimit,
     pub cors: Cors,
+    pub sessions: Sessions,
+    /// `TESSERA_*` variables that name no key: reported, not fatal (API.md §1; orchestrators
+    /// inject variables such as `TESSERA_PORT`). Not a key itself.
+    #[serde(skip)]
+    pub unknown_env: Vec<String>,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -97,6 +102,14 @@ pub struct Cors {
     pub allowed_origins: Vec<String>,
 }
 
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sessions {
+    /// If set, the only namespaces login and register accept. Otherwise `ns` is whatever the
+    /// client asks for, and not an authorisation boundary.
+    pub namespaces: Vec<String>,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -119,6 +132,8 @@ impl Default for Config {
             passwords: Passwords::default(),
             rate_limit: RateLimit::default(),
             cors: Cors::default(),
+            sessions: Sessions::default(),
+            unknown_env: Vec::new(),
         }
     }
 }
@@ -209,6 +224,7 @@ impl Config {
             .filter(|(k, _)| k.starts_with("TESSERA_") && !k.starts_with(RESERVED_ENV_PREFIX))
             .collect();
         vars.sort();
+        let mut unknown_env = Vec::new();
         for (name, raw) in vars {
             let path: Vec<String> = name["TESSERA_".len()..]
                 .split("__")
@@ -216,9 +232,8 @@ impl Config {
                 .collect();
             let key = path.join(".");
             let Some(expected) = lookup(&defaults, &path) else {
-                return Err(ConfigError(format!(
-                    "unknown config key `{key}` (from environment variable {name})"
-                )));
+                unknown_env.push(name);
+                continue;
             };
             let value = env_value(&raw, expected).map_err(|why| {
                 ConfigError(format!(
@@ -227,11 +242,14 @@ impl Config {
             })?;
             insert(&mut merged, &path, value);
         }
-        toml::Value::Table(merged)
-            .try_into()
-            .map_err(|e: toml::de::Error| {
-                ConfigError(format!("invalid configuration: {}", e.message()))
-            })
+        let mut config: Config =
+            toml::Value::Table(merged)
+                .try_into()
+                .map_err(|e: toml::de::Error| {
+                    ConfigError(format!("invalid configuration: {}", e.message()))
+                })?;
+        config.unknown_env = unknown_env;
+        Ok(config)
     }
 }
 

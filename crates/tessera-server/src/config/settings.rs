@@ -31,6 +31,9 @@ pub struct Settings {
     /// How often the node reads the revocation feed without news (not a config key: 500 ms;
     /// tests slow it down to show that broadcasts alone deliver).
     pub revocation_poll: std::time::Duration,
+    /// Problems that do not stop the start (unknown `TESSERA_*` variables), logged as warnings
+    /// at start and printed by `tessera config check`.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,6 +154,17 @@ impl Config {
         };
         if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
             return Err(err("issuer", "expected an http(s) URL"));
+        }
+        if let Some(bad) = self
+            .sessions
+            .namespaces
+            .iter()
+            .find(|ns| tessera_core::engine::validate::check_namespace(ns).is_err())
+        {
+            return Err(err(
+                "sessions.namespaces",
+                format!("{bad:?} is not a namespace (1-64 of A-Z a-z 0-9 _ . -)"),
+            ));
         }
         if self.audience.iter().any(|a| a.trim().is_empty()) {
             return Err(err("audience", "entries must not be empty"));
@@ -341,6 +355,7 @@ impl Config {
                 failed_logins_per_account: rate_limit.failed_logins_per_account,
                 failed_login_window_ms: rate_limit.failed_login_window_ms,
             },
+            namespaces: self.sessions.namespaces.clone(),
             ..EngineConfig::new(issuer)
         };
         Ok(Settings {
@@ -371,6 +386,11 @@ impl Config {
             rate_limit,
             cors_allowed_origins,
             revocation_poll: crate::app::REVOCATION_POLL,
+            warnings: self
+                .unknown_env
+                .iter()
+                .map(|name| format!("environment variable {name} names no config key; ignored"))
+                .collect(),
         })
     }
 }

@@ -142,16 +142,53 @@ fn environment_overrides_the_file_with_sections_joined_by_double_underscore() {
     );
 }
 
+/// API.md §1: unknown `TESSERA_*` variables warn and do not stop the start (Kubernetes injects
+/// `TESSERA_PORT` for a service named tessera); unknown keys in the file stop it.
+#[test]
+fn unknown_environment_variables_are_warnings_not_errors() {
+    let s = load_str(
+        "",
+        &[
+            ("TESSERA_PORT", "tcp://10.0.0.1:8080"),
+            ("TESSERA_SERVICE_HOST", "10.0.0.1"),
+            ("TESSERA_TOKENS__ACCES_TTL", "5m"),
+            ("TESSERA_TOKENS__ACCESS_TTL", "5m"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        s.engine.access_ttl_ms, 300_000,
+        "known variables still apply"
+    );
+    assert_eq!(s.warnings.len(), 3, "{:?}", s.warnings);
+    assert!(
+        s.warnings
+            .iter()
+            .any(|w| w.contains("TESSERA_TOKENS__ACCES_TTL"))
+    );
+    assert!(
+        s.warnings.iter().all(|w| !w.contains("10.0.0.1")),
+        "values are not echoed"
+    );
+    fails_naming("colour = \"blue\"\n", &[], "colour");
+}
+
+#[test]
+fn session_namespaces_must_be_namespaces() {
+    let s = load_str("[sessions]\nnamespaces = [\"web\", \"default\"]\n", &[]).unwrap();
+    assert_eq!(s.engine.namespaces, ["web", "default"]);
+    fails_naming(
+        "[sessions]\nnamespaces = [\"has space\"]\n",
+        &[],
+        "sessions.namespaces",
+    );
+}
+
 #[test]
 fn unknown_keys_and_bad_values_name_the_key() {
     fails_naming("colour = \"blue\"\n", &[], "colour");
     fails_naming("[tokens]\naccess_tll = \"5m\"\n", &[], "tokens.access_tll");
     fails_naming("[tokenz]\n", &[], "tokenz");
-    fails_naming(
-        "",
-        &[("TESSERA_TOKENS__ACCES_TTL", "5m")],
-        "TESSERA_TOKENS__ACCES_TTL",
-    );
     fails_naming(
         "public_registration = \"yes\"\n",
         &[],

@@ -59,6 +59,33 @@ fn connect(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
+/// The database holds password hashes and sealed keys: its file is the owner's alone, also in a
+/// folder that existed before (made 0600 before SQLite first opens it, which then gives its
+/// `-wal` and `-shm` files the same mode; files left by an earlier version are corrected).
+fn owner_only(path: &Path) -> StoreResult<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let fail = |e: std::io::Error| {
+        StoreError::Unavailable(format!("cannot secure {}: {e}", path.display()))
+    };
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(fail)?;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = PathBuf::from(format!("{}{suffix}", path.display()));
+        if let Ok(meta) = std::fs::metadata(&file)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                .map_err(fail)?;
+        }
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database file. Call [`SqliteStore::migrate`] before use.
     pub async fn open(path: &Path) -> StoreResult<Self> {
@@ -76,6 +103,7 @@ impl SqliteStore {
                     StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
                 })?;
         }
+        owner_only(path)?;
         let mut writer = connect(path).map_err(map_err)?;
         let (tx, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
