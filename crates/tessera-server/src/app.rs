@@ -1,7 +1,6 @@
 //! Assembling and running the server: the store and its revocation transports, the engine,
 //! background work, HTTP.
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -120,10 +119,8 @@ pub async fn serve(
         shutdown.await;
         let _ = closing.closing.send(true);
     };
-    let app = routes::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let limits = state.settings.http;
+    let result = crate::http::serve(listener, routes::router(state), limits, shutdown).await;
     keys.abort();
     result
 }

@@ -71,6 +71,15 @@ impl ApiError {
             "A valid admin API key is required",
         )
     }
+    /// The request (its body included) did not arrive and get answered within
+    /// `http.request_timeout`.
+    pub fn request_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "The request took too long",
+        )
+    }
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", "Not found")
     }

@@ -8,6 +8,7 @@ mod cors;
 pub mod error;
 mod extract;
 mod files;
+mod http;
 pub mod metrics;
 mod middleware;
 pub mod openapi;

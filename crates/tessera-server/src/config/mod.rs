@@ -12,7 +12,9 @@ mod duration;
 mod settings;
 
 pub use duration::parse_duration_ms;
-pub use settings::{CookieSettings, RateLimitSettings, SameSite, Settings, Transport};
+pub use settings::{
+    CookieSettings, HttpSettings, RateLimitSettings, SameSite, Settings, Transport,
+};
 
 /// Environment variables with this prefix belong to the test harness, not to the server.
 const RESERVED_ENV_PREFIX: &str = "TESSERA_TEST_";
@@ -45,6 +47,7 @@ pub struct Config {
     pub passwords: Passwords,
     pub rate_limit: RateLimit,
     pub cors: Cors,
+    pub http: Http,
     pub sessions: Sessions,
     /// `TESSERA_*` variables that name no key: reported, not fatal (API.md §1; orchestrators
     /// inject variables such as `TESSERA_PORT`). Not a key itself.
@@ -102,6 +105,27 @@ pub struct Cors {
     pub allowed_origins: Vec<String>,
 }
 
+/// `[http]`: what a connection may cost the server (API.md §1).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Http {
+    pub header_timeout: String,
+    pub request_timeout: String,
+    pub idle_timeout: String,
+    pub max_connections: i64,
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Http {
+            header_timeout: "10s".into(),
+            request_timeout: "30s".into(),
+            idle_timeout: "75s".into(),
+            max_connections: 10_000,
+        }
+    }
+}
+
 #[derive(Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Sessions {
@@ -132,6 +156,7 @@ impl Default for Config {
             passwords: Passwords::default(),
             rate_limit: RateLimit::default(),
             cors: Cors::default(),
+            http: Http::default(),
             sessions: Sessions::default(),
             unknown_env: Vec::new(),
         }

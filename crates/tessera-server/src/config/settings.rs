@@ -31,9 +31,23 @@ pub struct Settings {
     /// How often the node reads the revocation feed without news (not a config key: 500 ms;
     /// tests slow it down to show that broadcasts alone deliver).
     pub revocation_poll: std::time::Duration,
+    pub http: HttpSettings,
     /// Problems that do not stop the start (unknown `TESSERA_*` variables), logged as warnings
     /// at start and printed by `tessera config check`.
     pub warnings: Vec<String>,
+}
+
+/// `[http]`, validated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// A request's head must arrive within this, counted from its first byte.
+    pub header_timeout: std::time::Duration,
+    /// A whole request (body included) and the head of its answer.
+    pub request_timeout: std::time::Duration,
+    /// A keep-alive connection with nothing in flight is closed after this.
+    pub idle_timeout: std::time::Duration,
+    /// Connections over this wait in the kernel's accept queue.
+    pub max_connections: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,6 +169,25 @@ impl Config {
         if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
             return Err(err("issuer", "expected an http(s) URL"));
         }
+        let http = {
+            let h = &self.http;
+            let positive = |key: &str, v: &str| -> Result<std::time::Duration, ConfigError> {
+                let ms = duration(key, v)?;
+                if ms <= 0 {
+                    return Err(err(key, "must be more than 0"));
+                }
+                Ok(std::time::Duration::from_millis(ms as u64))
+            };
+            if !(1..=1_000_000).contains(&h.max_connections) {
+                return Err(err("http.max_connections", "must be between 1 and 1000000"));
+            }
+            HttpSettings {
+                header_timeout: positive("http.header_timeout", &h.header_timeout)?,
+                request_timeout: positive("http.request_timeout", &h.request_timeout)?,
+                idle_timeout: positive("http.idle_timeout", &h.idle_timeout)?,
+                max_connections: h.max_connections as usize,
+            }
+        };
         if let Some(bad) = self
             .sessions
             .namespaces
@@ -386,6 +419,7 @@ impl Config {
             rate_limit,
             cors_allowed_origins,
             revocation_poll: crate::app::REVOCATION_POLL,
+            http,
             warnings: self
                 .unknown_env
                 .iter()
