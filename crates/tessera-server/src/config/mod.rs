@@ -53,6 +53,10 @@ pub struct Config {
     /// inject variables such as `TESSERA_PORT`). Not a key itself.
     #[serde(skip)]
     pub unknown_env: Vec<String>,
+    /// Where each key set explicitly came from (`key` → "in FILE" or "from environment
+    /// variable NAME"), so value errors can name it. Not a key itself.
+    #[serde(skip)]
+    pub origins: Vec<(String, String)>,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -159,6 +163,7 @@ impl Default for Config {
             http: Http::default(),
             sessions: Sessions::default(),
             unknown_env: Vec::new(),
+            origins: Vec::new(),
         }
     }
 }
@@ -233,6 +238,7 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let defaults = toml::Value::try_from(Config::default()).expect("defaults serialize");
         let mut merged = toml::Table::new();
+        let mut origins = Vec::new();
         if let Some(path) = file {
             let text = std::fs::read_to_string(path).map_err(|e| {
                 ConfigError(format!("cannot read config file {}: {e}", path.display()))
@@ -242,6 +248,9 @@ impl Config {
                 .map_err(|e| ConfigError(format!("{}: invalid TOML: {e}", path.display())))?;
             let source = path.display().to_string();
             check_table(&table, &defaults, "", &source)?;
+            leaf_keys(&table, "", &mut |key| {
+                origins.push((key, format!("in {source}")))
+            });
             merged = table;
         }
         let mut vars: Vec<_> = vars
@@ -266,6 +275,7 @@ impl Config {
                 ))
             })?;
             insert(&mut merged, &path, value);
+            origins.push((key, format!("from environment variable {name}")));
         }
         let mut config: Config =
             toml::Value::Table(merged)
@@ -274,7 +284,23 @@ impl Config {
                     ConfigError(format!("invalid configuration: {}", e.message()))
                 })?;
         config.unknown_env = unknown_env;
+        config.origins = origins;
         Ok(config)
+    }
+}
+
+/// Calls `f` with the dotted name of every value (not table) in `table`.
+fn leaf_keys(table: &toml::Table, prefix: &str, f: &mut impl FnMut(String)) {
+    for (k, v) in table {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(t) => leaf_keys(t, &key, f),
+            _ => f(key),
+        }
     }
 }
 

@@ -124,6 +124,19 @@ fn cookie_name(key: &str, name: &str, secure: bool) -> Result<String, ConfigErro
     Ok(name.to_owned())
 }
 
+/// Sets the value at a dotted path; false if the path does not exist.
+fn set_path(v: &mut toml::Value, path: &[&str], new: toml::Value) -> bool {
+    match path {
+        [] => {
+            *v = new;
+            true
+        }
+        [first, rest @ ..] => v
+            .get_mut(*first)
+            .is_some_and(|next| set_path(next, rest, new)),
+    }
+}
+
 fn origin(o: &str) -> Result<String, String> {
     let rest = o
         .strip_prefix("https://")
@@ -138,8 +151,61 @@ fn origin(o: &str) -> Result<String, String> {
 }
 
 impl Config {
-    /// Checks every value and resolves defaults that depend on other keys.
+    /// Checks every value and resolves defaults that depend on other keys. Reports every bad
+    /// key at once (one per line), each with where its value came from.
     pub fn validate(&self) -> Result<Settings, ConfigError> {
+        let defaults = toml::Value::try_from(Config::default()).expect("defaults serialize");
+        let mut probe = self.clone();
+        let mut problems: Vec<String> = Vec::new();
+        loop {
+            let e = match probe.validate_first() {
+                Ok(settings) if problems.is_empty() => return Ok(settings),
+                Ok(_) => break,
+                Err(e) => e,
+            };
+            let key =
+                e.0.strip_prefix("config key `")
+                    .and_then(|rest| rest.split_once('`'))
+                    .map(|(k, _)| k.to_owned());
+            let origin = key.as_ref().and_then(|k| {
+                self.origins
+                    .iter()
+                    .rev()
+                    .find(|(o, _)| o == k)
+                    .map(|(_, from)| from.clone())
+            });
+            let line = match (&key, origin) {
+                (Some(k), Some(from)) => {
+                    e.0.replacen(&format!("`{k}`"), &format!("`{k}` ({from})"), 1)
+                }
+                _ => e.0.clone(),
+            };
+            if problems.contains(&line) {
+                break;
+            }
+            problems.push(line);
+            // Put the key back to its default and look for the next problem.
+            let Some(k) = key else { break };
+            let path: Vec<&str> = k.split('.').collect();
+            let Some(default) = path.iter().try_fold(&defaults, |v, p| v.get(*p)) else {
+                break;
+            };
+            let mut value = toml::Value::try_from(&probe).expect("config serializes");
+            if !set_path(&mut value, &path, default.clone()) {
+                break;
+            }
+            let (unknown_env, origins) = (probe.unknown_env.clone(), probe.origins.clone());
+            probe = match value.try_into() {
+                Ok(c) => c,
+                Err(_) => break,
+            };
+            probe.unknown_env = unknown_env;
+            probe.origins = origins;
+        }
+        Err(ConfigError(problems.join("\n")))
+    }
+
+    fn validate_first(&self) -> Result<Settings, ConfigError> {
         let listen: SocketAddr = self.listen.parse().map_err(|_| {
             err(
                 "listen",
@@ -253,6 +319,12 @@ impl Config {
             .parse()
             .map_err(|e| err("tokens.algorithm", e))?;
         let hs256_secret = if algorithm == Algorithm::HS256 {
+            if t.hs256_secret.is_empty() {
+                return Err(err(
+                    "tokens.hs256_secret",
+                    "is required with tokens.algorithm = \"HS256\" (at least 32 bytes)",
+                ));
+            }
             if t.hs256_secret.len() < 32 {
                 return Err(err(
                     "tokens.hs256_secret",

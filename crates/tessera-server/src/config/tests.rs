@@ -336,3 +336,40 @@ fn secrets_stay_out_of_debug_output() {
         assert!(!debug.contains(secret), "{secret} leaked into Debug");
     }
 }
+
+/// Issue 13 item 8: every bad value in one run, each with where it came from.
+#[test]
+fn every_bad_value_is_reported_at_once_with_its_source() {
+    let toml = "log_format = \"xml\"\n[tokens]\naccess_ttl = \"forever\"\n[cookies]\nsame_site = \"Sometimes\"\n";
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(toml.as_bytes()).unwrap();
+    let vars = [("TESSERA_TOKENS__REUSE_GRACE".to_string(), "1h".to_string())];
+    let Err(ConfigError(e)) = Config::load(Some(f.path()), vars).unwrap().validate() else {
+        panic!("refused");
+    };
+    let file = f.path().display().to_string();
+    for key in ["log_format", "tokens.access_ttl", "cookies.same_site"] {
+        let line = e
+            .lines()
+            .find(|l| l.contains(&format!("`{key}`")))
+            .unwrap_or_else(|| panic!("{key} not reported in:\n{e}"));
+        assert!(line.contains(&file), "{line} should name the file");
+    }
+    let line = e
+        .lines()
+        .find(|l| l.contains("tokens.reuse_grace"))
+        .expect(&e);
+    assert!(line.contains("TESSERA_TOKENS__REUSE_GRACE"), "{line}");
+    assert_eq!(e.lines().count(), 4, "{e}");
+}
+
+#[test]
+fn a_missing_hs256_secret_is_said_to_be_required() {
+    match load_str("[tokens]\nalgorithm = \"HS256\"\n", &[]) {
+        Ok(_) => panic!("accepted HS256 without a secret"),
+        Err(e) => assert!(
+            e.0.contains("tokens.hs256_secret") && e.0.contains("required"),
+            "{e}"
+        ),
+    }
+}
