@@ -14,7 +14,9 @@ pub mod memory;
 pub mod model;
 pub mod passwords;
 pub mod ratelimit;
-mod refresh_token;
+/// The refresh-token format; public for the fuzz targets (`fuzz/`), not a stable API.
+#[doc(hidden)]
+pub mod refresh_token;
 pub mod revocation;
 pub mod secrets;
 pub mod stats;

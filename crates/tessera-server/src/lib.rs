@@ -7,6 +7,11 @@ mod cookies;
 mod cors;
 pub mod error;
 mod extract;
+/// Header parsing, public for the fuzz targets (`fuzz/`); not a stable API.
+#[doc(hidden)]
+pub mod parse {
+    pub use crate::extract::{bearer_token, cookie};
+}
 mod files;
 mod http;
 pub mod metrics;

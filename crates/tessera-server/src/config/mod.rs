@@ -236,17 +236,31 @@ impl Config {
         file: Option<&Path>,
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
+        let text = match file {
+            Some(path) => Some((
+                std::fs::read_to_string(path).map_err(|e| {
+                    ConfigError(format!("cannot read config file {}: {e}", path.display()))
+                })?,
+                path.display().to_string(),
+            )),
+            None => None,
+        };
+        Config::parse(text.as_ref().map(|(t, s)| (t.as_str(), s.as_str())), vars)
+    }
+
+    /// [`Config::load`] on a file's text already read (`(text, name of its source)`).
+    pub fn parse(
+        file: Option<(&str, &str)>,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
         let defaults = toml::Value::try_from(Config::default()).expect("defaults serialize");
         let mut merged = toml::Table::new();
         let mut origins = Vec::new();
-        if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                ConfigError(format!("cannot read config file {}: {e}", path.display()))
-            })?;
+        if let Some((text, source)) = file {
             let table: toml::Table = text
                 .parse()
-                .map_err(|e| ConfigError(format!("{}: invalid TOML: {e}", path.display())))?;
-            let source = path.display().to_string();
+                .map_err(|e| ConfigError(format!("{source}: invalid TOML: {e}")))?;
+            let source = source.to_owned();
             check_table(&table, &defaults, "", &source)?;
             leaf_keys(&table, "", &mut |key| {
                 origins.push((key, format!("in {source}")))

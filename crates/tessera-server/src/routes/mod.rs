@@ -125,7 +125,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(DELETE "/admin/sessions/{id}", AdminKey, "Revoke one session", req: None, query: None, 204 => None, errors: &[401, 404], delete(revoke_session_by_id)),
         endpoint!(POST "/admin/sessions/revoke", AdminKey, "Revoke by namespace, user (and namespace), or all", req: Some(s::<BulkBody>), query: None, 200 => Some(s::<Revoked>), errors: &[400, 401, 404, 422], post(bulk_revoke)),
         endpoint!(GET "/admin/roles", AdminKey, "All roles", req: None, query: None, 200 => Some(s::<RoleList>), errors: &[401], get(roles)),
-        endpoint!(PUT "/admin/roles/{name}", AdminKey, "Create or replace a role", req: Some(s::<RoleBody>), query: None, 200 => Some(s::<RoleView>), errors: &[400, 401], put(put_role)),
+        endpoint!(PUT "/admin/roles/{name}", AdminKey, "Create or replace a role", req: Some(s::<RoleBody>), query: None, 200 => Some(s::<RoleView>), errors: &[400, 401, 404], put(put_role)),
         endpoint!(DELETE "/admin/roles/{name}", AdminKey, "Delete a role (removed from users)", req: None, query: None, 204 => None, errors: &[401, 404], delete(delete_role)),
         endpoint!(GET "/admin/keys", AdminKey, "Signing keys and their states", req: None, query: None, 200 => Some(s::<KeyList>), errors: &[401], get(keys)),
         endpoint!(POST "/admin/keys/rotate", AdminKey, "Rotate the signing keys", req: None, query: None, 200 => Some(s::<KeyView>), errors: &[401, 409], post(rotate_keys)),
