@@ -1,7 +1,6 @@
 //! The account page's headers, checked over HTTP (the browser test checks its behaviour).
-mod common;
 
-use common::*;
+use crate::common::*;
 
 #[tokio::test]
 async fn the_page_and_its_assets_carry_a_strict_policy() {

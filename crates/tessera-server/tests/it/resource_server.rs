@@ -4,12 +4,8 @@
 //! the stream (the resource server polls only when its stream breaks); the stream dropped and
 //! resumed with nothing lost, across a crash and restart of Tessera; a key rotation honoured;
 //! and the documented policy while Tessera is unreachable.
-#[path = "support/tessera_process.rs"]
-mod tessera_process;
 
-#[allow(dead_code)]
-#[path = "../../tessera-axum/examples/resource_server.rs"]
-mod example;
+use crate::example;
 
 use std::time::{Duration, Instant};
 
@@ -18,7 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::Method;
 use serde_json::{Value, json};
 use tessera_axum::{Builder, OnStale, Tessera};
-use tessera_process::*;
+use crate::tessera_process::*;
 
 /// A running resource server: the example's routes on 127.0.0.1:0.
 struct Api {

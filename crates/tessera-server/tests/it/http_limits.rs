@@ -1,11 +1,10 @@
 //! `[http]` of API.md §1 over raw sockets: half-sent heads and bodies are cut off, idle
 //! keep-alive connections are closed, and a connection cap makes slow clients wait their turn
 //! instead of exhausting the server.
-mod common;
 
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

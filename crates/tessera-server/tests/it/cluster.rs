@@ -3,10 +3,9 @@
 //! path, with the fallback poll slowed to a minute, so only a broadcast can make it), and reuse
 //! caught on another node than the one that rotated. Then: Redis as the only broadcast (two
 //! nodes on one SQLite file), and revocations racing refreshes across nodes whose clocks differ.
-mod support;
 
 use serde_json::Value;
-use support::*;
+use crate::support::*;
 
 async fn scenario(redis: Option<String>) {
     let Some(admin_url) = required_env("TESSERA_TEST_DATABASE_URL") else {

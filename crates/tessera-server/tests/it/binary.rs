@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tessera");
-const PASSWORD: &str = "a long and unusual passphrase 9";
+use crate::common::{BIN, PASSWORD};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

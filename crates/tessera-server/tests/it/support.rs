@@ -9,9 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_tessera");
-pub const PASSWORD: &str = "a long and unusual passphrase 9";
-pub const ADMIN_KEY: &str = "cluster-admin-key-0123456789";
+pub use crate::common::{ADMIN_KEY, BIN, PASSWORD};
 pub const SECRET: &str = "cluster-master-secret-0123456789abcdef";
 
 /// `TESSERA_TEST_<what>` or a loud skip (a failure under CI=true).

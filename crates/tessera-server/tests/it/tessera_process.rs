@@ -7,10 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_tessera");
-pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
-pub const RESOURCE_KEY: &str = "resource-server-key-0123456789";
-pub const PASSWORD: &str = "correct horse battery staple";
+pub use crate::common::{ADMIN_KEY, BIN, PASSWORD, RESOURCE_KEY};
 
 pub struct TesseraProcess {
     pub dir: tempfile::TempDir,

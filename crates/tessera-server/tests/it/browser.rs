@@ -1,13 +1,12 @@
 //! The account page in real Chromium (Debian's `chromium`), driven by playwright-core from npm
 //! (`tests/browser`, installed by `.ci/run`). Skips with a notice where either is missing,
 //! except under CI=true.
-mod common;
 
 use std::io::Write as _;
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_account_page_signs_in_lists_revokes_and_signs_out_in_chromium() {

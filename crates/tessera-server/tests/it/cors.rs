@@ -1,7 +1,6 @@
 //! CORS per cors.allowed_origins (issue 3 §8).
-mod common;
 
-use common::*;
+use crate::common::*;
 use reqwest::Method;
 use serde_json::json;
 

@@ -2,8 +2,6 @@
 //! `tessera` binary: it accepts Tessera's tokens, refuses altered ones, and refuses a revoked
 //! session within 1 s. Skips with a notice where Node or its `npm ci` is missing, except under
 //! CI=true.
-#[path = "support/tessera_process.rs"]
-mod tessera_process;
 
 use std::io::Write as _;
 use std::path::Path;
@@ -11,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tessera_process::*;
+use crate::tessera_process::*;
 
 struct KillOnDrop(Child);
 

@@ -1,7 +1,6 @@
 //! Every bad input is a clear problem+json with the codes of API.md §2, never a 5xx.
-mod common;
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 #[tokio::test]

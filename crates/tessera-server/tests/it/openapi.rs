@@ -1,10 +1,9 @@
 //! /openapi.json (issue 3 §6): generated from the route table, complete, and valid OpenAPI 3.1
 //! by an independent validator.
-mod common;
 
 use std::io::Write as _;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use tessera_server::routes::endpoints;
 

@@ -1,7 +1,6 @@
 //! /metrics (issue 3 §5): Prometheus text, behind the admin key, no user data in labels.
-mod common;
 
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 async fn scrape(srv: &TestServer) -> String {

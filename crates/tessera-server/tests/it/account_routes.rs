@@ -1,7 +1,6 @@
 //! The signed-in user's routes: me, sessions, revoke, password (API.md §5).
-mod common;
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 #[tokio::test]

@@ -1,11 +1,10 @@
 //! What happens when a part fails (issue 4 §6): Redis dies, PostgreSQL stops, a node is killed
 //! mid-refresh. Private PostgreSQL and Redis servers, so the machine's own are left alone.
-mod support;
 
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::*;
+use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_killed_mid_run_keeps_revocations_and_service() {

@@ -9,8 +9,11 @@ use serde_json::{Value, json};
 use tessera_server::config::Config;
 use tessera_server::state::AppState;
 
+/// The one set of test credentials, for in-process servers and spawned binaries alike.
 pub const ADMIN_KEY: &str = "test-admin-key-0123456789";
+pub const RESOURCE_KEY: &str = "resource-server-key-0123456789";
 pub const PASSWORD: &str = "correct horse battery staple";
+pub const BIN: &str = env!("CARGO_BIN_EXE_tessera");
 
 pub struct TestServer {
     pub base: String,

@@ -1,7 +1,6 @@
 //! Rate limits on login and register (per client IP, and failed logins per account).
-mod common;
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
 async fn login_as(

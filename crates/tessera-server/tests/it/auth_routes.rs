@@ -1,7 +1,6 @@
 //! Register, login, refresh and logout over HTTP (API.md §4, §5).
-mod common;
 
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use serde_json::json;
 

@@ -1,7 +1,6 @@
 //! The admin API (API.md §5) over HTTP.
-mod common;
 
-use common::*;
+use crate::common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -1,8 +1,7 @@
 //! The cookie transport and CSRF (API.md §4.2). Cookies are set by hand: client jars will not
 //! send `Secure` cookies over plain http.
-mod common;
 
-use common::*;
+use crate::common::*;
 use reqwest::Response;
 use serde_json::{Value, json};
 

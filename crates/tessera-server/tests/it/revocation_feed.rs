@@ -1,14 +1,12 @@
 //! The revocation feed (API.md §6) over HTTP: a snapshot of what is in force, changes after a
 //! cursor, and the Server-Sent Events stream that follows new revocations and resumes without
 //! loss; read with a resource-server key.
-mod common;
 
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::{Value, json};
 
-const RESOURCE_KEY: &str = "resource-server-key-0123456789";
 
 /// A server whose fallback poll is slowed to a minute: what a stream follower sees within a
 /// second, it saw because the revocation itself signalled it.

@@ -1,0 +1,33 @@
+//! Every integration test of tessera-server, in one test binary: one link of the whole server
+//! instead of one per file. Each file is a module named after what it tests; `common` (an
+//! in-process server), `support` (nodes as processes, for clusters and failures) and
+//! `tessera_process` (one real binary, restartable) are the helpers, with one set of
+//! credentials in `common`.
+mod common;
+mod support;
+mod tessera_process;
+
+/// The example resource server of tessera-axum, exactly as it ships.
+#[allow(dead_code)]
+#[path = "../../../tessera-axum/examples/resource_server.rs"]
+mod example;
+
+mod account_routes;
+mod admin_routes;
+mod auth_routes;
+mod binary;
+mod browser;
+mod cluster;
+mod cookie_transport;
+mod cors;
+mod error_rules;
+mod failures;
+mod http_limits;
+mod metrics;
+mod node_resource_server;
+mod openapi;
+mod page;
+mod rate_limits;
+mod resource_server;
+mod revocation_feed;
+mod token_routes;
