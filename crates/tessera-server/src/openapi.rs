@@ -76,11 +76,27 @@ fn operation(e: &Endpoint, g: &mut schemars::SchemaGenerator, problem: &schemars
     };
     op["security"] = security;
     let mut parameters: Vec<Value> = path_params(e.path)
-        .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+        .map(|name| {
+            // Ids are UUIDs; other path parameters (role names) are non-empty text.
+            let schema = match name {
+                "id" => json!({"type": "string", "format": "uuid"}),
+                _ => json!({"type": "string", "minLength": 1}),
+            };
+            json!({"name": name, "in": "path", "required": true, "schema": schema})
+        })
         .collect();
     if let Some(query) = e.query {
         let schema = query(g).to_value();
         for (name, prop) in schema["properties"].as_object().into_iter().flatten() {
+            // An absent parameter is the "none" of an Option; a query string has no null.
+            let mut prop = prop.clone();
+            if let Some(types) = prop["type"].as_array() {
+                let kept: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+                prop["type"] = match kept.as_slice() {
+                    [one] => one.clone(),
+                    _ => json!(kept),
+                };
+            }
             parameters
                 .push(json!({"name": name, "in": "query", "required": false, "schema": prop}));
         }

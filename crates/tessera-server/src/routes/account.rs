@@ -68,6 +68,7 @@ pub async fn revoke_sessions(
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordBody {
+    #[schemars(length(min = 3, max = 320))]
     email: Option<String>,
     current_password: String,
     new_password: String,

@@ -32,6 +32,7 @@ fn id(raw: &str) -> ApiResult<Uuid> {
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
+    #[schemars(length(min = 3, max = 320))]
     email: String,
     password: String,
     #[serde(default)]
@@ -53,6 +54,7 @@ pub(super) async fn create_user(
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserQuery {
+    #[schemars(length(min = 3, max = 320))]
     email: Option<String>,
     limit: Option<i64>,
 }
@@ -167,12 +169,34 @@ pub(super) async fn revoke_session_by_id(
 }
 
 /// `{namespace}`, `{user_id, namespace?}` or `{all: true}`, and nothing else.
-#[derive(Deserialize, JsonSchema)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BulkBody {
     namespace: Option<String>,
     user_id: Option<String>,
     all: Option<bool>,
+}
+
+/// The three shapes as a `oneOf`, so a client (or a schema-driven fuzzer) knows that the
+/// fields do not mix.
+impl JsonSchema for BulkBody {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "BulkBody".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let ns = serde_json::json!({"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,64}$"});
+        schemars::json_schema!({
+            "oneOf": [
+                {"type": "object", "additionalProperties": false, "required": ["namespace"],
+                 "properties": {"namespace": ns}},
+                {"type": "object", "additionalProperties": false, "required": ["user_id"],
+                 "properties": {"user_id": {"type": "string", "format": "uuid"}, "namespace": ns}},
+                {"type": "object", "additionalProperties": false, "required": ["all"],
+                 "properties": {"all": {"const": true}}}
+            ]
+        })
+    }
 }
 
 pub(super) async fn bulk_revoke(
@@ -251,6 +275,7 @@ pub(super) async fn rotate_keys(State(st): State<Arc<AppState>>) -> ApiResult<Js
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventQuery {
+    #[schemars(extend("format" = "uuid"))]
     user_id: Option<String>,
     #[serde(rename = "type")]
     kind: Option<String>,

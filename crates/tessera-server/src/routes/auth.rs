@@ -19,8 +19,10 @@ use crate::views::token_response;
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CredentialsBody {
+    #[schemars(length(min = 3, max = 320))]
     email: String,
     password: String,
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_.-]{1,64}$"))]
     namespace: Option<String>,
     transport: Option<TransportName>,
 }

@@ -4,8 +4,8 @@
 //! caught on another node than the one that rotated. Then: Redis as the only broadcast (two
 //! nodes on one SQLite file), and revocations racing refreshes across nodes whose clocks differ.
 
-use serde_json::Value;
 use crate::support::*;
+use serde_json::Value;
 
 async fn scenario(redis: Option<String>) {
     let Some(admin_url) = required_env("TESSERA_TEST_DATABASE_URL") else {

@@ -8,8 +8,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use crate::tessera_process::*;
+use serde_json::Value;
 
 struct KillOnDrop(Child);
 

@@ -212,3 +212,39 @@ async fn an_independent_validator_accepts_the_document() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "valid");
 }
+
+/// The schema is as strict as the server (issue 13 item 9): what the document allows, the
+/// server does not refuse for its shape.
+#[tokio::test]
+async fn the_schemas_are_as_strict_as_the_server() {
+    let srv = start("").await;
+    let doc = document(&srv).await;
+    let schemas = &doc["components"]["schemas"];
+    let creds = &schemas["CredentialsBody"]["properties"];
+    assert_eq!(creds["email"]["minLength"], 3, "{creds}");
+    assert!(creds["namespace"]["pattern"].is_string(), "{creds}");
+    let bulk = &schemas["BulkBody"]["oneOf"];
+    assert_eq!(bulk.as_array().map(Vec::len), Some(3), "{bulk}");
+    assert_eq!(bulk[1]["properties"]["user_id"]["format"], "uuid");
+    assert_eq!(bulk[2]["properties"]["all"]["const"], true);
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let schema = &p["schema"];
+                assert!(
+                    !schema.to_string().contains("\"null\""),
+                    "{method} {path}: parameter {} may be null: {schema}",
+                    p["name"]
+                );
+                if p["name"] == "id" {
+                    assert_eq!(schema["format"], "uuid", "{method} {path}");
+                }
+            }
+        }
+    }
+    let events = doc["paths"]["/admin/events"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let user_id = events.iter().find(|p| p["name"] == "user_id").unwrap();
+    assert_eq!(user_id["schema"]["format"], "uuid");
+}

@@ -9,12 +9,12 @@ use crate::example;
 
 use std::time::{Duration, Instant};
 
+use crate::tessera_process::*;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::Method;
 use serde_json::{Value, json};
 use tessera_axum::{Builder, OnStale, Tessera};
-use crate::tessera_process::*;
 
 /// A running resource server: the example's routes on 127.0.0.1:0.
 struct Api {

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 use crate::common::*;
 use serde_json::{Value, json};
 
-
 /// A server whose fallback poll is slowed to a minute: what a stream follower sees within a
 /// second, it saw because the revocation itself signalled it.
 async fn server() -> TestServer {

@@ -1,8 +1,8 @@
 //! JWKS, introspection and access-token handling over HTTP (API.md §3).
 
+use crate::common::*;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use crate::common::*;
 use serde_json::{Value, json};
 
 async fn introspect(srv: &TestServer, key: Option<&str>, token: &str) -> reqwest::Response {
