@@ -98,7 +98,7 @@ async function page(after) {
   const url = new URL(`${BASE}/auth/revocations`);
   if (after !== null) url.searchParams.set("after", after);
   const res = await fetch(url, { headers, signal: AbortSignal.timeout(10_000) });
-  if (res.status === 400 && after !== null) return null; // cursor unknown: snapshot again
+  if ((res.status === 404 || res.status === 400) && after !== null) return null; // cursor unknown: snapshot again
   if (!res.ok) throw new Error(`feed answered ${res.status}`);
   return res.json();
 }

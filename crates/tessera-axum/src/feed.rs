@@ -114,7 +114,8 @@ async fn get_page(inner: &Inner, after: Option<&str>) -> Result<Page, Break> {
         .map_err(|e| Break::Failed(format!("feed: {}", e.without_url())))?;
     match res.status().as_u16() {
         200 => {}
-        400 if after.is_some() => return Err(Break::Reset),
+        // A cursor Tessera never issued (404; 400 from versions before it said so).
+        400 | 404 if after.is_some() => return Err(Break::Reset),
         401 => {
             return Err(Break::Failed(
                 "feed: Tessera refused the resource-server key (401)".into(),

@@ -80,6 +80,7 @@ fn operation(e: &Endpoint, g: &mut schemars::SchemaGenerator, problem: &schemars
             // Ids are UUIDs; other path parameters (role names) are non-empty text.
             let schema = match name {
                 "id" => json!({"type": "string", "format": "uuid"}),
+                "name" => json!({"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,64}$"}),
                 _ => json!({"type": "string", "minLength": 1}),
             };
             json!({"name": name, "in": "path", "required": true, "schema": schema})

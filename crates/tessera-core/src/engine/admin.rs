@@ -23,8 +23,8 @@ fn check_role_name(name: &str) -> Result<(), Error> {
 }
 
 fn check_permission(p: &str) -> Result<(), Error> {
-    let ok =
-        (1..=128).contains(&p.len()) && !p.chars().any(|c| c.is_whitespace() || c.is_control());
+    let ok = (1..=128).contains(&p.chars().count())
+        && !p.chars().any(|c| c.is_whitespace() || c.is_control());
     ok.then_some(()).ok_or(Error::InvalidRequest(
         "a permission is 1 to 128 characters without spaces",
     ))

@@ -36,6 +36,7 @@ pub struct NewUser {
     email: String,
     password: String,
     #[serde(default)]
+    #[schemars(inner(regex(pattern = r"^[A-Za-z0-9_.:-]{1,64}$")))]
     roles: Vec<String>,
 }
 
@@ -54,7 +55,6 @@ pub(super) async fn create_user(
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserQuery {
-    #[schemars(length(min = 3, max = 320))]
     email: Option<String>,
     limit: Option<i64>,
 }
@@ -91,6 +91,7 @@ pub(super) async fn delete_user(
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RolesBody {
+    #[schemars(inner(regex(pattern = r"^[A-Za-z0-9_.:-]{1,64}$")))]
     roles: Vec<String>,
 }
 
@@ -172,9 +173,19 @@ pub(super) async fn revoke_session_by_id(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BulkBody {
+    // A field given as null is refused (400), as the schema says: absent is the only "none".
+    #[serde(default, deserialize_with = "present")]
     namespace: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     user_id: Option<String>,
+    #[serde(default, deserialize_with = "present")]
     all: Option<bool>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 /// The three shapes as a `oneOf`, so a client (or a schema-driven fuzzer) knows that the
@@ -232,6 +243,7 @@ pub(super) async fn roles(State(st): State<Arc<AppState>>) -> ApiResult<Json<Rol
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleBody {
+    #[schemars(inner(regex(pattern = r"^[^\s\x00-\x1F\x7F-\x9F]{1,128}$")))]
     permissions: Vec<String>,
 }
 

@@ -32,6 +32,7 @@ const RETRY: Duration = Duration::from_secs(5);
 #[serde(deny_unknown_fields)]
 pub struct FeedQuery {
     /// A cursor from an earlier page or event: only what was recorded after it.
+    #[schemars(regex(pattern = r"^[0-9]{1,18}$"))]
     after: Option<String>,
 }
 
@@ -50,9 +51,9 @@ pub async fn revocations(
     let hub = st.engine.revocations();
     let after = q.after.as_deref().map(cursor).transpose()?.unwrap_or(0);
     if after > hub.head().await.map_err(Error::from)? {
-        return Err(ApiError::bad_request(
-            "after: a cursor beyond this feed (another database?); take a snapshot without it",
-        ));
+        // A cursor this feed never issued (another database?): nothing is at that position.
+        return Err(ApiError::not_found()
+            .detail("after: a cursor this feed never issued; take a snapshot without it"));
     }
     let page = hub.page(after).await.map_err(Error::from)?;
     Ok(Json(RevocationPage {

@@ -86,7 +86,7 @@ async fn the_feed_gives_what_is_in_force_then_what_changed() {
     assert_eq!(entries[0]["user_id"], b["user"]["id"]);
     assert!(entries[0]["issued_up_to_ms"].as_i64().unwrap() > 0);
     // Bad cursors, and keys.
-    for bad in ["x", "-1", "999999"] {
+    for bad in ["x", "-1", ""] {
         let res = srv
             .client
             .get(srv.url(&format!("/auth/revocations?after={bad}")))
@@ -96,6 +96,15 @@ async fn the_feed_gives_what_is_in_force_then_what_changed() {
             .unwrap();
         problem(res, 400, "invalid_request").await;
     }
+    // Well-formed, but never issued by this feed (another database?): 404, take a snapshot.
+    let res = srv
+        .client
+        .get(srv.url("/auth/revocations?after=999999"))
+        .header("x-api-key", RESOURCE_KEY)
+        .send()
+        .await
+        .unwrap();
+    problem(res, 404, "not_found").await;
     for path in ["/auth/revocations", "/auth/revocations/stream"] {
         let res = srv.client.get(srv.url(path)).send().await.unwrap();
         problem(res, 401, "unauthorized").await;
