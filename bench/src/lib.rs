@@ -101,3 +101,13 @@ pub fn summary(samples: &mut [Duration]) -> String {
         ms(samples[samples.len() - 1])
     )
 }
+
+/// Runs one SQL statement with `psql` (creating and dropping the databases a measurement uses).
+pub fn psql(url: &str, sql: &str) {
+    let ok = Command::new("psql")
+        .args([url, "-qAtc", sql])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "psql {sql} failed");
+}

@@ -13,11 +13,10 @@
 //!
 //!     cargo build --release --locked -p tessera-server
 //!     cargo run --release -p tessera-bench --bin propagation -- postgres://postgres@127.0.0.1:5432/test [redis://127.0.0.1:6379] [rounds]
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tessera_bench::{Node, summary};
+use tessera_bench::{Node, psql, summary};
 
 const PASSWORD: &str = "a long and unusual passphrase 9";
 const ADMIN_KEY: &str = "bench-admin-key-0123456789";
@@ -151,13 +150,4 @@ async fn active(c: &reqwest::Client, node: &Node, access: &str) -> bool {
         .await
         .unwrap();
     body["active"].as_bool().expect("an introspection answer")
-}
-
-fn psql(url: &str, sql: &str) {
-    let ok = Command::new("psql")
-        .args([url, "-qAtc", sql])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok, "psql {sql} failed");
 }

@@ -18,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tessera_bench::{Node, free_port, summary};
+use tessera_bench::{Node, free_port, psql, summary};
 
 const PASSWORD: &str = "a long and unusual passphrase 9";
 const ADMIN_KEY: &str = "bench-admin-key-0123456789";
@@ -188,13 +188,4 @@ async fn hello(c: &reqwest::Client, base: &str, access: &str) -> u16 {
         assert_eq!(body["code"], "session_revoked", "{body}");
     }
     status
-}
-
-fn psql(url: &str, sql: &str) {
-    let ok = Command::new("psql")
-        .args([url, "-qAtc", sql])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok, "psql {sql} failed");
 }

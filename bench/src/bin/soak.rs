@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tessera_bench::Node;
+use tessera_bench::{Node, psql};
 
 const PASSWORD: &str = "a long and unusual passphrase 9";
 
@@ -298,13 +298,4 @@ fn rss_kib(pid: u32) -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
-}
-
-fn psql(url: &str, sql: &str) {
-    let ok = std::process::Command::new("psql")
-        .args([url, "-qAtc", sql])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(ok, "psql {sql} failed");
 }
