@@ -2,7 +2,8 @@
 //! at most `max_connections` connections (the rest wait in the kernel's accept queue); a request
 //! head must arrive within `header_timeout` of its first byte; a whole request and the head of
 //! its answer within `request_timeout` (else 408); a keep-alive connection with nothing in
-//! flight is closed after `idle_timeout`. Slow or half-open clients cost a connection for a
+//! flight is closed after `idle_timeout`; a new connection owes its first head within
+//! `header_timeout` of opening. Slow or half-open clients cost a connection for a
 //! bounded time, and cannot starve the others.
 use std::future::Future;
 use std::io;
@@ -99,6 +100,8 @@ async fn connection(
 ) {
     let opened = Instant::now();
     let activity = Arc::new(Activity::default());
+    // A new connection owes us a request head: silent ones are cut like slow ones.
+    activity.head_started.store(1, Ordering::Relaxed);
     let io = Tracked {
         inner: stream,
         activity: activity.clone(),

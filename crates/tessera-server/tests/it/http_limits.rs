@@ -33,6 +33,10 @@ async fn a_half_sent_head_is_cut_off_after_the_header_timeout() {
     let (got, closed) = read_until_closed(&mut s, Duration::from_secs(5)).await;
     assert!(closed, "the connection stayed open with half a head");
     assert!(got.is_empty(), "nothing to answer: {got}");
+    // A connection that sends nothing at all owes a head just the same.
+    let mut silent = TcpStream::connect(srv.addr).await.unwrap();
+    let (_, closed) = read_until_closed(&mut silent, Duration::from_secs(5)).await;
+    assert!(closed, "a silent connection stayed open");
 }
 
 #[tokio::test]
