@@ -94,7 +94,8 @@ impl Hasher {
     }
 
     /// Argon2 work done by verifications so far (memory KiB × iterations, summed).
-    pub fn work_done(&self) -> u64 {
+    #[cfg(test)]
+    fn work_done(&self) -> u64 {
         self.work.load(std::sync::atomic::Ordering::Relaxed)
     }
 
