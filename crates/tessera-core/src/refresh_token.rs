@@ -112,6 +112,14 @@ fn hmac(key: &[u8; 32]) -> Hmac<Sha256> {
     <Hmac<Sha256> as Mac>::new_from_slice(key).expect("any key length")
 }
 
+/// Decodes `token` and encodes it again: `Some` of the re-encoding when it is a refresh token
+/// of these keys. For the fuzz target (a token must have exactly one accepted spelling); the
+/// token type itself stays private to the crate.
+#[doc(hidden)]
+pub fn reencode(token: &str, keys: &DerivedKeys) -> Option<String> {
+    RefreshToken::decode(token, keys).map(|t| t.encode(keys))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
