@@ -191,6 +191,15 @@ impl Tessera {
 
     /// Completes once the keys and the first revocation snapshot are loaded (it may wait
     /// forever if Tessera never answers; wrap it in a timeout if that matters).
+    ///
+    /// ```no_run
+    /// # async fn run(tessera: tessera_axum::Tessera) {
+    /// use std::time::Duration;
+    /// if tokio::time::timeout(Duration::from_secs(10), tessera.ready()).await.is_err() {
+    ///     eprintln!("Tessera is not answering yet; serving 503 until it does");
+    /// }
+    /// # }
+    /// ```
     pub async fn ready(&self) {
         let mut rx = self.inner.health.ready.subscribe();
         let _ = rx.wait_for(|r| *r).await;
@@ -201,7 +210,17 @@ impl Tessera {
         self.inner.health.ready_now.load(Ordering::Acquire) && !self.inner.is_stale()
     }
 
-    /// The verifier's state and counters.
+    /// The verifier's state and counters: for a health route, logs or metrics.
+    ///
+    /// ```no_run
+    /// # fn run(tessera: tessera_axum::Tessera) {
+    /// let s = tessera.status();
+    /// if s.stale {
+    ///     eprintln!("revocation feed silent for {:?} ms", s.feed_silent_ms);
+    /// }
+    /// println!("accepted {} refused {} (revoked {})", s.accepted, s.refused, s.refused_revoked);
+    /// # }
+    /// ```
     pub fn status(&self) -> Status {
         let i = &self.inner;
         let h = &i.health;
@@ -226,6 +245,15 @@ impl Tessera {
     /// Verifies the token of an `Authorization` header: signature and claims from the JWKS,
     /// then the revocations in force, then the feed's health. This is what [`Auth`] does; call
     /// it directly outside axum's extractors.
+    ///
+    /// ```no_run
+    /// # async fn run(tessera: tessera_axum::Tessera, headers: axum::http::HeaderMap) {
+    /// match tessera.authenticate(headers.get("authorization")).await {
+    ///     Ok(auth) => println!("user {} in session {}", auth.sub, auth.sid),
+    ///     Err(e) => println!("refused: {}", e.code()),
+    /// }
+    /// # }
+    /// ```
     pub async fn authenticate(&self, header: Option<&HeaderValue>) -> Result<Auth, AuthError> {
         let result = self.inner.authenticate(header).await;
         let stats = &self.inner.stats;
