@@ -158,6 +158,18 @@ impl TestServer {
             .unwrap()
     }
 
+    /// The JWKS this server publishes.
+    pub async fn jwks(&self) -> Value {
+        let res = self
+            .client
+            .get(self.url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json().await.unwrap()
+    }
+
     pub async fn me(&self, access: &str) -> Response {
         self.get_auth("/auth/me", access).await
     }

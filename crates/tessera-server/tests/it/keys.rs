@@ -51,15 +51,7 @@ async fn keys_are_listed_and_rotated() {
         200,
         "the retiring key still verifies"
     );
-    let jwks: Value = srv
-        .client
-        .get(srv.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = srv.jwks().await;
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 3);
     let events = ok_json(
         admin(&srv, Method::GET, "/admin/events?type=key.rotated", None).await,
@@ -75,15 +67,7 @@ async fn keys_are_listed_and_rotated() {
 async fn retired_keys_leave_the_jwks_once_their_tokens_are_dead() {
     let srv = start("[tokens]\naccess_ttl = \"1s\"").await;
     let count = || async {
-        let jwks: Value = srv
-            .client
-            .get(srv.url("/.well-known/jwks.json"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let jwks: Value = srv.jwks().await;
         jwks["keys"].as_array().unwrap().len()
     };
     assert_eq!(count().await, 2);

@@ -62,15 +62,7 @@ async fn jwks_verifies_tokens_with_a_standard_library() {
 async fn tokens_survive_a_restart_on_the_same_database() {
     let srv = start("").await;
     let a = srv.register("restart@example.com").await;
-    let jwks_before: Value = srv
-        .client
-        .get(srv.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks_before: Value = srv.jwks().await;
     let again = srv.restart("").await;
     assert_eq!(
         again.me(s(&a, "access_token")).await.status(),
@@ -78,15 +70,7 @@ async fn tokens_survive_a_restart_on_the_same_database() {
         "issued before the restart"
     );
     assert_eq!(again.refresh(s(&a, "refresh_token")).await.status(), 200);
-    let jwks_after: Value = again
-        .client
-        .get(again.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks_after: Value = again.jwks().await;
     assert_eq!(jwks_before, jwks_after);
 }
 
@@ -272,15 +256,7 @@ async fn every_configured_algorithm_signs_and_verifies() {
         assert_eq!(header["alg"], alg);
         assert_eq!(header["typ"], "at+jwt");
         assert_eq!(srv.me(s(&a, "access_token")).await.status(), 200, "{alg}");
-        let jwks: Value = srv
-            .client
-            .get(srv.url("/.well-known/jwks.json"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let jwks: Value = srv.jwks().await;
         let keys = jwks["keys"].as_array().unwrap();
         if published {
             assert!(keys.iter().all(|k| k["alg"] == alg) && !keys.is_empty());
