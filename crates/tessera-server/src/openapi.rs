@@ -119,7 +119,7 @@ fn operation(e: &Endpoint, g: &mut schemars::SchemaGenerator, problem: &schemars
         "/metrics" => Some("text/plain"),
         "/" => Some("text/html"),
         "/account.css" => Some("text/css"),
-        "/account.js" => Some("text/javascript"),
+        "/account.js" | "/tessera.js" => Some("text/javascript"),
         "/favicon.svg" => Some("image/svg+xml"),
         _ => None,
     };

@@ -111,6 +111,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(GET "/", None, "The account page (HTML): sign in, see and revoke sessions, sign out", req: None, query: None, 200 => None, errors: &[], get(page::page)),
         endpoint!(GET "/account.css", None, "The account page's stylesheet", req: None, query: None, 200 => None, errors: &[], get(page::css)),
         endpoint!(GET "/account.js", None, "The account page's script", req: None, query: None, 200 => None, errors: &[], get(page::js)),
+        endpoint!(GET "/tessera.js", None, "The browser client (an ES module): sessions refreshed once for all tabs", req: None, query: None, 200 => None, errors: &[], get(page::client)),
         endpoint!(GET "/favicon.svg", None, "The account page's icon", req: None, query: None, 200 => None, errors: &[], get(page::icon)),
         endpoint!(GET "/openapi.json", None, "This document", req: None, query: None, 200 => Some(object), errors: &[], get(crate::openapi::serve)),
         endpoint!(POST "/admin/users", AdminKey, "Create a user", req: Some(s::<NewUser>), query: None, 201 => Some(s::<UserView>), errors: &[400, 401, 409, 422], post(create_user)),

@@ -8,6 +8,8 @@ const HTML: &str = include_str!("../../assets/account.html");
 const CSS: &str = include_str!("../../assets/account.css");
 const JS: &str = include_str!("../../assets/account.js");
 const ICON: &str = include_str!("../../assets/favicon.svg");
+/// The browser client (clients/js), which the account page imports and apps may too.
+const CLIENT: &str = include_str!("../../../../clients/js/tessera.js");
 
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'none'";
@@ -39,6 +41,16 @@ pub async fn css() -> Response {
 
 pub async fn js() -> Response {
     asset(JS, "text/javascript; charset=utf-8")
+}
+
+/// `GET /tessera.js`: public code, so any origin may import it as a module (no credentials).
+pub async fn client() -> Response {
+    let mut res = asset(CLIENT, "text/javascript; charset=utf-8");
+    res.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    res
 }
 
 pub async fn icon() -> Response {

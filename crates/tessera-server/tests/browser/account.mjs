@@ -1,5 +1,5 @@
 // The account page in Debian's Chromium: sign in, see the session, revoke another device's
-// session, sign out. Usage: node account.mjs BASE_URL SCREENSHOT_PATH
+// session, share the session with a second tab, sign out of both. Usage: node account.mjs BASE_URL SCREENSHOT_PATH
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 
@@ -102,9 +102,20 @@ try {
   await page.getByRole("status").filter({ hasText: "Signed out 2 other devices" }).waitFor();
   await rowsToBe(page, 1);
 
-  // Sign out: back to the form, and a reload does not sign back in.
+  // A second tab shares the session (no sign-in, no refresh of its own)...
+  let refreshes = 0;
+  context.on("request", (r) => r.url().endsWith("/auth/refresh") && refreshes++);
+  const second = await context.newPage();
+  await second.goto(base + "/");
+  await second.getByRole("heading", { name: "Your sessions" }).waitFor();
+  await rowsToBe(second, 1);
+  assert.equal(refreshes, 0, "the second tab took the token from the first");
+
+  // Sign out: back to the form in both tabs, and a reload does not sign back in.
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByRole("heading", { name: "Sign in" }).waitFor();
+  await second.getByRole("heading", { name: "Sign in" }).waitFor({ timeout: 1000 });
+  await second.close();
   await page.reload();
   await page.getByRole("heading", { name: "Sign in" }).waitFor();
   assert.ok(!(await page.evaluate(() => document.cookie)).includes("tessera_csrf="), "cookies cleared");

@@ -1,15 +1,16 @@
-//! The account page in real Chromium (Debian's `chromium`), driven by playwright-core from npm
-//! (`tests/browser`, installed by `.ci/run`). Skips with a notice where either is missing,
-//! except under CI=true.
+//! Real Chromium (Debian's `chromium`), driven by playwright-core from npm (`tests/browser`,
+//! installed by `.ci/run`): the account page, and the browser client in several tabs. Skips with
+//! a notice where either is missing, except under CI=true.
 
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::common::*;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_account_page_signs_in_lists_revokes_and_signs_out_in_chromium() {
+/// The browser tests' folder, or None (after a loud notice) where Chromium or the npm packages
+/// are missing.
+fn browser_suite() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     let ready = Path::new("/usr/bin/chromium").exists()
         && dir.join("node_modules/playwright-core").exists()
@@ -17,29 +18,27 @@ async fn the_account_page_signs_in_lists_revokes_and_signs_out_in_chromium() {
             .arg("--version")
             .output()
             .is_ok_and(|o| o.status.success());
-    if !ready {
-        assert!(
-            std::env::var("CI").ok().as_deref() != Some("true"),
-            "CI must install chromium and the browser test's npm packages"
-        );
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n*** SKIPPED: the browser test needs /usr/bin/chromium and `npm ci` in {} ***\n",
-            dir.display()
-        );
-        return;
+    if ready {
+        return Some(dir);
     }
-    let srv = start("").await;
-    // Browsers treat localhost as a secure context, so the __Secure-/__Host- cookies work.
-    let base = format!("http://localhost:{}", srv.addr.port());
-    // TESSERA_SCREENSHOT=docs/account-page.png refreshes the picture in the docs.
-    let shot = std::env::var("TESSERA_SCREENSHOT")
-        .unwrap_or_else(|_| format!("{}/account-page.png", env!("CARGO_TARGET_TMPDIR")));
+    assert!(
+        std::env::var("CI").ok().as_deref() != Some("true"),
+        "CI must install chromium and the browser test's npm packages"
+    );
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n*** SKIPPED: the browser tests need /usr/bin/chromium and `npm ci` in {} ***\n",
+        dir.display()
+    );
+    None
+}
+
+/// Runs `node script args...` in `dir`; fails the test with its output unless it printed `done`.
+async fn node(dir: PathBuf, script: &'static str, args: Vec<String>, done: &'static str) {
     let run = tokio::task::spawn_blocking(move || {
         Command::new("node")
-            .arg("account.mjs")
-            .arg(&base)
-            .arg(&shot)
+            .arg(script)
+            .args(&args)
             .current_dir(&dir)
             .output()
             .unwrap()
@@ -47,10 +46,35 @@ async fn the_account_page_signs_in_lists_revokes_and_signs_out_in_chromium() {
     .await
     .unwrap();
     let out = String::from_utf8_lossy(&run.stdout);
+    println!("{out}");
     assert!(
         run.status.success(),
         "{out}\n{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    assert!(out.contains("browser test passed"), "{out}");
+    assert!(out.contains(done), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_account_page_signs_in_lists_revokes_and_signs_out_in_chromium() {
+    let Some(dir) = browser_suite() else { return };
+    let srv = start("").await;
+    // Browsers treat localhost as a secure context, so the __Secure-/__Host- cookies work.
+    let base = format!("http://localhost:{}", srv.addr.port());
+    // TESSERA_SCREENSHOT=docs/account-page.png refreshes the picture in the docs.
+    let shot = std::env::var("TESSERA_SCREENSHOT")
+        .unwrap_or_else(|_| format!("{}/account-page.png", env!("CARGO_TARGET_TMPDIR")));
+    node(dir, "account.mjs", vec![base, shot], "browser test passed").await;
+}
+
+/// Issue 14's guarantees, tab by tab, with a 3 s access token: one refresh per period for three
+/// tabs, sign-out everywhere, an admin revocation everywhere, offline then online, and a slow
+/// answer from before a sign-out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_browser_client_shares_one_session_across_tabs_in_chromium() {
+    let Some(dir) = browser_suite() else { return };
+    let srv = start("[tokens]\naccess_ttl = \"3s\"\n").await;
+    let base = format!("http://localhost:{}", srv.addr.port());
+    let args = vec![base, ADMIN_KEY.to_owned(), "3".to_owned()];
+    node(dir, "client.mjs", args, "client browser test passed").await;
 }

@@ -23,6 +23,7 @@ mod cors;
 mod error_rules;
 mod failures;
 mod http_limits;
+mod js_client;
 mod keys;
 mod metrics;
 mod node_resource_server;

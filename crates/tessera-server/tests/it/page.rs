@@ -8,6 +8,7 @@ async fn the_page_and_its_assets_carry_a_strict_policy() {
     for (path, media) in [
         ("/", "text/html"),
         ("/account.js", "text/javascript"),
+        ("/tessera.js", "text/javascript"),
         ("/account.css", "text/css"),
         ("/favicon.svg", "image/svg+xml"),
     ] {
@@ -46,6 +47,13 @@ async fn the_page_and_its_assets_carry_a_strict_policy() {
     assert!(
         !html.contains("<script>") && !html.contains("style=") && !html.contains("<style"),
         "nothing inline"
+    );
+    // The client is the file in clients/js, importable from any origin (public code, no cookies).
+    let client = srv.client.get(srv.url("/tessera.js")).send().await.unwrap();
+    assert_eq!(client.headers()["access-control-allow-origin"], "*");
+    assert_eq!(
+        client.text().await.unwrap(),
+        include_str!("../../../../clients/js/tessera.js")
     );
     assert!(html.contains("<label for=\"email\">") && html.contains("<label for=\"password\">"));
 }

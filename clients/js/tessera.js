@@ -1,0 +1,584 @@
+// Tessera's browser client: one session shared by every tab, refreshed once per period for all of
+// them, never lost to a race. No dependencies and no build step: import it from a
+// <script type="module">, or from Node 20+ with the body transport.
+//
+// How the tabs agree (details in docs/browser-client.md):
+// - A refresh runs under a Web Lock named after the Tessera origin, so one tab at a time does it.
+//   The winner hands the new access token to the other tabs over a BroadcastChannel.
+// - A tab that gets the lock first checks whether its token changed while it waited, then asks
+//   the open tabs (counted by their presence locks) for a newer token. It refreshes only if no
+//   tab has one.
+// - Every sign-out bumps a generation counter, and the ended session's id is remembered. A
+//   response to a request started before the sign-out is dropped, and so is a token message
+//   for an ended session.
+
+/** Refresh this far ahead of expiry: a quarter of the token's life, at most a minute... */
+const LEAD_FRACTION = 0.25;
+const LEAD_MAX_MS = 60_000;
+/** ...plus a random part, so the tabs' timers do not fire together. */
+const JITTER_FRACTION = 0.1;
+const JITTER_MAX_MS = 15_000;
+/** How long a tab waits for the refresh lock before it takes it (a holder that hangs). */
+const LOCK_WAIT_MS = 10_000;
+/** How long a tab waits for the other tabs to answer "who has a newer token?". */
+const ASK_TIMEOUT_MS = 500;
+/** A request to Tessera that takes longer than this counts as a network failure. */
+const REQUEST_TIMEOUT_MS = 15_000;
+/** A token this close to its expiry is refreshed before it is sent. */
+const SEND_MARGIN_MS = 500;
+
+const REASONS = {
+  session_revoked: "revoked",
+  account_banned: "revoked",
+  refresh_token_reused: "reused",
+  session_expired: "expired",
+  invalid_refresh_token: "expired",
+  csrf_failed: "expired",
+};
+
+/**
+ * The `signedOut` reason for an error code of a refresh, or null when the code does not end the
+ * session (a 429 or a 503 is retried instead).
+ */
+export function signOutReason(code) {
+  return Object.hasOwn(REASONS, code) ? REASONS[code] : null;
+}
+
+/**
+ * Milliseconds from receiving a token that lives `expiresInMs` until its refresh: ahead of
+ * expiry by a quarter of its life (at most 60 s), less a random part of up to a tenth (at most
+ * 15 s). Counted from the server's `expires_in`, never from the device's clock.
+ */
+export function refreshDelay(expiresInMs, random = Math.random) {
+  const lead = Math.min(expiresInMs * LEAD_FRACTION, LEAD_MAX_MS);
+  const jitter = Math.min(expiresInMs * JITTER_FRACTION, JITTER_MAX_MS) * random();
+  return Math.max(0, expiresInMs - lead - jitter);
+}
+
+/** Backoff after the `attempt`-th failed refresh in a row: 0.5 s doubling to 30 s, half jittered. */
+export function retryDelay(attempt, random = Math.random) {
+  const full = Math.min(30_000, 500 * 2 ** Math.max(0, attempt - 1));
+  return full / 2 + (full / 2) * random();
+}
+
+/** An error answer of Tessera (problem+json), or of a request that could not be made. */
+export class TesseraError extends Error {
+  constructor(status, problem = {}, retryAfter = undefined) {
+    super(problem.title || problem.detail || `HTTP ${status}`);
+    this.name = "TesseraError";
+    this.status = status;
+    this.code = typeof problem.code === "string" ? problem.code : "error";
+    this.detail = problem.detail;
+    this.retryAfter = retryAfter;
+  }
+}
+
+async function problemOf(res) {
+  let body = {};
+  if ((res.headers.get("content-type") || "").includes("json")) {
+    try {
+      body = (await res.json()) || {};
+    } catch {
+      // Not JSON after all: the status alone has to do.
+    }
+  }
+  return new TesseraError(res.status, body, Number(res.headers.get("retry-after")) || undefined);
+}
+
+/** A storage adapter that keeps values in memory (the body transport's default). */
+export function memoryStorage() {
+  const map = new Map();
+  return {
+    getItem: (k) => (map.has(k) ? map.get(k) : null),
+    setItem: (k, v) => void map.set(k, String(v)),
+    removeItem: (k) => void map.delete(k),
+  };
+}
+
+function environment(over = {}) {
+  const g = globalThis;
+  const pick = (name, fallback) => (name in over ? over[name] : fallback);
+  return {
+    fetch: pick("fetch", g.fetch && g.fetch.bind(g)),
+    now: pick("now", () => g.performance.now()),
+    random: pick("random", Math.random),
+    setTimeout: pick("setTimeout", g.setTimeout.bind(g)),
+    clearTimeout: pick("clearTimeout", g.clearTimeout.bind(g)),
+    locks: pick("locks", g.navigator && g.navigator.locks),
+    BroadcastChannel: pick("BroadcastChannel", g.BroadcastChannel),
+    document: pick("document", g.document),
+    window: pick("window", g.window),
+    location: pick("location", g.location),
+    // Where a listener's exception goes: the page's error handlers, never the client's flow.
+    reportError: pick("reportError", g.reportError ? g.reportError.bind(g) : (e) => queueMicrotask(() => {
+      throw e;
+    })),
+  };
+}
+
+function randomId() {
+  const bytes = new Uint8Array(12);
+  globalThis.crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * A client for one Tessera server. See tessera.d.ts for the types and docs/browser-client.md for
+ * what it guarantees.
+ */
+export function createClient(options = {}) {
+  const env = environment(options.env);
+  const base = String(options.baseUrl ?? "").replace(/\/+$/, "");
+  const transport = options.transport ?? "cookie";
+  if (transport !== "cookie" && transport !== "body") {
+    throw new TypeError(`transport must be "cookie" or "body", not ${JSON.stringify(transport)}`);
+  }
+  const pageOrigin = env.location ? env.location.origin : null;
+  const origin = base ? new URL(base, env.location ? env.location.href : undefined).origin : pageOrigin;
+  const key = options.storageKey ?? `tessera:${origin ?? "default"}`;
+  // The body transport keeps the refresh token here; the cookie transport only the csrf token,
+  // and only when it is given a storage (for a page on another origin than Tessera's).
+  const storage = options.storage ?? (transport === "body" ? memoryStorage() : null);
+  const csrfCookies = [options.csrfCookie, "__Host-tessera_csrf", "tessera_csrf"].filter(Boolean);
+  // The access token goes only to these origins: never to a third party the app happens to call.
+  const tokenOrigins = new Set([origin, pageOrigin, ...(options.tokenOrigins ?? [])].filter(Boolean));
+
+  const tabId = randomId();
+  const listeners = new Set();
+  const ended = new Set();
+  const asks = new Map();
+  let state = null; // { accessToken, expiresAt, refreshAt, sessionId, user, csrf }, times from env.now()
+  let status = "unknown";
+  let generation = 0;
+  let refreshing = null;
+  let timer = null;
+  let failures = 0;
+  let pendingLogout = null;
+  let closed = false;
+
+  // Cross-tab coordination needs both Web Locks and BroadcastChannel; without them (Node, old
+  // browsers) the client still single-flights within itself.
+  const channel = env.locks && env.BroadcastChannel ? new env.BroadcastChannel(key) : null;
+  let leave = () => {};
+  if (channel) {
+    // Held for this tab's life: the other tabs count these to know how many answers to await.
+    const held = new Promise((resolve) => (leave = resolve));
+    env.locks.request(`${key}:tab:${tabId}`, () => held).catch(() => {});
+    channel.onmessage = (ev) => receive(ev.data);
+  }
+
+  const post = (message) => channel && !closed && channel.postMessage({ ...message, from: tabId });
+  const hidden = () => !!env.document && env.document.visibilityState === "hidden";
+  const isDue = () => !!state && env.now() >= state.refreshAt;
+
+  function emit(type, extra = {}) {
+    const event = { type, session: session(), ...extra };
+    for (const listener of [...listeners]) {
+      try {
+        listener(event);
+      } catch (e) {
+        env.reportError(e); // a listener's bug must not stop the client or the other listeners
+      }
+    }
+  }
+
+  function session() {
+    if (!state) return null;
+    const remaining = state.expiresAt - env.now();
+    return {
+      user: state.user,
+      sessionId: state.sessionId,
+      accessExpiresAt: new Date(Date.now() + remaining),
+      accessExpiresIn: Math.max(0, Math.floor(remaining / 1000)),
+    };
+  }
+
+  function snapshot() {
+    return state && {
+      accessToken: state.accessToken,
+      remainingMs: state.expiresAt - env.now(),
+      sessionId: state.sessionId,
+      user: state.user,
+      csrf: state.csrf,
+    };
+  }
+
+  function setState(next, event) {
+    const remaining = next.expiresAt - env.now();
+    state = { ...next, refreshAt: env.now() + refreshDelay(remaining, env.random) };
+    status = "signedIn";
+    failures = 0;
+    schedule(state.refreshAt - env.now());
+    emit(event);
+  }
+
+  /** Takes a token another tab received; false if it is no newer than ours or its session ended. */
+  function adopt(snap) {
+    if (!snap || typeof snap.accessToken !== "string" || ended.has(snap.sessionId)) return false;
+    if (!(snap.remainingMs > 0)) return false;
+    const expiresAt = env.now() + snap.remainingMs;
+    const same = !!state && state.sessionId === snap.sessionId;
+    if (same && (state.accessToken === snap.accessToken || expiresAt <= state.expiresAt)) return false;
+    if (!same) generation++; // another session now: what was in flight for the old one is void
+    const { accessToken, sessionId, user, csrf } = snap;
+    setState({ accessToken, expiresAt, sessionId, user, csrf }, same ? "refreshed" : "signedIn");
+    return true;
+  }
+
+  function receive(m) {
+    if (!m || closed || m.from === tabId || (m.to && m.to !== tabId)) return;
+    if (m.t === "ask") post({ t: "reply", to: m.from, id: m.id, token: snapshot() });
+    else if (m.t === "reply") asks.get(m.id)?.(m.token);
+    else if (m.t === "token") adopt(m.token);
+    else if (m.t === "signedOut" && state && state.sessionId === m.sessionId) end(m.reason, false);
+  }
+
+  /** Asks the other open tabs for their tokens; resolves with the newest, or null. */
+  async function askPeers() {
+    if (!channel) return null;
+    let peers = 0;
+    try {
+      const { held = [] } = await env.locks.query();
+      const mine = `${key}:tab:${tabId}`;
+      peers = held.filter((l) => l.name.startsWith(`${key}:tab:`) && l.name !== mine).length;
+    } catch {
+      return null;
+    }
+    if (peers === 0) return null;
+    const id = randomId();
+    return new Promise((resolve) => {
+      let best = null;
+      let answers = 0;
+      const done = () => {
+        env.clearTimeout(t);
+        asks.delete(id);
+        resolve(best);
+      };
+      const t = env.setTimeout(done, ASK_TIMEOUT_MS);
+      asks.set(id, (snap) => {
+        if (snap && (!best || snap.remainingMs > best.remainingMs)) best = snap;
+        if (++answers >= peers) done();
+      });
+      post({ t: "ask", id });
+    });
+  }
+
+  async function withLock(fn) {
+    if (!env.locks) return fn();
+    const name = `${key}:refresh`;
+    try {
+      return await env.locks.request(name, { signal: AbortSignal.timeout(LOCK_WAIT_MS) }, fn);
+    } catch (e) {
+      if (!e || (e.name !== "TimeoutError" && e.name !== "AbortError")) throw e;
+      // The holder has hung (a frozen tab mid-request): take the lock from it.
+      return env.locks.request(name, { steal: true }, fn);
+    }
+  }
+
+  function request(method, path, { body, headers = {}, credentials } = {}) {
+    const h = { ...headers };
+    if (body !== undefined) h["Content-Type"] = "application/json";
+    return env.fetch(base + path, {
+      method,
+      headers: h,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: credentials ?? (transport === "cookie" ? "include" : "same-origin"),
+      cache: "no-store",
+      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+    });
+  }
+
+  function csrfFromCookie() {
+    const cookie = env.document && typeof env.document.cookie === "string" ? env.document.cookie : "";
+    for (const name of csrfCookies) {
+      const row = cookie.split("; ").find((c) => c.startsWith(`${name}=`));
+      if (row) return decodeURIComponent(row.slice(name.length + 1));
+    }
+    return null;
+  }
+
+  async function csrfToken() {
+    if (state && state.csrf) return state.csrf;
+    return csrfFromCookie() ?? (storage ? await storage.getItem(`${key}:csrf`) : null);
+  }
+
+  /** The credential a refresh sends, or null when this client has none. */
+  async function refreshCredential() {
+    if (transport === "body") {
+      const token = await storage.getItem(`${key}:refresh`);
+      return token ? { body: { refresh_token: token } } : null;
+    }
+    const csrf = await csrfToken();
+    return csrf ? { headers: { "X-CSRF-Token": csrf }, credentials: "include" } : null;
+  }
+
+  /** Keeps what outlives the page: the refresh token (body), or the csrf token if given storage. */
+  async function keep(body) {
+    if (transport === "body") await storage.setItem(`${key}:refresh`, body.refresh_token);
+    else if (storage) await storage.setItem(`${key}:csrf`, body.csrf_token);
+  }
+
+  async function forget() {
+    if (storage) {
+      await storage.removeItem(`${key}:${transport === "body" ? "refresh" : "csrf"}`);
+    }
+  }
+
+  function fromBody(body, startedAt) {
+    return {
+      accessToken: body.access_token,
+      // From when the request left: a response that took long makes the token refresh sooner.
+      expiresAt: startedAt + Number(body.expires_in) * 1000,
+      sessionId: body.session_id,
+      user: body.user,
+      csrf: body.csrf_token,
+    };
+  }
+
+  /** Ends this client's session; `broadcast` tells the other tabs (the first tab to learn does). */
+  function end(reason, broadcast) {
+    const sid = state ? state.sessionId : null;
+    const had = status === "signedIn";
+    generation++;
+    if (sid) ended.add(sid);
+    state = null;
+    status = "signedOut";
+    env.clearTimeout(timer);
+    if (broadcast) {
+      forget().catch(() => {});
+      post({ t: "signedOut", sessionId: sid, reason });
+    }
+    if (had) emit("signedOut", { reason });
+  }
+
+  function schedule(ms) {
+    env.clearTimeout(timer);
+    if (!closed) timer = env.setTimeout(check, Math.min(Math.max(0, ms), 2 ** 31 - 1));
+  }
+
+  /** The timer, a tab becoming visible, the device coming online: refresh if it is time. */
+  function check() {
+    if (closed || hidden()) return;
+    if (state && (isDue() || failures > 0)) refresh(state.accessToken).catch(() => {});
+    else if (status === "unknown") refresh(null).catch(() => {});
+  }
+
+  function retryLater(retryAfterSecs) {
+    failures++;
+    schedule(retryAfterSecs ? retryAfterSecs * 1000 : retryDelay(failures, env.random));
+  }
+
+  /**
+   * Refreshes once for all callers in this tab, and once for all tabs. `stale` is the token that
+   * made the caller want a new one (null when restoring): if the token changed meanwhile, done.
+   */
+  function refresh(stale) {
+    if (!refreshing) {
+      refreshing = withLock(() => refreshLocked(stale)).finally(() => {
+        refreshing = null;
+      });
+    }
+    return refreshing;
+  }
+
+  const replaced = (stale) => !!state && state.accessToken !== stale && !isDue();
+
+  async function refreshLocked(stale) {
+    if (closed) return false;
+    if (replaced(stale)) return true;
+    adopt(await askPeers());
+    if (replaced(stale)) return true;
+
+    const gen = generation;
+    const sid = state ? state.sessionId : null;
+    const credential = await refreshCredential();
+    if (!credential) {
+      // Nothing to refresh with (never signed in here, or the stored token is gone).
+      if (gen === generation) {
+        if (state) end("expired", false);
+        else status = "signedOut";
+      }
+      return false;
+    }
+    const startedAt = env.now();
+    let res;
+    let body;
+    try {
+      res = await request("POST", "/auth/refresh", credential);
+      if (res.ok) body = await res.json();
+    } catch {
+      // Offline, or Tessera out of reach: keep the session and try again later.
+      if (gen === generation) retryLater();
+      return false;
+    }
+    // A sign-out (here or in another tab) or a new sign-in happened meanwhile: this answer is
+    // about a session that is over.
+    if (gen !== generation || closed) return false;
+    if (res.ok) {
+      if (ended.has(body.session_id)) return false;
+      await keep(body);
+      if (gen !== generation) return false;
+      setState(fromBody(body, startedAt), sid === body.session_id ? "refreshed" : "signedIn");
+      post({ t: "token", token: snapshot() });
+      return true;
+    }
+    const problem = await problemOf(res);
+    const reason = signOutReason(problem.code);
+    if (reason) {
+      end(reason, true);
+      return false;
+    }
+    retryLater(problem.retryAfter);
+    return false;
+  }
+
+  /** A token good to send, refreshed first if it has (nearly) expired. */
+  async function accessToken() {
+    await ready;
+    if (state && env.now() >= state.expiresAt - SEND_MARGIN_MS) await refresh(state.accessToken);
+    return state ? state.accessToken : null;
+  }
+
+  function carriesToken(url) {
+    try {
+      return tokenOrigins.has(new URL(url, env.location ? env.location.href : base || undefined).origin);
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * fetch() with the access token. A 401 `token_expired` (or `session_revoked`, which only a
+   * refresh can confirm) refreshes once and retries once. Never touches the global fetch.
+   */
+  async function authFetch(input, init = undefined) {
+    const original = new Request(input, init);
+    const send = (token) => {
+      const req = original.clone();
+      if (!token || !carriesToken(req.url)) return env.fetch(req);
+      const headers = new Headers(req.headers);
+      headers.set("Authorization", `Bearer ${token}`);
+      return env.fetch(new Request(req, { headers }));
+    };
+    const token = await accessToken();
+    const res = await send(token);
+    if (res.status !== 401 || !token || !carriesToken(original.url)) return res;
+    const { code } = await problemOf(res.clone());
+    if (code !== "token_expired" && code !== "session_revoked") return res;
+    await refresh(token);
+    if (!state || state.accessToken === token) return res;
+    return send(state.accessToken);
+  }
+
+  /** Calls one of Tessera's own access-token routes; throws a TesseraError unless it succeeds. */
+  async function api(method, path, body) {
+    const res = await authFetch(base + path, {
+      method,
+      headers: body === undefined ? {} : { "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: "no-store",
+    });
+    if (!res.ok) throw await problemOf(res);
+    return res.status === 204 ? null : res.json();
+  }
+
+  async function start(path, fields) {
+    const gen = ++generation; // whatever was in flight for an earlier session is void
+    const startedAt = env.now();
+    const res = await request("POST", path, { body: { ...fields, transport } });
+    if (!res.ok) throw await problemOf(res);
+    const body = await res.json();
+    if (gen !== generation || closed) {
+      // Signed out while this was in flight: end the session it made instead of adopting it.
+      request("POST", "/auth/logout", { headers: { Authorization: `Bearer ${body.access_token}` } }).catch(() => {});
+      throw new TesseraError(0, { code: "aborted", title: "Signed out while signing in" });
+    }
+    await keep(body);
+    setState(fromBody(body, startedAt), "signedIn");
+    post({ t: "token", token: snapshot() });
+    return session();
+  }
+
+  async function logout(credential) {
+    try {
+      await request("POST", "/auth/logout", credential);
+      pendingLogout = null;
+    } catch {
+      pendingLogout = credential; // offline: sent again when the device is back online
+    }
+  }
+
+  async function signOut() {
+    const headers = {};
+    const credential = { headers, credentials: "include" };
+    if (state) headers.Authorization = `Bearer ${state.accessToken}`;
+    else if (transport === "body") {
+      const token = await storage.getItem(`${key}:refresh`);
+      if (token) credential.body = { refresh_token: token };
+    }
+    const csrf = transport === "cookie" ? await csrfToken() : null;
+    if (csrf) headers["X-CSRF-Token"] = csrf;
+    // Signed out here first, whatever the network does next.
+    end("user", true);
+    dropCsrfCookie();
+    await logout(credential);
+  }
+
+  /** Without the csrf cookie this page can no longer refresh, even if the logout never arrives. */
+  function dropCsrfCookie() {
+    if (!env.document || !csrfFromCookie()) return;
+    for (const name of csrfCookies) {
+      const secure = name.startsWith("__Host-") ? "; Secure" : "";
+      env.document.cookie = `${name}=; Max-Age=0; Path=/${secure}`;
+    }
+  }
+
+  async function revokeSession(id) {
+    await api("DELETE", `/auth/sessions/${encodeURIComponent(id)}`);
+    if (state && id === state.sessionId) end("user", true);
+  }
+
+  const onVisibility = () => check();
+  const onOnline = () => {
+    if (pendingLogout) logout(pendingLogout);
+    if (state && failures > 0) refresh(state.accessToken).catch(() => {});
+    else check();
+  };
+  env.document?.addEventListener?.("visibilitychange", onVisibility);
+  env.window?.addEventListener?.("online", onOnline);
+
+  const ready = (async () => {
+    await refresh(null);
+    return session();
+  })();
+
+  return {
+    ready,
+    status: () => status,
+    session,
+    accessToken,
+    fetch: authFetch,
+    signUp: ({ email, password, namespace } = {}) => start("/auth/register", { email, password, namespace }),
+    signIn: ({ email, password, namespace } = {}) => start("/auth/login", { email, password, namespace }),
+    signOut,
+    me: () => api("GET", "/auth/me"),
+    sessions: async () => (await api("GET", "/auth/sessions")).sessions,
+    revokeSession,
+    revokeOtherSessions: async () => (await api("DELETE", "/auth/sessions?keep_current=true")).revoked,
+    changePassword: ({ currentPassword, newPassword } = {}) =>
+      api("POST", "/auth/password", { current_password: currentPassword, new_password: newPassword }),
+    refresh: () => refresh(state ? state.accessToken : null),
+    onChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    close() {
+      closed = true;
+      env.clearTimeout(timer);
+      leave();
+      channel?.close();
+      env.document?.removeEventListener?.("visibilitychange", onVisibility);
+      env.window?.removeEventListener?.("online", onOnline);
+    },
+  };
+}

@@ -1,0 +1,137 @@
+// The client against a real Tessera, from Node with the body transport. The Rust test
+// `js_client` starts the server and sets TESSERA_URL and TESSERA_ADMIN_KEY; run alone, these
+// tests skip with a notice.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createClient, memoryStorage } from "../tessera.js";
+
+const url = process.env.TESSERA_URL;
+const adminKey = process.env.TESSERA_ADMIN_KEY;
+const skip = url ? false : "TESSERA_URL is not set (the Rust test js_client sets it)";
+if (skip) console.error(`\n*** SKIPPED: the client's server tests: ${skip} ***\n`);
+const password = "correct horse battery staple";
+let n = 0;
+const email = () => `js-${process.pid}-${++n}@example.com`;
+
+function client(storage = memoryStorage()) {
+  const c = createClient({ baseUrl: url, transport: "body", storage });
+  const events = [];
+  c.onChange((e) => events.push(e.type === "signedOut" ? `signedOut:${e.reason}` : e.type));
+  return Object.assign(c, { events, storage });
+}
+
+async function admin(method, path, body) {
+  const res = await fetch(url + path, {
+    method,
+    headers: { "X-Api-Key": adminKey, "Content-Type": "application/json" },
+    body: body && JSON.stringify(body),
+  });
+  return { status: res.status, body: res.status === 204 ? null : await res.json() };
+}
+
+test("sign up, call a protected route, refresh with rotation, sign out", { skip }, async (t) => {
+  const c = client();
+  t.after(() => c.close());
+  assert.equal(await c.ready, null);
+  const address = email();
+  const s = await c.signUp({ email: address, password });
+  assert.equal(s.user.email, address);
+  assert.ok(s.accessExpiresIn > 0);
+  const me = await (await c.fetch(`${url}/auth/me`)).json();
+  assert.equal(me.session.id, s.sessionId);
+
+  const key = `tessera:${new URL(url).origin}:refresh`;
+  const first = c.storage.getItem(key);
+  assert.match(first, /^rt_/);
+  assert.equal(await c.refresh(), true);
+  const second = c.storage.getItem(key);
+  assert.notEqual(second, first, "the refresh token rotated and the new one is kept");
+  assert.equal(c.session().sessionId, s.sessionId);
+
+  // A second client resumes from the stored refresh token.
+  const again = client(c.storage);
+  t.after(() => again.close());
+  assert.equal((await again.ready).sessionId, s.sessionId);
+
+  await again.signOut();
+  assert.equal(c.storage.getItem(key), null);
+  assert.equal((await fetch(`${url}/auth/me`, { headers: { Authorization: `Bearer ${await c.accessToken()}` } })).status, 401);
+  assert.deepEqual(again.events, ["signedIn", "signedOut:user"]);
+});
+
+test("sessions, revoking one, revoking the others, changing the password", { skip }, async (t) => {
+  const address = email();
+  const a = client();
+  const b = client();
+  const c = client();
+  t.after(() => [a, b, c].forEach((x) => x.close()));
+  await a.signUp({ email: address, password });
+  await b.signIn({ email: address, password });
+  await c.signIn({ email: address, password });
+  const list = await a.sessions();
+  assert.equal(list.length, 3);
+  assert.equal(list.filter((s) => s.current).length, 1);
+  assert.equal(list.find((s) => s.current).id, a.session().sessionId);
+
+  await a.revokeSession(b.session().sessionId);
+  assert.equal((await b.fetch(`${url}/auth/me`)).status, 401);
+  assert.deepEqual(b.events, ["signedIn", "signedOut:revoked"], "b learns at its next call, with the reason");
+
+  assert.equal(await a.revokeOtherSessions(), 1);
+  assert.equal((await a.sessions()).length, 1);
+
+  const newPassword = "another correct horse battery";
+  await assert.rejects(a.changePassword({ currentPassword: "wrong password entirely", newPassword }), {
+    name: "TesseraError",
+    status: 401,
+    code: "invalid_credentials",
+  });
+  await a.changePassword({ currentPassword: password, newPassword });
+  assert.equal((await a.fetch(`${url}/auth/me`)).status, 200, "this session lives on");
+
+  await a.revokeSession(a.session().sessionId);
+  assert.equal(a.status(), "signedOut");
+  assert.deepEqual(a.events, ["signedIn", "signedOut:user"]);
+});
+
+test("errors arrive as TesseraError with the API's code", { skip }, async (t) => {
+  const c = client();
+  t.after(() => c.close());
+  await assert.rejects(c.signIn({ email: email(), password: "not the password at all" }), {
+    status: 401,
+    code: "invalid_credentials",
+  });
+  await assert.rejects(c.signUp({ email: "not an email", password }), { status: 422, code: "invalid_email" });
+  await assert.rejects(c.sessions(), { status: 401, code: "missing_token" });
+  assert.equal(c.status(), "signedOut");
+});
+
+test("an admin revocation ends the session with reason revoked", { skip }, async (t) => {
+  const c = client();
+  t.after(() => c.close());
+  const { user } = await c.signUp({ email: email(), password });
+  const revoked = await admin("DELETE", `/admin/users/${user.id}/sessions`);
+  assert.equal(revoked.status, 200);
+  assert.equal((await c.fetch(`${url}/auth/me`)).status, 401);
+  assert.equal(c.status(), "signedOut");
+  assert.deepEqual(c.events, ["signedIn", "signedOut:revoked"]);
+});
+
+test("a stolen refresh token used after the grace: the client learns `reused`", { skip }, async (t) => {
+  const c = client();
+  t.after(() => c.close());
+  await c.signUp({ email: email(), password });
+  const key = `tessera:${new URL(url).origin}:refresh`;
+  const stolen = c.storage.getItem(key);
+  // The thief refreshes first; the client, now holding a rotated-out token, comes back later.
+  const thief = await fetch(`${url}/auth/refresh`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ refresh_token: stolen }),
+  });
+  assert.equal(thief.status, 200);
+  await new Promise((r) => setTimeout(r, Number(process.env.TESSERA_REUSE_GRACE_MS ?? 1000) + 300));
+  assert.equal(await c.refresh(), false);
+  assert.equal(c.status(), "signedOut");
+  assert.deepEqual(c.events, ["signedIn", "signedOut:reused"]);
+});
