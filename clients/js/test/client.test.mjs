@@ -360,3 +360,27 @@ test("a listener that throws does not stop the others or the client", async (t) 
   assert.equal(tab.client.status(), "signedIn");
   assert.deepEqual(w.reported.map((e) => e.message), ["listener bug", "listener bug"]);
 });
+
+test("tessera.d.ts declares exactly what tessera.js exports, and every client method", async () => {
+  const { readFile } = await import("node:fs/promises");
+  const dts = await readFile(new URL("../tessera.d.ts", import.meta.url), "utf8");
+  const module = await import("../tessera.js");
+  const declared = [...dts.matchAll(/^export (?:function|class) (\w+)/gm)].map((m) => m[1]).sort();
+  assert.deepEqual(declared, Object.keys(module).sort());
+  const client = module.createClient({ baseUrl: BASE, transport: "body", env: { fetch: async () => new Response(null, { status: 401 }) } });
+  await client.ready;
+  client.close();
+  const body = dts.slice(dts.indexOf("export interface TesseraClient"), dts.indexOf("export function createClient"));
+  const methods = [...body.matchAll(/^  (?:readonly )?(\w+)[(:]/gm)].map((m) => m[1]).sort();
+  assert.deepEqual(methods, Object.keys(client).sort());
+});
+
+test("docs/browser-client.md shows the example app exactly as it is in examples/browser-spa", async () => {
+  const { readFile } = await import("node:fs/promises");
+  const root = new URL("../../../", import.meta.url);
+  const doc = await readFile(new URL("docs/browser-client.md", root), "utf8");
+  for (const [file, lang] of [["index.html", "html"], ["app.js", "js"]]) {
+    const shown = doc.split(`\`${file}\`:\n\n\`\`\`${lang}\n`)[1]?.split("```\n")[0];
+    assert.equal(shown, await readFile(new URL(`examples/browser-spa/${file}`, root), "utf8"), file);
+  }
+});

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::common::*;
+use crate::resource_server::Api;
 
 /// The browser tests' folder, or None (after a loud notice) where Chromium or the npm packages
 /// are missing.
@@ -77,4 +78,16 @@ async fn the_browser_client_shares_one_session_across_tabs_in_chromium() {
     let base = format!("http://localhost:{}", srv.addr.port());
     let args = vec![base, ADMIN_KEY.to_owned(), "3".to_owned()];
     node(dir, "client.mjs", args, "client browser test passed").await;
+}
+
+/// The single-page app of docs/browser-client.md (examples/browser-spa), with the tessera-axum
+/// example resource server as its API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_single_page_app_works_in_chromium() {
+    let Some(dir) = browser_suite() else { return };
+    let srv = start(&format!("resource_server_keys = [\"{RESOURCE_KEY}\"]\n")).await;
+    let api = Api::tuned(&srv.base, |b| b.issuer("http://tessera.test")).await;
+    api.ready().await;
+    let base = format!("http://localhost:{}", srv.addr.port());
+    node(dir, "spa.mjs", vec![base, api.base.clone()], "spa browser test passed").await;
 }

@@ -1,0 +1,140 @@
+// Types of tessera.js, Tessera's browser client. Behaviour and guarantees: docs/browser-client.md.
+
+/** Where the body transport keeps the refresh token. `localStorage` fits; so does anything async. */
+export interface StorageAdapter {
+  getItem(key: string): string | null | Promise<string | null>;
+  setItem(key: string, value: string): void | Promise<void>;
+  removeItem(key: string): void | Promise<void>;
+}
+
+export interface ClientOptions {
+  /** Tessera's origin, e.g. "https://auth.example.com". Empty or absent: this page's origin. */
+  baseUrl?: string;
+  /**
+   * "cookie" (default, browsers): the refresh token stays in Tessera's HttpOnly cookie and the
+   * access token in memory. "body": the refresh token is kept in `storage` (Node, workers).
+   */
+  transport?: "cookie" | "body";
+  /**
+   * Body transport: where the refresh token lives (default: memory, so it is lost with the
+   * process). Cookie transport: only the csrf token, and only needed when the page is on another
+   * origin than Tessera and so cannot read the csrf cookie.
+   */
+  storage?: StorageAdapter;
+  /** Prefix of storage keys, lock names and the tabs' channel. Default: "tessera:" + origin. */
+  storageKey?: string;
+  /** Name of the csrf cookie if the server sets `cookies.csrf_name` to something else. */
+  csrfCookie?: string;
+  /**
+   * Origins besides Tessera's and this page's that `fetch` sends the access token to (your APIs).
+   * Requests elsewhere go out without it.
+   */
+  tokenOrigins?: string[];
+  /** Replaces the platform's pieces (fetch, clock, timers, locks...): for tests only. */
+  env?: Record<string, unknown>;
+}
+
+export interface User {
+  id: string;
+  email: string;
+  roles: string[];
+}
+
+/** The session as this client holds it. */
+export interface SessionInfo {
+  user: User;
+  sessionId: string;
+  /** When the current access token expires, on this device's clock (for display only). */
+  accessExpiresAt: Date;
+  /** Seconds the current access token has left. */
+  accessExpiresIn: number;
+}
+
+/** A session as `GET /auth/sessions` lists it. */
+export interface ListedSession {
+  id: string;
+  namespace: string;
+  created_at: string;
+  last_active_at: string;
+  expires_at: string;
+  ip: string | null;
+  user_agent: string | null;
+  refresh_count: number;
+  current: boolean;
+}
+
+/** Why a session ended: this user (here or in another tab), an admin or a revocation, reuse of a stolen refresh token, or time. */
+export type SignedOutReason = "user" | "revoked" | "reused" | "expired";
+
+export type ChangeEvent =
+  | { type: "signedIn"; session: SessionInfo }
+  | { type: "refreshed"; session: SessionInfo }
+  | { type: "signedOut"; session: null; reason: SignedOutReason };
+
+export type Status = "unknown" | "signedIn" | "signedOut";
+
+export interface Credentials {
+  email: string;
+  password: string;
+  namespace?: string;
+}
+
+export interface TesseraClient {
+  /** Settles once the client knows whether a session exists (restored from another tab or a refresh). */
+  readonly ready: Promise<SessionInfo | null>;
+  /** "unknown" until `ready` (or while offline at start), then "signedIn" or "signedOut". */
+  status(): Status;
+  session(): SessionInfo | null;
+  /** A valid access token (refreshed first if it has expired), or null when signed out. */
+  accessToken(): Promise<string | null>;
+  /**
+   * `fetch` with `Authorization: Bearer` for Tessera's and `tokenOrigins`' URLs. A 401
+   * `token_expired` or `session_revoked` refreshes once and retries once. Never patches globals.
+   */
+  fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
+  signUp(credentials: Credentials): Promise<SessionInfo>;
+  signIn(credentials: Credentials): Promise<SessionInfo>;
+  /** Ends the session here and in every tab at once, then tells Tessera (again when back online). */
+  signOut(): Promise<void>;
+  /** `GET /auth/me`. */
+  me(): Promise<{ user: User; session: ListedSession }>;
+  sessions(): Promise<ListedSession[]>;
+  /** Revokes one of the user's sessions; revoking this one signs out (reason "user"). */
+  revokeSession(id: string): Promise<void>;
+  /** Revokes every session of the user but this one; resolves with how many. */
+  revokeOtherSessions(): Promise<number>;
+  /** Other sessions of the user are revoked by the server; this one lives on. */
+  changePassword(change: { currentPassword: string; newPassword: string }): Promise<void>;
+  /** Refreshes now (once for all tabs); false if the session could not be refreshed. */
+  refresh(): Promise<boolean>;
+  /** Calls `listener` on every change, from this tab or another; returns the unsubscribe function. */
+  onChange(listener: (event: ChangeEvent) => void): () => void;
+  /** Stops timers, leaves the tabs' channel, and removes the page listeners. */
+  close(): void;
+}
+
+export function createClient(options?: ClientOptions): TesseraClient;
+
+/** An error answer of Tessera (`application/problem+json`). */
+export class TesseraError extends Error {
+  readonly name: "TesseraError";
+  /** The HTTP status; 0 for a sign-in abandoned by a sign-out. */
+  readonly status: number;
+  /** The stable code of API.md §2, e.g. "invalid_credentials". */
+  readonly code: string;
+  readonly detail?: string;
+  /** Seconds, from `Retry-After` (429, 503). */
+  readonly retryAfter?: number;
+}
+
+/** A storage adapter in memory (the body transport's default). */
+export function memoryStorage(): StorageAdapter;
+
+/** Milliseconds after receipt at which a token living `expiresInMs` is refreshed. */
+export function refreshDelay(expiresInMs: number, random?: () => number): number;
+
+/** Backoff after the `attempt`-th failed refresh in a row. */
+export function retryDelay(attempt: number, random?: () => number): number;
+
+/** The `signedOut` reason a refresh error code means, or null if it does not end the session. */
+export function signOutReason(code: string): SignedOutReason | null;
