@@ -266,10 +266,15 @@ export function createClient(options = {}) {
   async function withLock(fn) {
     if (!env.locks) return fn();
     const name = `${key}:refresh`;
+    const waited = new AbortController();
+    const t = env.setTimeout(() => waited.abort(), LOCK_WAIT_MS);
     try {
-      return await env.locks.request(name, { signal: AbortSignal.timeout(LOCK_WAIT_MS) }, fn);
+      return await env.locks.request(name, { signal: waited.signal }, (lock) => {
+        env.clearTimeout(t);
+        return fn(lock);
+      });
     } catch (e) {
-      if (!e || (e.name !== "TimeoutError" && e.name !== "AbortError")) throw e;
+      if (!waited.signal.aborted || !e || e.name !== "AbortError") throw e;
       // The holder has hung (a frozen tab mid-request): take the lock from it.
       return env.locks.request(name, { steal: true }, fn);
     }

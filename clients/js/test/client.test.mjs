@@ -384,3 +384,20 @@ test("docs/browser-client.md shows the example app exactly as it is in examples/
     assert.equal(shown, await readFile(new URL(`examples/browser-spa/${file}`, root), "utf8"), file);
   }
 });
+
+test("tabs: a refresh lock held by a hung tab is taken after 10 s", async (t) => {
+  const locks = fakeLocks();
+  const w = world({ ttl: 60, locks });
+  t.after(() => w.close());
+  const tab = w.tab();
+  await tab.client.signIn(creds);
+  // Another tab took the lock and never gives it back (frozen mid-refresh).
+  locks.request(`tessera:${BASE}:refresh`, () => new Promise(() => {}));
+  await w.advance(42_500); // the refresh is due, and waits
+  assert.equal(w.server.count("/auth/refresh"), 0);
+  await w.advance(9_000);
+  assert.equal(w.server.count("/auth/refresh"), 0);
+  await w.advance(1_000);
+  assert.equal(w.server.count("/auth/refresh"), 1);
+  assert.deepEqual(tab.events, ["signedIn", "refreshed"]);
+});

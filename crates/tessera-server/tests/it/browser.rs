@@ -89,5 +89,11 @@ async fn the_example_single_page_app_works_in_chromium() {
     let api = Api::tuned(&srv.base, |b| b.issuer("http://tessera.test")).await;
     api.ready().await;
     let base = format!("http://localhost:{}", srv.addr.port());
-    node(dir, "spa.mjs", vec![base, api.base.clone()], "spa browser test passed").await;
+    node(
+        dir,
+        "spa.mjs",
+        vec![base, api.base.clone()],
+        "spa browser test passed",
+    )
+    .await;
 }
