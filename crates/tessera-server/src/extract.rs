@@ -88,6 +88,36 @@ impl<T: DeserializeOwned> FromRequest<Arc<AppState>> for OptionalJsonBody<T> {
     }
 }
 
+/// A body that is either a form (`application/x-www-form-urlencoded`, as OAuth clients send
+/// it) or JSON; anything else is 415.
+pub struct FormOrJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<Arc<AppState>> for FormOrJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        let (headers, bytes) = body_bytes(req, state).await?;
+        if is_json(&headers) {
+            return parse(&bytes).map(FormOrJson);
+        }
+        let form = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| {
+                m.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            });
+        if !form {
+            return Err(ApiError::unsupported_media_type());
+        }
+        // Like `parse`: the category only, never the value that failed.
+        serde_urlencoded::from_bytes(&bytes)
+            .map(FormOrJson)
+            .map_err(|_| ApiError::bad_request("a form field is missing or not valid"))
+    }
+}
+
 /// The bearer token of the `Authorization` header (scheme case-insensitive), if any. A header
 /// of another scheme (`Basic ...`) counts as no credential (API.md §2); `Err` when a `Bearer`
 /// header carries no usable token.

@@ -249,6 +249,35 @@ impl Engine {
         Ok(presented.session_id)
     }
 
+    /// RFC 7009 revocation: a genuine refresh token (any generation) or a genuine access token
+    /// (expired or not) ends its session. Anything else, forged or garbage, changes nothing and
+    /// is not an error either: the caller answers 200 whatever happened. `hint` only decides
+    /// which kind is tried first.
+    pub async fn revoke_token(
+        &self,
+        token: &str,
+        hint: Option<&str>,
+        meta: &RequestMeta,
+    ) -> Result<(), Error> {
+        let refresh_first = hint == Some("refresh_token") || token.starts_with("rt_");
+        for as_refresh in [refresh_first, !refresh_first] {
+            let done = if as_refresh {
+                self.logout_refresh(token, meta).await.map(|_| ())
+            } else {
+                match self.verify_for_logout(token) {
+                    Ok(p) => self.logout(&p, meta).await,
+                    Err(e) => Err(e),
+                }
+            };
+            match done {
+                Ok(()) => return Ok(()),
+                Err(Error::InvalidRefreshToken | Error::InvalidToken) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
     /// The session id a genuine refresh token names, for CSRF checks before acting on it.
     pub fn refresh_token_session(&self, token: &str) -> Result<Uuid, Error> {
         RefreshToken::decode(token, &self.secrets)

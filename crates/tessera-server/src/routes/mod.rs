@@ -20,6 +20,7 @@ mod admin;
 mod auth;
 mod feed;
 mod introspect;
+mod oauth;
 mod page;
 mod public;
 
@@ -104,6 +105,8 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(POST "/auth/introspect", ReaderKey, "Is this access token active?", req: Some(s::<introspect::IntrospectBody>), query: None, 200 => Some(s::<Introspection>), errors: &[400, 401], post(introspect::introspect)),
         endpoint!(GET "/auth/revocations", ReaderKey, "The revocation feed: what is in force, or what changed after a cursor", req: None, query: Some(q::<feed::FeedQuery>), 200 => Some(s::<RevocationPage>), errors: &[400, 401, 404, 503], get(feed::revocations)),
         endpoint!(GET "/auth/revocations/stream", ReaderKey, "The revocation feed as Server-Sent Events (text/event-stream), resumable with Last-Event-ID", req: None, query: Some(q::<feed::FeedQuery>), 200 => None, errors: &[400, 401, 503], get(feed::stream)),
+        endpoint!(POST "/auth/revoke", None, "RFC 7009: end the session of a refresh or access token (200 whatever the token)", req: Some(s::<oauth::RevokeBody>), query: None, 200 => None, errors: &[400, 413, 415, 503], post(oauth::revoke)),
+        endpoint!(GET "/.well-known/oauth-authorization-server", None, "RFC 8414 metadata: the issuer, the JWKS and the endpoints", req: None, query: None, 200 => Some(s::<oauth::Metadata>), errors: &[], get(oauth::metadata)),
         endpoint!(GET "/.well-known/jwks.json", None, "The public signing keys (RFC 7517)", req: None, query: None, 200 => Some(object), errors: &[], get(public::jwks)),
         endpoint!(GET "/healthz", None, "Liveness", req: None, query: None, 200 => Some(s::<Status>), errors: &[], get(public::healthz)),
         endpoint!(GET "/readyz", None, "Readiness: the store answers", req: None, query: None, 200 => Some(s::<Status>), errors: &[503], get(public::readyz)),

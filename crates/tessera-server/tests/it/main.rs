@@ -27,6 +27,7 @@ mod js_client;
 mod keys;
 mod metrics;
 mod node_resource_server;
+mod oauth_routes;
 mod openapi;
 mod page;
 mod rate_limits;
