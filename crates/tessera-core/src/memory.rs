@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::model::{
-    BulkSelector, Event, KeyRecord, KeyState, Revocation, RevocationTarget, Revoked, Role,
-    Rotation, Session, SessionSelector, User,
+    BulkSelector, Claims, Event, KeyRecord, KeyState, Revocation, RevocationTarget, Revoked, Role,
+    Rotation, Session, SessionLimit, SessionSelector, User,
 };
 use crate::store::*;
 
@@ -138,6 +138,14 @@ impl UserStore for MemoryStore {
         s.events.push(event.clone());
         Ok(true)
     }
+
+    async fn set_user_claims(&self, id: Uuid, claims: &Claims) -> StoreResult<bool> {
+        let mut s = self.lock();
+        Ok(s.users
+            .get_mut(&id)
+            .map(|u| u.claims = claims.clone())
+            .is_some())
+    }
 }
 
 #[async_trait]
@@ -167,11 +175,58 @@ impl RoleStore for MemoryStore {
 
 #[async_trait]
 impl SessionStore for MemoryStore {
-    async fn create_session(&self, session: &Session, event: &Event) -> StoreResult<()> {
+    async fn create_session(
+        &self,
+        session: &Session,
+        event: &Event,
+        limit: Option<&SessionLimit>,
+    ) -> StoreResult<Revoked> {
         let mut s = self.lock();
         s.sessions.insert(session.id, session.clone());
         s.events.push(event.clone());
-        Ok(())
+        let Some(limit) = limit else {
+            return Ok(Revoked::default());
+        };
+        let at = session.created_at;
+        let mut live: Vec<&Session> = s
+            .sessions
+            .values()
+            .filter(|x| x.user_id == session.user_id && x.is_live(at))
+            .collect();
+        live.sort_by(|a, b| (b.last_active_at, b.id).cmp(&(a.last_active_at, a.id)));
+        let mut evict: Vec<Uuid> = live.iter().skip(limit.max as usize).map(|x| x.id).collect();
+        evict.sort();
+        let mut records = Vec::with_capacity(evict.len());
+        for id in &evict {
+            let sess = s.sessions.get_mut(id).expect("listed above");
+            sess.revoked_at = Some(at);
+            sess.revoke_reason = Some("limit".into());
+            let user_id = sess.user_id;
+            records.push(s.push_revocation(RevocationTarget::Session { session_id: *id }, at));
+            s.events.push(Event::for_revoked_session(
+                &limit.event,
+                *id,
+                user_id,
+                "limit",
+            ));
+        }
+        Ok(Revoked {
+            sessions: evict.len() as u64,
+            records,
+        })
+    }
+
+    async fn reauthenticate_session(&self, id: Uuid, at: i64, event: &Event) -> StoreResult<bool> {
+        let mut s = self.lock();
+        match s.sessions.get_mut(&id) {
+            Some(sess) if sess.revoked_at.is_none() => {
+                sess.auth_time = at;
+                sess.last_active_at = sess.last_active_at.max(at);
+                s.events.push(event.clone());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     async fn session(&self, id: Uuid) -> StoreResult<Option<Session>> {

@@ -7,6 +7,9 @@ pub fn new_id() -> Uuid {
     Uuid::now_v7()
 }
 
+/// An app's own claims: a JSON object, carried in access tokens as `ext` (API.md §8).
+pub type Claims = serde_json::Map<String, serde_json::Value>;
+
 /// An account. `email` is stored trimmed and lower-cased. `Debug` omits the password hash.
 #[derive(Clone, PartialEq, Eq)]
 pub struct User {
@@ -18,6 +21,8 @@ pub struct User {
     pub banned: bool,
     pub created_at: i64,
     pub password_changed_at: i64,
+    /// The app's claims for this user (`PUT /admin/users/{id}/claims`).
+    pub claims: Claims,
 }
 
 impl std::fmt::Debug for User {
@@ -45,6 +50,9 @@ pub mod event_kind {
     pub const USER_UNBANNED: &str = "user.unbanned";
     pub const USER_DELETED: &str = "user.deleted";
     pub const SESSIONS_REVOKED: &str = "sessions.revoked";
+    pub const SESSION_CREATED: &str = "session.created";
+    pub const SESSION_LIMIT_EVICTED: &str = "session.limit_evicted";
+    pub const SESSION_REAUTHENTICATED: &str = "session.reauthenticated";
 }
 
 /// One login on one device, with the rotation state of its refresh token.
@@ -71,6 +79,11 @@ pub struct Session {
     pub rotated_at: Option<i64>,
     pub revoked_at: Option<i64>,
     pub revoke_reason: Option<String>,
+    /// The app's claims for this session (`POST /admin/sessions`); they win over the user's.
+    pub claims: Claims,
+    /// When the user last proved a credential in this session (login, reauthentication, or an
+    /// app starting it): the tokens' `auth_time`, in milliseconds.
+    pub auth_time: i64,
 }
 
 impl Session {
@@ -170,6 +183,15 @@ impl BulkSelector {
             BulkSelector::All => RevocationTarget::All,
         }
     }
+}
+
+/// `[sessions] max_per_user` as a session is opened: the user's live sessions beyond the `max`
+/// most recently active (the new one included) are revoked, each recorded with `event` (a
+/// `session.limit_evicted` template).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionLimit {
+    pub max: u32,
+    pub event: Event,
 }
 
 /// A role and the permissions it grants.

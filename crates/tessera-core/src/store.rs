@@ -14,8 +14,8 @@ use thiserror::Error;
 use uuid::Uuid;
 
 use crate::model::{
-    BulkSelector, Event, KeyRecord, Revocation, RevocationTarget, Revoked, Role, Rotation, Session,
-    SessionSelector, User,
+    BulkSelector, Claims, Event, KeyRecord, Revocation, RevocationTarget, Revoked, Role, Rotation,
+    Session, SessionLimit, SessionSelector, User,
 };
 
 #[derive(Debug, Error)]
@@ -58,6 +58,8 @@ pub trait UserStore: Send + Sync {
     async fn set_user_roles(&self, id: Uuid, roles: &[String]) -> StoreResult<bool>;
     /// Bans or unbans, with `event`. `false` if there was no such user.
     async fn set_banned(&self, id: Uuid, banned: bool, event: &Event) -> StoreResult<bool>;
+    /// Replaces the app's claims of the user. `false` if there was no such user.
+    async fn set_user_claims(&self, id: Uuid, claims: &Claims) -> StoreResult<bool>;
 }
 
 #[async_trait]
@@ -72,7 +74,16 @@ pub trait RoleStore: Send + Sync {
 
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    async fn create_session(&self, session: &Session, event: &Event) -> StoreResult<()>;
+    /// Creates the session, with `event`. With `limit`, in the same transaction and one at a
+    /// time per user (so concurrent logins cannot both squeeze in), the user's live sessions
+    /// beyond the `limit.max` most recently active, the new one counted, are revoked: a record
+    /// and an event each, returned like [`SessionStore::revoke_sessions`]'s.
+    async fn create_session(
+        &self,
+        session: &Session,
+        event: &Event,
+        limit: Option<&SessionLimit>,
+    ) -> StoreResult<Revoked>;
     async fn session(&self, id: Uuid) -> StoreResult<Option<Session>>;
     /// Applies `rotation` only if the session is still at `from_generation` and not revoked:
     /// one conditional write. `false` means someone else got there first (or it was revoked).
@@ -87,6 +98,10 @@ pub trait SessionStore: Send + Sync {
     /// Marks the grace replay as activity, only if the session is still at `generation` and not
     /// revoked.
     async fn touch_session(&self, id: Uuid, generation: i64, at: i64) -> StoreResult<bool>;
+    /// A fresh proof of a credential in the session: `auth_time` becomes `at` and
+    /// `last_active_at` rises to it (it is the new token's issue stamp), with `event`; only if
+    /// the session is not revoked.
+    async fn reauthenticate_session(&self, id: Uuid, at: i64, event: &Event) -> StoreResult<bool>;
     /// Revokes the live (unrevoked) sessions that `selector` names, writing a revocation record
     /// and an event (from `event`, with `session_id` filled in) for each, and returns the
     /// records, ordered by session id; sessions already revoked are left alone.

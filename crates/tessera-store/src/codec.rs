@@ -19,6 +19,14 @@ pub(crate) fn roles_from_json(s: &str) -> Result<Vec<String>, StoreError> {
     serde_json::from_str(s).map_err(|_| StoreError::Corrupt("bad roles".into()))
 }
 
+pub(crate) fn claims_to_json(claims: &tessera_core::model::Claims) -> String {
+    serde_json::to_string(claims).expect("JSON values serialize")
+}
+
+pub(crate) fn claims_from_json(s: &str) -> Result<tessera_core::model::Claims, StoreError> {
+    serde_json::from_str(s).map_err(|_| StoreError::Corrupt("bad claims".into()))
+}
+
 /// `(kind, target)` columns of a revocation record.
 pub(crate) fn revocation_columns(t: &RevocationTarget) -> (&'static str, Option<String>) {
     match t {

@@ -58,12 +58,12 @@ macro_rules! statements {
 /// The columns of a session row, in `Session` field order.
 macro_rules! session_columns {
     () => {
-        "id, user_id, namespace, created_at, last_active_at, expires_at, absolute_expires_at, ip, user_agent, refresh_count, generation, secret_hash, prev_secret_hash, rotated_at, revoked_at, revoke_reason"
+        "id, user_id, namespace, created_at, last_active_at, expires_at, absolute_expires_at, ip, user_agent, refresh_count, generation, secret_hash, prev_secret_hash, rotated_at, revoked_at, revoke_reason, claims, auth_time"
     };
 }
 
 statements! {
-    INSERT_USER = "INSERT INTO users (id, email, password_hash, roles, banned, created_at, password_changed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    INSERT_USER = "INSERT INTO users (id, email, password_hash, roles, banned, created_at, password_changed_at, claims) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
     USER_BY_EMAIL = "SELECT * FROM users WHERE email = $1";
     USER_BY_ID = "SELECT * FROM users WHERE id = $1";
     SET_PASSWORD_HASH = "UPDATE users SET password_hash = $1, password_changed_at = COALESCE($2, password_changed_at) WHERE id = $3";
@@ -73,6 +73,10 @@ statements! {
     DELETE_USER = "DELETE FROM users WHERE id = $1";
     SET_USER_ROLES = "UPDATE users SET roles = $1 WHERE id = $2";
     SET_BANNED = "UPDATE users SET banned = $1 WHERE id = $2";
+    SET_USER_CLAIMS = "UPDATE users SET claims = $1 WHERE id = $2";
+    /// Opening sessions one at a time per user (PostgreSQL; SQLite's single writer already
+    /// serialises), so concurrent logins cannot both fit under the session limit.
+    LOCK_USER = "SELECT id FROM users WHERE id = $1 FOR UPDATE";
 
     ROLES = "SELECT name, permissions FROM roles ORDER BY name";
     PUT_ROLE = "INSERT INTO roles (name, permissions) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET permissions = excluded.permissions";
@@ -80,7 +84,7 @@ statements! {
     /// Roles are a JSON array per user: the users that may carry one (`$1` is its JSON string).
     ROLE_HOLDERS = "SELECT id, roles FROM users WHERE roles LIKE '%' || $1 || '%'";
 
-    INSERT_SESSION = concat!("INSERT INTO sessions (", session_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)");
+    INSERT_SESSION = concat!("INSERT INTO sessions (", session_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)");
     SESSION = concat!("SELECT ", session_columns!(), " FROM sessions WHERE id = $1");
     LIVE_SESSIONS = concat!("SELECT ", session_columns!(), " FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY last_active_at DESC, id DESC");
     /// The one conditional write of a refresh: whoever loses re-reads; a revocation makes it
@@ -90,6 +94,11 @@ statements! {
     /// for the row the UPDATE changed.
     ROTATE_SESSION_WITH_EVENT = "WITH won AS (UPDATE sessions SET generation = $1, secret_hash = $2, prev_secret_hash = $3, rotated_at = $4, last_active_at = CASE WHEN last_active_at < $4 THEN $4 ELSE last_active_at END, expires_at = $5, refresh_count = $6 WHERE id = $7 AND generation = $8 AND revoked_at IS NULL RETURNING id) \
         INSERT INTO events (id, type, at, user_id, session_id, ip, user_agent, detail) SELECT $9, $10, $11, $12, $13, $14, $15, $16 FROM won";
+    /// `[sessions] max_per_user`: revokes the user's live sessions (at `$1`) beyond the `$4`
+    /// most recently active. (A LIMIT is there because SQLite accepts OFFSET only after one.)
+    EVICT_SESSIONS = "UPDATE sessions SET revoked_at = $1, revoke_reason = $2 WHERE id IN (SELECT id FROM sessions WHERE user_id = $3 AND revoked_at IS NULL AND expires_at > $1 ORDER BY last_active_at DESC, id DESC LIMIT 1000000000 OFFSET $4) RETURNING id, user_id";
+    /// A reauthentication: `auth_time` moves, and `last_active_at` rises to the new token's stamp.
+    REAUTHENTICATE_SESSION = "UPDATE sessions SET auth_time = $1, last_active_at = CASE WHEN last_active_at < $1 THEN $1 ELSE last_active_at END WHERE id = $2 AND revoked_at IS NULL";
     TOUCH_SESSION = "UPDATE sessions SET last_active_at = CASE WHEN last_active_at < $1 THEN $1 ELSE last_active_at END WHERE id = $2 AND generation = $3 AND revoked_at IS NULL";
     /// Marks and returns exactly the sessions this call revoked, so two concurrent revocations
     /// never both record the same session.

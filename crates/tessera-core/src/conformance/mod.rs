@@ -9,12 +9,14 @@ use uuid::Uuid;
 use crate::model::*;
 use crate::store::Store;
 
+mod app_sessions;
 mod events;
 mod keys;
 mod races;
 mod sessions;
 mod users;
 
+pub use app_sessions::*;
 pub use events::*;
 pub use keys::*;
 pub use races::*;
@@ -45,6 +47,10 @@ macro_rules! store_conformance {
             bulk_revocation_marks_sessions_and_writes_one_cutoff,
             cutoffs_cover_every_token_stamp_of_the_sessions_they_revoke,
             revocation_wins_races_with_refresh_on_every_node,
+            app_claims_and_auth_time_round_trip,
+            reauthentication_moves_auth_time_only_while_live,
+            the_session_limit_evicts_the_least_recently_active,
+            concurrent_openings_never_exceed_the_limit,
             ping_answers
         );
     };
@@ -72,6 +78,7 @@ pub(crate) fn user(email: &str) -> User {
         banned: false,
         created_at: T0,
         password_changed_at: T0,
+        claims: Default::default(),
     }
 }
 
@@ -93,6 +100,8 @@ pub(crate) fn session(user_id: Uuid, last_active: i64) -> Session {
         rotated_at: None,
         revoked_at: None,
         revoke_reason: None,
+        claims: Default::default(),
+        auth_time: T0,
     }
 }
 
@@ -112,7 +121,7 @@ pub(crate) async fn with_user(store: &dyn Store, email: &str) -> User {
 pub(crate) async fn with_session(store: &dyn Store, user_id: Uuid, last_active: i64) -> Session {
     let s = session(user_id, last_active);
     store
-        .create_session(&s, &ev(event_kind::LOGIN_SUCCEEDED, T0))
+        .create_session(&s, &ev(event_kind::LOGIN_SUCCEEDED, T0), None)
         .await
         .unwrap();
     s

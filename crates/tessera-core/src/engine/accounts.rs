@@ -54,10 +54,11 @@ impl Engine {
             banned: false,
             created_at: now,
             password_changed_at: now,
+            claims: Default::default(),
         };
         let event = event(event_kind::USER_REGISTERED, now, meta, Some(user.id), None);
         self.store.create_user(&user, &event).await?;
-        self.open_session(user, namespace, meta).await
+        self.open_login_session(user, namespace, meta).await
     }
 
     /// Checks the password and opens a new session (always a new id: no fixation).
@@ -71,7 +72,20 @@ impl Engine {
         self.limit_ip(meta).await?;
         let namespace = self.namespace(c.namespace)?;
         let user = self.check_password(&c.email, c.password, meta).await?;
-        self.open_session(user, namespace, meta).await
+        self.open_login_session(user, namespace, meta).await
+    }
+
+    /// The session of a login or registration: `login.succeeded`, no app claims.
+    async fn open_login_session(
+        &self,
+        user: User,
+        namespace: String,
+        meta: &RequestMeta,
+    ) -> Result<Issued, Error> {
+        let now = self.clock.now_ms();
+        let e = event(event_kind::LOGIN_SUCCEEDED, now, meta, Some(user.id), None);
+        self.open_session(user, namespace, Default::default(), e, meta)
+            .await
     }
 
     /// Changes a password. With a session, the user's other sessions are revoked; by email,
@@ -131,7 +145,7 @@ impl Engine {
 
     /// Email and password, checked in constant time whether or not the email exists; then ban
     /// and expiry, which are only revealed to someone who knows the password.
-    async fn check_password(
+    pub(super) async fn check_password(
         &self,
         email: &str,
         password: String,
@@ -211,7 +225,7 @@ impl Engine {
 impl Engine {
     /// The namespace a client asked for (or the default): well-formed, and one of
     /// `[sessions] namespaces` when that list is set.
-    fn namespace(&self, ns: Option<String>) -> Result<String, Error> {
+    pub(super) fn namespace(&self, ns: Option<String>) -> Result<String, Error> {
         let ns = ns.unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
         check_namespace(&ns)?;
         let allowed = &self.cfg.namespaces;

@@ -51,6 +51,7 @@ impl Engine {
             banned: false,
             created_at: now,
             password_changed_at: now,
+            claims: Default::default(),
         };
         let e = Event {
             detail: serde_json::json!({"by": "admin"}),

@@ -4,7 +4,7 @@ use tessera_token::{AccessClaims, Audience};
 use super::{Engine, EngineConfig, Issued};
 use crate::csrf;
 use crate::error::Error;
-use crate::model::{Session, User};
+use crate::model::{Claims, Session, User};
 use crate::refresh_token::RefreshToken;
 use crate::secrets::Redacted;
 
@@ -37,9 +37,20 @@ pub(super) fn claims(
         ns: session.namespace.clone(),
         roles: user.roles.clone(),
         perms,
-        auth_time: None,
-        ext: None,
+        auth_time: Some(session.auth_time.div_euclid(1000)),
+        ext: ext(&user.claims, &session.claims),
     }
+}
+
+/// The token's `ext`: the user's claims with the session's over them, or nothing when both are
+/// empty. Nested under `ext`, they can never change a registered claim.
+pub(super) fn ext(user: &Claims, session: &Claims) -> Option<Claims> {
+    if user.is_empty() && session.is_empty() {
+        return None;
+    }
+    let mut merged = user.clone();
+    merged.extend(session.iter().map(|(k, v)| (k.clone(), v.clone())));
+    Some(merged)
 }
 
 impl Engine {
@@ -53,13 +64,7 @@ impl Engine {
         refresh: &RefreshToken,
         stamp: i64,
     ) -> Result<Issued, Error> {
-        let perms = self.permissions_of(&user).await?;
-        let claims = claims(&self.cfg, &user, session, stamp, perms);
-        if claims.exp <= claims.iat {
-            // Less than a second of session left: nothing worth issuing.
-            return Err(Error::SessionExpired);
-        }
-        let access = tessera_token::sign(&claims, &self.keys.get().signing);
+        let (access, claims) = self.access_token(&user, session, stamp).await?;
         Ok(Issued {
             access_token: Redacted(access),
             expires_in: claims.exp - claims.iat,
@@ -70,6 +75,25 @@ impl Engine {
             csrf_token: Redacted(csrf::token(&self.secrets, session.id)),
             user,
         })
+    }
+
+    /// A signed access token of the session, stamped `stamp` (see [`Engine::issue`]).
+    pub(super) async fn access_token(
+        &self,
+        user: &User,
+        session: &Session,
+        stamp: i64,
+    ) -> Result<(String, AccessClaims), Error> {
+        let perms = self.permissions_of(user).await?;
+        let claims = claims(&self.cfg, user, session, stamp, perms);
+        if claims.exp <= claims.iat {
+            // Less than a second of session left: nothing worth issuing.
+            return Err(Error::SessionExpired);
+        }
+        Ok((
+            tessera_token::sign(&claims, &self.keys.get().signing),
+            claims,
+        ))
     }
 
     /// The union of the permissions of the user's roles, sorted.

@@ -20,11 +20,13 @@ use crate::store::Store;
 
 pub mod accounts;
 mod admin;
+pub mod app_sessions;
 mod issue;
 mod keyring;
 mod limits;
 mod revoke;
 mod sessions;
+pub mod step_up;
 pub mod validate;
 mod verified;
 mod verify;
@@ -58,6 +60,8 @@ pub struct EngineConfig {
     pub rate_limit: RateLimitPolicy,
     /// If non-empty, the only namespaces login and register accept (`[sessions] namespaces`).
     pub namespaces: Vec<String>,
+    /// Live sessions per user (`[sessions] max_per_user`); 0 is unlimited.
+    pub max_sessions_per_user: u32,
 }
 
 /// Login throttling. A limit of 0 is off.
@@ -99,6 +103,7 @@ impl EngineConfig {
             leeway_secs: 5,
             rate_limit: RateLimitPolicy::default(),
             namespaces: Vec::new(),
+            max_sessions_per_user: 0,
         }
     }
 }

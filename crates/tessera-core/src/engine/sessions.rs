@@ -13,14 +13,19 @@ use crate::refresh_token::RefreshToken;
 const ROTATION_ATTEMPTS: usize = 4;
 
 impl Engine {
-    /// Opens a session for an authenticated user and issues its first tokens.
+    /// Opens a session for an authenticated user and issues its first tokens. `event` records
+    /// the opening (its time is the session's start and its `auth_time`); with
+    /// `[sessions] max_per_user`, the user's least recently active sessions beyond the limit are
+    /// revoked in the same write, and that revocation is in force before the tokens are returned.
     pub(super) async fn open_session(
         &self,
         user: User,
         namespace: String,
+        claims: crate::model::Claims,
+        event: crate::model::Event,
         meta: &RequestMeta,
     ) -> Result<Issued, Error> {
-        let now = self.clock.now_ms();
+        let now = event.at;
         let id = crate::model::new_id();
         let refresh = RefreshToken::first(id);
         let absolute = self.absolute_expiry(now);
@@ -41,15 +46,31 @@ impl Engine {
             rotated_at: None,
             revoked_at: None,
             revoke_reason: None,
+            claims,
+            auth_time: now,
         };
-        let e = event(
-            event_kind::LOGIN_SUCCEEDED,
-            now,
-            meta,
-            Some(user.id),
-            Some(id),
-        );
-        self.store.create_session(&session, &e).await?;
+        let e = crate::model::Event {
+            session_id: Some(id),
+            ..event
+        };
+        let limit = (self.cfg.max_sessions_per_user > 0).then(|| crate::model::SessionLimit {
+            max: self.cfg.max_sessions_per_user,
+            event: super::accounts::event(
+                event_kind::SESSION_LIMIT_EVICTED,
+                now,
+                meta,
+                Some(user.id),
+                None,
+            ),
+        });
+        let evicted = self
+            .store
+            .create_session(&session, &e, limit.as_ref())
+            .await?;
+        if evicted.sessions > 0 {
+            self.stats.revoked("limit", evicted.sessions);
+            self.revocations.announce(evicted.records);
+        }
         self.issue(user, &session, &refresh, now).await
     }
 

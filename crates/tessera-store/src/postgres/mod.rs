@@ -14,6 +14,7 @@ use tessera_core::store::StoreResult;
 use crate::{map_err, unix_ms};
 
 mod listen;
+mod sessions;
 mod store;
 pub use listen::PgNotify;
 
@@ -24,7 +25,13 @@ const MIGRATION_LOCK: i64 = 0x7e55_e7a0;
 /// Another: revocation feed inserts, one transaction at a time (see `before_revocation`).
 const FEED_ORDER_LOCK: i64 = 0x7e55_e7a1;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/postgres/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/postgres/0001_init.sql")),
+    (
+        2,
+        include_str!("../../migrations/postgres/0002_app_sessions.sql"),
+    ),
+];
 
 /// See the module docs.
 #[derive(Clone)]

@@ -5,28 +5,28 @@ use sqlx::Postgres;
 use sqlx::Row as _;
 use sqlx::postgres::PgRow;
 use tessera_core::model::{
-    BulkSelector, Event, KeyRecord, KeyState, Revocation, RevocationTarget, Revoked, Role,
-    Rotation, Session, SessionSelector, User,
+    Claims, Event, KeyRecord, KeyState, Revocation, RevocationTarget, Revoked, Role, User,
 };
 use tessera_core::store::*;
 use uuid::Uuid;
 
 use crate::codec::{
-    opt_uuid, revocation_columns, revocation_target, roles_from_json, roles_to_json, uuid,
+    claims_from_json, claims_to_json, opt_uuid, revocation_columns, revocation_target,
+    roles_from_json, roles_to_json, uuid,
 };
 use crate::map_err;
-use crate::sql::{self as S, bulk_params, cutoff};
+use crate::sql::{self as S, cutoff};
 
 use super::PostgresStore;
 
-fn get<'r, T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>>(
+pub(super) fn get<'r, T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>>(
     row: &'r PgRow,
     col: &str,
 ) -> StoreResult<T> {
     row.try_get(col).map_err(map_err)
 }
 
-fn user_from(row: &PgRow) -> StoreResult<User> {
+pub(super) fn user_from(row: &PgRow) -> StoreResult<User> {
     Ok(User {
         id: uuid(&get::<String>(row, "id")?)?,
         email: get(row, "email")?,
@@ -35,31 +35,11 @@ fn user_from(row: &PgRow) -> StoreResult<User> {
         banned: get(row, "banned")?,
         created_at: get(row, "created_at")?,
         password_changed_at: get(row, "password_changed_at")?,
+        claims: claims_from_json(&get::<String>(row, "claims")?)?,
     })
 }
 
-fn session_from(row: &PgRow) -> StoreResult<Session> {
-    Ok(Session {
-        id: uuid(&get::<String>(row, "id")?)?,
-        user_id: uuid(&get::<String>(row, "user_id")?)?,
-        namespace: get(row, "namespace")?,
-        created_at: get(row, "created_at")?,
-        last_active_at: get(row, "last_active_at")?,
-        expires_at: get(row, "expires_at")?,
-        absolute_expires_at: get(row, "absolute_expires_at")?,
-        ip: get(row, "ip")?,
-        user_agent: get(row, "user_agent")?,
-        refresh_count: get(row, "refresh_count")?,
-        generation: get(row, "generation")?,
-        secret_hash: get(row, "secret_hash")?,
-        prev_secret_hash: get(row, "prev_secret_hash")?,
-        rotated_at: get(row, "rotated_at")?,
-        revoked_at: get(row, "revoked_at")?,
-        revoke_reason: get(row, "revoke_reason")?,
-    })
-}
-
-fn event_from(row: &PgRow) -> StoreResult<Event> {
+pub(super) fn event_from(row: &PgRow) -> StoreResult<Event> {
     Ok(Event {
         id: uuid(&get::<String>(row, "id")?)?,
         kind: get(row, "type")?,
@@ -74,7 +54,7 @@ fn event_from(row: &PgRow) -> StoreResult<Event> {
 }
 
 /// Binds an event's eight columns, in `events` column order, after what `q` has bound.
-fn bind_event<'q>(
+pub(super) fn bind_event<'q>(
     q: sqlx::query::Query<'q, Postgres, <Postgres as sqlx::Database>::Arguments>,
     e: &Event,
 ) -> sqlx::query::Query<'q, Postgres, <Postgres as sqlx::Database>::Arguments> {
@@ -88,7 +68,10 @@ fn bind_event<'q>(
         .bind(e.detail.to_string())
 }
 
-async fn insert_event(tx: &mut sqlx::Transaction<'static, Postgres>, e: &Event) -> StoreResult<()> {
+pub(super) async fn insert_event(
+    tx: &mut sqlx::Transaction<'static, Postgres>,
+    e: &Event,
+) -> StoreResult<()> {
     bind_event(sqlx::query(S::INSERT_EVENT.pg), e)
         .execute(&mut **tx)
         .await
@@ -108,6 +91,7 @@ impl UserStore for PostgresStore {
             .bind(u.banned)
             .bind(u.created_at)
             .bind(u.password_changed_at)
+            .bind(claims_to_json(&u.claims))
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
@@ -233,6 +217,17 @@ impl UserStore for PostgresStore {
         tx.commit().await.map_err(map_err)?;
         Ok(done)
     }
+
+    async fn set_user_claims(&self, id: Uuid, claims: &Claims) -> StoreResult<bool> {
+        let done = sqlx::query(S::SET_USER_CLAIMS.pg)
+            .bind(claims_to_json(claims))
+            .bind(id.to_string())
+            .execute(self.writes())
+            .await
+            .map_err(map_err)?
+            .rows_affected();
+        Ok(done == 1)
+    }
 }
 
 #[async_trait]
@@ -294,177 +289,6 @@ impl RoleStore for PostgresStore {
         }
         tx.commit().await.map_err(map_err)?;
         Ok(true)
-    }
-}
-
-#[async_trait]
-impl SessionStore for PostgresStore {
-    async fn create_session(&self, s: &Session, event: &Event) -> StoreResult<()> {
-        let mut tx = self.begin().await?;
-        sqlx::query(S::INSERT_SESSION.pg)
-            .bind(s.id.to_string())
-            .bind(s.user_id.to_string())
-            .bind(&s.namespace)
-            .bind(s.created_at)
-            .bind(s.last_active_at)
-            .bind(s.expires_at)
-            .bind(s.absolute_expires_at)
-            .bind(&s.ip)
-            .bind(&s.user_agent)
-            .bind(s.refresh_count)
-            .bind(s.generation)
-            .bind(&s.secret_hash)
-            .bind(&s.prev_secret_hash)
-            .bind(s.rotated_at)
-            .bind(s.revoked_at)
-            .bind(&s.revoke_reason)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        insert_event(&mut tx, event).await?;
-        tx.commit().await.map_err(map_err)
-    }
-
-    async fn session(&self, id: Uuid) -> StoreResult<Option<Session>> {
-        sqlx::query(S::SESSION.pg)
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_err)?
-            .as_ref()
-            .map(session_from)
-            .transpose()
-    }
-
-    async fn rotate_session(
-        &self,
-        id: Uuid,
-        from_generation: i64,
-        r: &Rotation,
-        event: &Event,
-    ) -> StoreResult<bool> {
-        // The one conditional write, and its event, in one round trip (see `sql.rs`).
-        let update = sqlx::query(S::ROTATE_SESSION_WITH_EVENT.pg)
-            .bind(r.generation)
-            .bind(&r.secret_hash)
-            .bind(&r.prev_secret_hash)
-            .bind(r.rotated_at)
-            .bind(r.expires_at)
-            .bind(r.refresh_count)
-            .bind(id.to_string())
-            .bind(from_generation);
-        let inserted = bind_event(update, event)
-            .execute(self.writes())
-            .await
-            .map_err(map_err)?
-            .rows_affected();
-        Ok(inserted == 1)
-    }
-
-    async fn touch_session(&self, id: Uuid, generation: i64, at: i64) -> StoreResult<bool> {
-        let done = sqlx::query(S::TOUCH_SESSION.pg)
-            .bind(at)
-            .bind(id.to_string())
-            .bind(generation)
-            .execute(self.writes())
-            .await
-            .map_err(map_err)?
-            .rows_affected();
-        Ok(done == 1)
-    }
-
-    async fn revoke_sessions(
-        &self,
-        selector: &SessionSelector,
-        at: i64,
-        reason: &str,
-        event: &Event,
-    ) -> StoreResult<Revoked> {
-        let mut tx = self.begin().await?;
-        let rows = match selector {
-            SessionSelector::One(id) => {
-                sqlx::query(S::REVOKE_SESSION.pg)
-                    .bind(at)
-                    .bind(reason)
-                    .bind(id.to_string())
-                    .fetch_all(&mut *tx)
-                    .await
-            }
-            SessionSelector::User { user_id, except } => {
-                sqlx::query(S::REVOKE_USER_SESSIONS.pg)
-                    .bind(at)
-                    .bind(reason)
-                    .bind(user_id.to_string())
-                    .bind(except.map(|e| e.to_string()))
-                    .fetch_all(&mut *tx)
-                    .await
-            }
-        }
-        .map_err(map_err)?;
-        let mut revoked = Vec::with_capacity(rows.len());
-        for row in &rows {
-            revoked.push((
-                uuid(&get::<String>(row, "id")?)?,
-                uuid(&get::<String>(row, "user_id")?)?,
-            ));
-        }
-        revoked.sort();
-        let mut records = Vec::with_capacity(revoked.len());
-        for (id, user_id) in revoked {
-            let target = RevocationTarget::Session { session_id: id };
-            records.push(insert_revocation(self, &mut tx, &target, at).await?);
-            let e = Event::for_revoked_session(event, id, user_id, reason);
-            insert_event(&mut tx, &e).await?;
-        }
-        tx.commit().await.map_err(map_err)?;
-        Ok(Revoked {
-            sessions: records.len() as u64,
-            records,
-        })
-    }
-
-    async fn revoke_bulk(
-        &self,
-        selector: &BulkSelector,
-        at: i64,
-        reason: &str,
-        event: &Event,
-    ) -> StoreResult<Revoked> {
-        let mut tx = self.begin().await?;
-        let (namespace, user_id) = bulk_params(selector);
-        let stamps: Vec<i64> = sqlx::query_scalar(S::REVOKE_BULK.pg)
-            .bind(at)
-            .bind(reason)
-            .bind(namespace)
-            .bind(user_id)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(map_err)?;
-        let n = stamps.len() as u64;
-        let record =
-            insert_revocation(self, &mut tx, &selector.target(), cutoff(at, stamps)).await?;
-        let e = Event {
-            detail: serde_json::json!({"reason": reason, "revoked": n}),
-            ..event.clone()
-        };
-        insert_event(&mut tx, &e).await?;
-        tx.commit().await.map_err(map_err)?;
-        Ok(Revoked {
-            sessions: n,
-            records: vec![record],
-        })
-    }
-
-    async fn live_sessions(&self, user_id: Uuid, now: i64) -> StoreResult<Vec<Session>> {
-        sqlx::query(S::LIVE_SESSIONS.pg)
-            .bind(user_id.to_string())
-            .bind(now)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_err)?
-            .iter()
-            .map(session_from)
-            .collect()
     }
 }
 
@@ -595,7 +419,7 @@ impl KeyStore for PostgresStore {
 }
 
 /// Adds a record to the revocation feed inside `tx`, and lets the backend announce it.
-async fn insert_revocation(
+pub(super) async fn insert_revocation(
     store: &PostgresStore,
     tx: &mut sqlx::Transaction<'static, Postgres>,
     target: &RevocationTarget,

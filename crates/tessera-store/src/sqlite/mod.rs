@@ -21,10 +21,17 @@ use tessera_core::store::{StoreError, StoreResult};
 
 use crate::unix_ms;
 
+mod sessions;
 mod store;
 
 /// Embedded migrations: (version, SQL). Applied in order, each once, in its own transaction.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_init.sql")),
+    (
+        2,
+        include_str!("../../migrations/sqlite/0002_app_sessions.sql"),
+    ),
+];
 
 /// Idle read connections kept for reuse.
 const READERS: usize = 8;

@@ -4,20 +4,20 @@
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use tessera_core::model::{
-    BulkSelector, Event, KeyRecord, KeyState, Revocation, RevocationTarget, Revoked, Role,
-    Rotation, Session, SessionSelector, User,
+    Claims, Event, KeyRecord, KeyState, Revocation, RevocationTarget, Revoked, Role, User,
 };
 use tessera_core::store::*;
 use uuid::Uuid;
 
 use super::SqliteStore;
 use crate::codec::{
-    opt_uuid, revocation_columns, revocation_target, roles_from_json, roles_to_json, uuid,
+    claims_from_json, claims_to_json, opt_uuid, revocation_columns, revocation_target,
+    roles_from_json, roles_to_json, uuid,
 };
-use crate::sql::{self as S, bulk_params, cutoff};
+use crate::sql::{self as S, cutoff};
 
 /// A value that does not decode, as a rusqlite error (mapped back to `StoreError::Corrupt`).
-fn corrupt(e: StoreError) -> rusqlite::Error {
+pub(super) fn corrupt(e: StoreError) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
         0,
         rusqlite::types::Type::Text,
@@ -25,7 +25,7 @@ fn corrupt(e: StoreError) -> rusqlite::Error {
     )
 }
 
-fn user_from(row: &Row<'_>) -> rusqlite::Result<User> {
+pub(super) fn user_from(row: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
         id: uuid(&row.get::<_, String>("id")?).map_err(corrupt)?,
         email: row.get("email")?,
@@ -34,31 +34,11 @@ fn user_from(row: &Row<'_>) -> rusqlite::Result<User> {
         banned: row.get("banned")?,
         created_at: row.get("created_at")?,
         password_changed_at: row.get("password_changed_at")?,
+        claims: claims_from_json(&row.get::<_, String>("claims")?).map_err(corrupt)?,
     })
 }
 
-fn session_from(row: &Row<'_>) -> rusqlite::Result<Session> {
-    Ok(Session {
-        id: uuid(&row.get::<_, String>("id")?).map_err(corrupt)?,
-        user_id: uuid(&row.get::<_, String>("user_id")?).map_err(corrupt)?,
-        namespace: row.get("namespace")?,
-        created_at: row.get("created_at")?,
-        last_active_at: row.get("last_active_at")?,
-        expires_at: row.get("expires_at")?,
-        absolute_expires_at: row.get("absolute_expires_at")?,
-        ip: row.get("ip")?,
-        user_agent: row.get("user_agent")?,
-        refresh_count: row.get("refresh_count")?,
-        generation: row.get("generation")?,
-        secret_hash: row.get("secret_hash")?,
-        prev_secret_hash: row.get("prev_secret_hash")?,
-        rotated_at: row.get("rotated_at")?,
-        revoked_at: row.get("revoked_at")?,
-        revoke_reason: row.get("revoke_reason")?,
-    })
-}
-
-fn event_from(row: &Row<'_>) -> rusqlite::Result<Event> {
+pub(super) fn event_from(row: &Row<'_>) -> rusqlite::Result<Event> {
     Ok(Event {
         id: uuid(&row.get::<_, String>("id")?).map_err(corrupt)?,
         kind: row.get("type")?,
@@ -72,7 +52,7 @@ fn event_from(row: &Row<'_>) -> rusqlite::Result<Event> {
     })
 }
 
-fn insert_event(c: &Connection, e: &Event) -> rusqlite::Result<()> {
+pub(super) fn insert_event(c: &Connection, e: &Event) -> rusqlite::Result<()> {
     c.prepare_cached(S::INSERT_EVENT.sqlite)?.execute(params![
         e.id.to_string(),
         e.kind,
@@ -87,7 +67,7 @@ fn insert_event(c: &Connection, e: &Event) -> rusqlite::Result<()> {
 }
 
 /// Adds a record to the revocation feed; every node polls it.
-fn insert_revocation(
+pub(super) fn insert_revocation(
     c: &Connection,
     target: &RevocationTarget,
     at: i64,
@@ -128,7 +108,8 @@ impl UserStore for SqliteStore {
                 roles_to_json(&u.roles),
                 u.banned,
                 u.created_at,
-                u.password_changed_at
+                u.password_changed_at,
+                claims_to_json(&u.claims)
             ])?;
             insert_event(&t, &event)?;
             t.commit()
@@ -237,6 +218,18 @@ impl UserStore for SqliteStore {
         })
         .await
     }
+
+    async fn set_user_claims(&self, id: Uuid, claims: &Claims) -> StoreResult<bool> {
+        let claims = claims_to_json(claims);
+        self.write(move |t| {
+            let done = t
+                .prepare_cached(S::SET_USER_CLAIMS.sqlite)?
+                .execute(params![claims, id.to_string()])?;
+            t.commit()?;
+            Ok(done == 1)
+        })
+        .await
+    }
 }
 
 #[async_trait]
@@ -288,182 +281,6 @@ impl RoleStore for SqliteStore {
             Ok(true)
         })
         .await
-    }
-}
-
-#[async_trait]
-impl SessionStore for SqliteStore {
-    async fn create_session(&self, s: &Session, event: &Event) -> StoreResult<()> {
-        let (s, event) = (s.clone(), event.clone());
-        self.write(move |t| {
-            t.prepare_cached(S::INSERT_SESSION.sqlite)?
-                .execute(params![
-                    s.id.to_string(),
-                    s.user_id.to_string(),
-                    s.namespace,
-                    s.created_at,
-                    s.last_active_at,
-                    s.expires_at,
-                    s.absolute_expires_at,
-                    s.ip,
-                    s.user_agent,
-                    s.refresh_count,
-                    s.generation,
-                    s.secret_hash,
-                    s.prev_secret_hash,
-                    s.rotated_at,
-                    s.revoked_at,
-                    s.revoke_reason,
-                ])?;
-            insert_event(&t, &event)?;
-            t.commit()
-        })
-        .await
-    }
-
-    async fn session(&self, id: Uuid) -> StoreResult<Option<Session>> {
-        self.read(|c| {
-            c.prepare_cached(S::SESSION.sqlite)?
-                .query_row([id.to_string()], session_from)
-                .optional()
-        })
-    }
-
-    async fn rotate_session(
-        &self,
-        id: Uuid,
-        from_generation: i64,
-        r: &Rotation,
-        event: &Event,
-    ) -> StoreResult<bool> {
-        let (r, event) = (r.clone(), event.clone());
-        self.write(move |t| {
-            let won = t
-                .prepare_cached(S::ROTATE_SESSION.sqlite)?
-                .execute(params![
-                    r.generation,
-                    r.secret_hash,
-                    r.prev_secret_hash,
-                    r.rotated_at,
-                    r.expires_at,
-                    r.refresh_count,
-                    id.to_string(),
-                    from_generation
-                ])?
-                == 1;
-            if won {
-                insert_event(&t, &event)?;
-            }
-            t.commit()?;
-            Ok(won)
-        })
-        .await
-    }
-
-    async fn touch_session(&self, id: Uuid, generation: i64, at: i64) -> StoreResult<bool> {
-        self.write(move |t| {
-            let done = t.prepare_cached(S::TOUCH_SESSION.sqlite)?.execute(params![
-                at,
-                id.to_string(),
-                generation
-            ])?;
-            t.commit()?;
-            Ok(done == 1)
-        })
-        .await
-    }
-
-    async fn revoke_sessions(
-        &self,
-        selector: &SessionSelector,
-        at: i64,
-        reason: &str,
-        event: &Event,
-    ) -> StoreResult<Revoked> {
-        let (selector, reason, event) = (selector.clone(), reason.to_owned(), event.clone());
-        self.write(move |t| {
-            let pairs = |r: &Row<'_>| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?));
-            let rows: Vec<(String, String)> = match &selector {
-                SessionSelector::One(id) => t
-                    .prepare_cached(S::REVOKE_SESSION.sqlite)?
-                    .query_map(params![at, reason, id.to_string()], pairs)?
-                    .collect::<rusqlite::Result<_>>()?,
-                SessionSelector::User { user_id, except } => t
-                    .prepare_cached(S::REVOKE_USER_SESSIONS.sqlite)?
-                    .query_map(
-                        params![
-                            at,
-                            reason,
-                            user_id.to_string(),
-                            except.map(|e| e.to_string())
-                        ],
-                        pairs,
-                    )?
-                    .collect::<rusqlite::Result<_>>()?,
-            };
-            let mut revoked = Vec::with_capacity(rows.len());
-            for (id, user_id) in rows {
-                revoked.push((
-                    uuid(&id).map_err(corrupt)?,
-                    uuid(&user_id).map_err(corrupt)?,
-                ));
-            }
-            revoked.sort();
-            let mut records = Vec::with_capacity(revoked.len());
-            for (id, user_id) in revoked {
-                records.push(insert_revocation(
-                    &t,
-                    &RevocationTarget::Session { session_id: id },
-                    at,
-                )?);
-                let e = Event::for_revoked_session(&event, id, user_id, &reason);
-                insert_event(&t, &e)?;
-            }
-            t.commit()?;
-            Ok(Revoked {
-                sessions: records.len() as u64,
-                records,
-            })
-        })
-        .await
-    }
-
-    async fn revoke_bulk(
-        &self,
-        selector: &BulkSelector,
-        at: i64,
-        reason: &str,
-        event: &Event,
-    ) -> StoreResult<Revoked> {
-        let (selector, reason, event) = (selector.clone(), reason.to_owned(), event.clone());
-        self.write(move |t| {
-            let (namespace, user_id) = bulk_params(&selector);
-            let stamps: Vec<i64> = t
-                .prepare_cached(S::REVOKE_BULK.sqlite)?
-                .query_map(params![at, reason, namespace, user_id], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            let n = stamps.len() as u64;
-            let record = insert_revocation(&t, &selector.target(), cutoff(at, stamps))?;
-            let e = Event {
-                detail: serde_json::json!({"reason": reason, "revoked": n}),
-                ..event
-            };
-            insert_event(&t, &e)?;
-            t.commit()?;
-            Ok(Revoked {
-                sessions: n,
-                records: vec![record],
-            })
-        })
-        .await
-    }
-
-    async fn live_sessions(&self, user_id: Uuid, now: i64) -> StoreResult<Vec<Session>> {
-        self.read(|c| {
-            c.prepare_cached(S::LIVE_SESSIONS.sqlite)?
-                .query_map(params![user_id.to_string(), now], session_from)?
-                .collect()
-        })
     }
 }
 

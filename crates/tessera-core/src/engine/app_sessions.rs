@@ -1,0 +1,81 @@
+//! Sessions for apps (API.md §8): a session for a user the app authenticated itself, and the
+//! app's own claims, per user and per session, carried in access tokens as `ext`.
+use uuid::Uuid;
+
+use super::accounts::event;
+use super::issue::ext;
+use super::{Engine, Issued, RequestMeta};
+use crate::error::Error;
+use crate::model::{Claims, User, event_kind};
+
+/// The most JSON the app's claims may take in a token (API.md §8), serialized.
+pub const MAX_CLAIMS_BYTES: usize = 4096;
+
+/// What `POST /admin/sessions` asks for. `ip` and `user_agent` describe the user's device (the
+/// app knows them; the admin call comes from the app's backend).
+#[derive(Clone, Debug, Default)]
+pub struct AppSession {
+    pub user_id: Uuid,
+    pub namespace: Option<String>,
+    pub claims: Claims,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+fn check_size(claims: &Claims) -> Result<(), Error> {
+    let len = serde_json::to_vec(claims)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
+    if len > MAX_CLAIMS_BYTES {
+        return Err(Error::InvalidRequest(
+            "claims are limited to 4096 bytes of JSON",
+        ));
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// Starts a session for a user the app has authenticated: the same tokens, rotation and
+    /// revocation as a login, `auth_time` now, and a `session.created` event.
+    pub async fn create_app_session(
+        &self,
+        req: AppSession,
+        meta: &RequestMeta,
+    ) -> Result<Issued, Error> {
+        let user = self.user(req.user_id).await?;
+        if user.banned {
+            return Err(Error::AccountBanned);
+        }
+        let namespace = self.namespace(req.namespace)?;
+        check_size(&req.claims)?;
+        if let Some(merged) = ext(&user.claims, &req.claims) {
+            check_size(&merged)?;
+        }
+        let device = RequestMeta {
+            ip: req.ip,
+            user_agent: req.user_agent,
+        };
+        let now = self.clock.now_ms();
+        let e = crate::model::Event {
+            detail: serde_json::json!({"source": "app", "admin_ip": meta.ip}),
+            ..event(
+                event_kind::SESSION_CREATED,
+                now,
+                &device,
+                Some(user.id),
+                None,
+            )
+        };
+        self.open_session(user, namespace, req.claims, e, &device)
+            .await
+    }
+
+    /// Replaces the app's claims of a user; access tokens carry them from the next refresh on.
+    pub async fn set_user_claims(&self, id: Uuid, claims: Claims) -> Result<User, Error> {
+        check_size(&claims)?;
+        if !self.store.set_user_claims(id, &claims).await? {
+            return Err(Error::NotFound);
+        }
+        self.user(id).await
+    }
+}

@@ -1,0 +1,271 @@
+//! `SessionStore` on SQLite: opening (with the per-user limit), rotation, reauthentication and
+//! revocation of sessions, each one job on the writer thread. The statements are `crate::sql`'s.
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, Row, params};
+use tessera_core::model::{
+    BulkSelector, Event, RevocationTarget, Revoked, Rotation, Session, SessionLimit,
+    SessionSelector,
+};
+use tessera_core::store::*;
+use uuid::Uuid;
+
+use super::SqliteStore;
+use super::store::{corrupt, insert_event, insert_revocation};
+use crate::codec::{claims_from_json, claims_to_json, uuid};
+use crate::sql::{self as S, bulk_params, cutoff};
+
+fn session_from(row: &Row<'_>) -> rusqlite::Result<Session> {
+    Ok(Session {
+        id: uuid(&row.get::<_, String>("id")?).map_err(corrupt)?,
+        user_id: uuid(&row.get::<_, String>("user_id")?).map_err(corrupt)?,
+        namespace: row.get("namespace")?,
+        created_at: row.get("created_at")?,
+        last_active_at: row.get("last_active_at")?,
+        expires_at: row.get("expires_at")?,
+        absolute_expires_at: row.get("absolute_expires_at")?,
+        ip: row.get("ip")?,
+        user_agent: row.get("user_agent")?,
+        refresh_count: row.get("refresh_count")?,
+        generation: row.get("generation")?,
+        secret_hash: row.get("secret_hash")?,
+        prev_secret_hash: row.get("prev_secret_hash")?,
+        rotated_at: row.get("rotated_at")?,
+        revoked_at: row.get("revoked_at")?,
+        revoke_reason: row.get("revoke_reason")?,
+        claims: claims_from_json(&row.get::<_, String>("claims")?).map_err(corrupt)?,
+        auth_time: row.get("auth_time")?,
+    })
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn create_session(
+        &self,
+        s: &Session,
+        event: &Event,
+        limit: Option<&SessionLimit>,
+    ) -> StoreResult<Revoked> {
+        let (s, event, limit) = (s.clone(), event.clone(), limit.cloned());
+        // One job on the single writer: concurrent logins of a user are already one at a time.
+        self.write(move |t| {
+            t.prepare_cached(S::INSERT_SESSION.sqlite)?
+                .execute(params![
+                    s.id.to_string(),
+                    s.user_id.to_string(),
+                    s.namespace,
+                    s.created_at,
+                    s.last_active_at,
+                    s.expires_at,
+                    s.absolute_expires_at,
+                    s.ip,
+                    s.user_agent,
+                    s.refresh_count,
+                    s.generation,
+                    s.secret_hash,
+                    s.prev_secret_hash,
+                    s.rotated_at,
+                    s.revoked_at,
+                    s.revoke_reason,
+                    claims_to_json(&s.claims),
+                    s.auth_time,
+                ])?;
+            insert_event(&t, &event)?;
+            let evicted = match &limit {
+                None => Revoked::default(),
+                Some(limit) => {
+                    let rows = t
+                        .prepare_cached(S::EVICT_SESSIONS.sqlite)?
+                        .query_map(
+                            params![s.created_at, "limit", s.user_id.to_string(), limit.max],
+                            pair,
+                        )?
+                        .collect::<rusqlite::Result<_>>()?;
+                    record_revoked(&t, rows, s.created_at, "limit", &limit.event)?
+                }
+            };
+            t.commit()?;
+            Ok(evicted)
+        })
+        .await
+    }
+
+    async fn reauthenticate_session(&self, id: Uuid, at: i64, event: &Event) -> StoreResult<bool> {
+        let event = event.clone();
+        self.write(move |t| {
+            let done = t
+                .prepare_cached(S::REAUTHENTICATE_SESSION.sqlite)?
+                .execute(params![at, id.to_string()])?
+                == 1;
+            if done {
+                insert_event(&t, &event)?;
+            }
+            t.commit()?;
+            Ok(done)
+        })
+        .await
+    }
+
+    async fn session(&self, id: Uuid) -> StoreResult<Option<Session>> {
+        self.read(|c| {
+            c.prepare_cached(S::SESSION.sqlite)?
+                .query_row([id.to_string()], session_from)
+                .optional()
+        })
+    }
+
+    async fn rotate_session(
+        &self,
+        id: Uuid,
+        from_generation: i64,
+        r: &Rotation,
+        event: &Event,
+    ) -> StoreResult<bool> {
+        let (r, event) = (r.clone(), event.clone());
+        self.write(move |t| {
+            let won = t
+                .prepare_cached(S::ROTATE_SESSION.sqlite)?
+                .execute(params![
+                    r.generation,
+                    r.secret_hash,
+                    r.prev_secret_hash,
+                    r.rotated_at,
+                    r.expires_at,
+                    r.refresh_count,
+                    id.to_string(),
+                    from_generation
+                ])?
+                == 1;
+            if won {
+                insert_event(&t, &event)?;
+            }
+            t.commit()?;
+            Ok(won)
+        })
+        .await
+    }
+
+    async fn touch_session(&self, id: Uuid, generation: i64, at: i64) -> StoreResult<bool> {
+        self.write(move |t| {
+            let done = t.prepare_cached(S::TOUCH_SESSION.sqlite)?.execute(params![
+                at,
+                id.to_string(),
+                generation
+            ])?;
+            t.commit()?;
+            Ok(done == 1)
+        })
+        .await
+    }
+
+    async fn revoke_sessions(
+        &self,
+        selector: &SessionSelector,
+        at: i64,
+        reason: &str,
+        event: &Event,
+    ) -> StoreResult<Revoked> {
+        let (selector, reason, event) = (selector.clone(), reason.to_owned(), event.clone());
+        self.write(move |t| {
+            let rows: Vec<(String, String)> = match &selector {
+                SessionSelector::One(id) => t
+                    .prepare_cached(S::REVOKE_SESSION.sqlite)?
+                    .query_map(params![at, reason, id.to_string()], pair)?
+                    .collect::<rusqlite::Result<_>>()?,
+                SessionSelector::User { user_id, except } => t
+                    .prepare_cached(S::REVOKE_USER_SESSIONS.sqlite)?
+                    .query_map(
+                        params![
+                            at,
+                            reason,
+                            user_id.to_string(),
+                            except.map(|e| e.to_string())
+                        ],
+                        pair,
+                    )?
+                    .collect::<rusqlite::Result<_>>()?,
+            };
+            let revoked = record_revoked(&t, rows, at, &reason, &event)?;
+            t.commit()?;
+            Ok(revoked)
+        })
+        .await
+    }
+
+    async fn revoke_bulk(
+        &self,
+        selector: &BulkSelector,
+        at: i64,
+        reason: &str,
+        event: &Event,
+    ) -> StoreResult<Revoked> {
+        let (selector, reason, event) = (selector.clone(), reason.to_owned(), event.clone());
+        self.write(move |t| {
+            let (namespace, user_id) = bulk_params(&selector);
+            let stamps: Vec<i64> = t
+                .prepare_cached(S::REVOKE_BULK.sqlite)?
+                .query_map(params![at, reason, namespace, user_id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let n = stamps.len() as u64;
+            let record = insert_revocation(&t, &selector.target(), cutoff(at, stamps))?;
+            let e = Event {
+                detail: serde_json::json!({"reason": reason, "revoked": n}),
+                ..event
+            };
+            insert_event(&t, &e)?;
+            t.commit()?;
+            Ok(Revoked {
+                sessions: n,
+                records: vec![record],
+            })
+        })
+        .await
+    }
+
+    async fn live_sessions(&self, user_id: Uuid, now: i64) -> StoreResult<Vec<Session>> {
+        self.read(|c| {
+            c.prepare_cached(S::LIVE_SESSIONS.sqlite)?
+                .query_map(params![user_id.to_string(), now], session_from)?
+                .collect()
+        })
+    }
+}
+
+/// The `(id, user_id)` a revoking statement returns.
+fn pair(r: &Row<'_>) -> rusqlite::Result<(String, String)> {
+    Ok((r.get(0)?, r.get(1)?))
+}
+
+/// A revocation record and an event (from `template`) for each session a statement revoked, in
+/// session-id order.
+fn record_revoked(
+    t: &rusqlite::Transaction<'_>,
+    rows: Vec<(String, String)>,
+    at: i64,
+    reason: &str,
+    template: &Event,
+) -> rusqlite::Result<Revoked> {
+    let mut revoked = Vec::with_capacity(rows.len());
+    for (id, user_id) in rows {
+        revoked.push((
+            uuid(&id).map_err(corrupt)?,
+            uuid(&user_id).map_err(corrupt)?,
+        ));
+    }
+    revoked.sort();
+    let mut records = Vec::with_capacity(revoked.len());
+    for (id, user_id) in revoked {
+        records.push(insert_revocation(
+            t,
+            &RevocationTarget::Session { session_id: id },
+            at,
+        )?);
+        insert_event(
+            t,
+            &Event::for_revoked_session(template, id, user_id, reason),
+        )?;
+    }
+    Ok(Revoked {
+        sessions: records.len() as u64,
+        records,
+    })
+}
