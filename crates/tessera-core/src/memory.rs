@@ -193,7 +193,7 @@ impl SessionStore for MemoryStore {
             .values()
             .filter(|x| x.user_id == session.user_id && x.is_live(at))
             .collect();
-        live.sort_by(|a, b| (b.last_active_at, b.id).cmp(&(a.last_active_at, a.id)));
+        live.sort_by_key(|x| std::cmp::Reverse((x.last_active_at, x.id)));
         let mut evict: Vec<Uuid> = live.iter().skip(limit.max as usize).map(|x| x.id).collect();
         evict.sort();
         let mut records = Vec::with_capacity(evict.len());
