@@ -63,6 +63,17 @@ pub fn token_response(issued: &Issued, include_refresh: bool) -> TokenResponse {
     }
 }
 
+/// The answer of `POST /auth/reauthenticate`: a new access token of the same session.
+#[derive(Serialize, JsonSchema)]
+pub struct Reauthenticated {
+    pub access_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    pub access_expires_at: String,
+    /// Unix seconds: now, the session's new `auth_time`.
+    pub auth_time: i64,
+}
+
 /// `User` of API.md §5.
 #[derive(Serialize, JsonSchema)]
 pub struct UserView {
@@ -72,6 +83,8 @@ pub struct UserView {
     banned: bool,
     created_at: String,
     password_changed_at: String,
+    /// The app's claims (`PUT /admin/users/{id}/claims`), carried in access tokens as `ext`.
+    claims: serde_json::Map<String, Value>,
 }
 
 impl From<&User> for UserView {
@@ -83,6 +96,7 @@ impl From<&User> for UserView {
             banned: u.banned,
             created_at: rfc3339_ms(u.created_at),
             password_changed_at: rfc3339_ms(u.password_changed_at),
+            claims: u.claims.clone(),
         }
     }
 }
@@ -215,6 +229,11 @@ pub struct IntrospectedClaims {
     pub ns: String,
     pub roles: Vec<String>,
     pub perms: Vec<String>,
+    /// When the user last proved a credential in this session (RFC 9470).
+    pub auth_time: Option<i64>,
+    /// The app's claims, when the token carries any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ext: Option<serde_json::Map<String, Value>>,
 }
 
 /// `Session` of API.md §5.

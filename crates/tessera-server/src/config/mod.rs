@@ -136,6 +136,8 @@ pub struct Sessions {
     /// If set, the only namespaces login and register accept. Otherwise `ns` is whatever the
     /// client asks for, and not an authorisation boundary.
     pub namespaces: Vec<String>,
+    /// Live sessions per user; opening one more revokes the least recently active. 0: no limit.
+    pub max_per_user: u32,
 }
 
 impl Default for Config {

@@ -461,6 +461,7 @@ impl Config {
                 failed_login_window_ms: rate_limit.failed_login_window_ms,
             },
             namespaces: self.sessions.namespaces.clone(),
+            max_sessions_per_user: self.sessions.max_per_user,
             ..EngineConfig::new(issuer)
         };
         Ok(Settings {

@@ -11,7 +11,7 @@ use tessera_core::engine::accounts::PasswordChange;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Bearer, JsonBody, Meta, PathParam, QueryParams, bearer_token};
 use crate::state::AppState;
-use crate::views::{MeView, Revoked, SessionList, SessionView, UserView};
+use crate::views::{MeView, Reauthenticated, Revoked, SessionList, SessionView, UserView};
 
 pub async fn me(State(state): State<Arc<AppState>>, Bearer(p): Bearer) -> ApiResult<Json<MeView>> {
     let (user, session) = state.engine.me(&p).await?;
@@ -96,4 +96,27 @@ pub async fn change_password(
         .change_password(principal.as_deref(), change, &meta)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReauthenticateBody {
+    password: String,
+}
+
+/// `POST /auth/reauthenticate` (RFC 9470 step-up): the password again, for a token of this
+/// session with a fresh `auth_time`. Failures count like failed logins.
+pub async fn reauthenticate(
+    State(state): State<Arc<AppState>>,
+    Bearer(p): Bearer,
+    Meta(meta): Meta,
+    JsonBody(b): JsonBody<ReauthenticateBody>,
+) -> ApiResult<Json<Reauthenticated>> {
+    let r = state.engine.reauthenticate(&p, b.password, &meta).await?;
+    Ok(Json(Reauthenticated {
+        access_token: r.access_token.expose().clone(),
+        expires_in: r.expires_in,
+        access_expires_at: crate::views::rfc3339_secs(r.access_expires_at),
+        auth_time: r.auth_time,
+    }))
 }

@@ -32,6 +32,8 @@ pub async fn introspect(
             ns: c.ns.clone(),
             roles: c.roles.clone(),
             perms: c.perms.clone(),
+            auth_time: c.auth_time,
+            ext: c.ext.clone(),
         }
     });
     Ok(Json(Introspection {

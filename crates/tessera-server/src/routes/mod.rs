@@ -17,6 +17,7 @@ use crate::views::*;
 
 mod account;
 mod admin;
+mod app_sessions;
 mod auth;
 mod feed;
 mod introspect;
@@ -102,6 +103,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(DELETE "/auth/sessions", Bearer, "Revoke all the user's sessions (or all but this one)", req: None, query: Some(q::<RevokeAllQuery>), 200 => Some(s::<Revoked>), errors: &[400, 401], delete(revoke_sessions)),
         endpoint!(DELETE "/auth/sessions/{id}", Bearer, "Revoke one of the user's live sessions", req: None, query: None, 204 => None, errors: &[401, 404], delete(revoke_session)),
         endpoint!(POST "/auth/password", BearerOrPassword, "Change the password (with a session, or by email when expired)", req: Some(s::<PasswordBody>), query: None, 204 => None, errors: &[400, 401, 403, 422, 429], post(change_password)),
+        endpoint!(POST "/auth/reauthenticate", Bearer, "Step-up (RFC 9470): the password again, for a token with a fresh auth_time", req: Some(s::<ReauthenticateBody>), query: None, 200 => Some(s::<crate::views::Reauthenticated>), errors: &[400, 401, 403, 413, 415, 429], post(reauthenticate)),
         endpoint!(POST "/auth/introspect", ReaderKey, "Is this access token active?", req: Some(s::<introspect::IntrospectBody>), query: None, 200 => Some(s::<Introspection>), errors: &[400, 401], post(introspect::introspect)),
         endpoint!(GET "/auth/revocations", ReaderKey, "The revocation feed: what is in force, or what changed after a cursor", req: None, query: Some(q::<feed::FeedQuery>), 200 => Some(s::<RevocationPage>), errors: &[400, 401, 404, 503], get(feed::revocations)),
         endpoint!(GET "/auth/revocations/stream", ReaderKey, "The revocation feed as Server-Sent Events (text/event-stream), resumable with Last-Event-ID", req: None, query: Some(q::<feed::FeedQuery>), 200 => None, errors: &[400, 401, 503], get(feed::stream)),
@@ -126,6 +128,8 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(POST "/admin/users/{id}/unban", AdminKey, "Lift a ban", req: None, query: None, 200 => Some(s::<UserView>), errors: &[401, 404], post(unban)),
         endpoint!(GET "/admin/users/{id}/sessions", AdminKey, "A user's live sessions", req: None, query: None, 200 => Some(s::<SessionList>), errors: &[401, 404], get(user_sessions)),
         endpoint!(DELETE "/admin/users/{id}/sessions", AdminKey, "Revoke all of a user's sessions", req: None, query: None, 200 => Some(s::<Revoked>), errors: &[401, 404], delete(revoke_user_sessions)),
+        endpoint!(POST "/admin/sessions", AdminKey, "Start a session for a user the app authenticated itself (body transport)", req: Some(s::<app_sessions::NewAppSession>), query: None, 201 => Some(s::<TokenResponse>), errors: &[400, 401, 403, 404, 413, 415, 422], post(app_sessions::create_session)),
+        endpoint!(PUT "/admin/users/{id}/claims", AdminKey, "Replace a user's claims (carried in access tokens as ext)", req: Some(s::<app_sessions::ClaimsBody>), query: None, 200 => Some(s::<UserView>), errors: &[400, 401, 404, 413, 415], put(app_sessions::set_claims)),
         endpoint!(DELETE "/admin/sessions/{id}", AdminKey, "Revoke one session", req: None, query: None, 204 => None, errors: &[401, 404], delete(revoke_session_by_id)),
         endpoint!(POST "/admin/sessions/revoke", AdminKey, "Revoke by namespace, user (and namespace), or all", req: Some(s::<BulkBody>), query: None, 200 => Some(s::<Revoked>), errors: &[400, 401, 404, 422], post(bulk_revoke)),
         endpoint!(GET "/admin/roles", AdminKey, "All roles", req: None, query: None, 200 => Some(s::<RoleList>), errors: &[401], get(roles)),

@@ -14,6 +14,7 @@ mod example;
 
 mod account_routes;
 mod admin_routes;
+mod app_sessions;
 mod auth_routes;
 mod binary;
 mod browser;
