@@ -26,9 +26,10 @@ pub struct Identity {
     pub roles: Vec<String>,
     /// The union of those roles' permissions.
     pub perms: Vec<String>,
-    /// When the user last proved a credential in this session, unix seconds. Tessera versions
-    /// that do not put `auth_time` in tokens yet (API.md §8) give `iat` here: the time of the
-    /// last login *or refresh*, so a recent-authentication guard is then weaker than it says.
+    /// When the user last proved a credential in this session, unix seconds: the login, the
+    /// last `POST /auth/reauthenticate`, or the start of an app-issued session (a refresh does
+    /// not move it). Tokens of a Tessera older than API.md v1.1 have no `auth_time`; they give
+    /// `iat` here, which a refresh moves.
     pub auth_time: i64,
     /// The app's own claims (`ext`, API.md §8); empty when none.
     pub ext: serde_json::Map<String, serde_json::Value>,

@@ -31,7 +31,7 @@ pub struct NewAppSession {
     /// This session's claims, over the user's, in the tokens' `ext` (at most 4096 bytes of JSON).
     claims: Option<Map<String, Value>>,
     /// The user's IP address as the app saw it.
-    #[schemars(extend("format" = "ip"))]
+    #[schemars(extend("anyOf" = [{"format": "ipv4"}, {"format": "ipv6"}]))]
     ip: Option<String>,
     /// The user's browser or device, as the app saw it.
     #[schemars(length(max = 512))]
