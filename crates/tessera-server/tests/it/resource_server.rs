@@ -296,6 +296,54 @@ async fn a_stale_authentication_needs_step_up() {
     );
 }
 
+/// The step-up guard reads `auth_time`, which a refresh does not move (unlike `iat`), and
+/// `POST /auth/reauthenticate` moves it (issue 15).
+#[tokio::test]
+async fn the_step_up_guard_reads_auth_time_and_reauthentication_satisfies_it() {
+    // Signed in 400 s ago (Tessera's clock behind), then a refresh now (the clock put right).
+    let mut t =
+        TesseraProcess::start_with_env("", "", &[("TESSERA_TEST_CLOCK_OFFSET", "-400s")]).await;
+    let first = t.register("stepup@example.com").await;
+    t.kill();
+    t.clear_env();
+    t.run().await;
+    let api = Api::example(&t.base()).await;
+    let refreshed: Value = t
+        .post(
+            "/auth/refresh",
+            json!({"refresh_token": s(&first, "refresh_token")}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = s(&refreshed, "access_token").to_owned();
+    assert_eq!(api.hello(&token).await.status(), 200);
+    // Issued just now, but the authentication is 400 s old: step-up is needed.
+    refused(
+        api.get("/recent", Some(&token)).await,
+        401,
+        "insufficient_user_authentication",
+    )
+    .await;
+    let res = t
+        .client
+        .post(t.url("/auth/reauthenticate"))
+        .bearer_auth(&token)
+        .json(&json!({"password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let stepped: Value = res.json().await.unwrap();
+    assert_eq!(
+        api.get("/recent", Some(s(&stepped, "access_token")))
+            .await
+            .status(),
+        200
+    );
+}
+
 /// Each kind of revocation, made on Tessera, answered `session_revoked` by the resource server
 /// within 1 s. The resource server reads the feed by polling only after its stream breaks, so
 /// the test also checks that the stream never broke: the stream alone carried them.

@@ -84,6 +84,11 @@ impl TesseraProcess {
         c
     }
 
+    /// Forgets the extra environment (a clock offset, say) for the next [`TesseraProcess::run`].
+    pub fn clear_env(&mut self) {
+        self.env.clear();
+    }
+
     /// Starts the server (again) on the same port and data, and waits until it answers.
     pub async fn run(&mut self) {
         assert!(self.child.is_none(), "already running");
