@@ -108,8 +108,13 @@ fn operation(e: &Endpoint, g: &mut schemars::SchemaGenerator, problem: &schemars
     if let Some(request) = e.request {
         let required = !matches!(e.auth, Auth::Refresh | Auth::BearerOrRefresh)
             && e.path != "/admin/users/{id}/ban";
-        op["requestBody"] =
-            json!({"required": required, "content": {"application/json": {"schema": request(g)}}});
+        let schema = request(g);
+        let mut content = json!({"application/json": {"schema": schema}});
+        if e.path == "/auth/revoke" {
+            // RFC 7009 clients send a form.
+            content["application/x-www-form-urlencoded"] = json!({"schema": schema});
+        }
+        op["requestBody"] = json!({"required": required, "content": content});
     }
     let mut ok = json!({"description": "Success"});
     if let Some(response) = e.response {
