@@ -23,6 +23,8 @@ pub struct User {
     pub password_changed_at: i64,
     /// The app's claims for this user (`PUT /admin/users/{id}/claims`).
     pub claims: Claims,
+    /// The user proved they receive mail at `email` (a verification or a reset).
+    pub email_verified: bool,
 }
 
 impl std::fmt::Debug for User {
@@ -53,6 +55,10 @@ pub mod event_kind {
     pub const SESSION_CREATED: &str = "session.created";
     pub const SESSION_LIMIT_EVICTED: &str = "session.limit_evicted";
     pub const SESSION_REAUTHENTICATED: &str = "session.reauthenticated";
+    pub const PASSWORD_RESET_REQUESTED: &str = "password.reset_requested";
+    pub const PASSWORD_RESET: &str = "password.reset";
+    pub const EMAIL_VERIFICATION_SENT: &str = "email.verification_sent";
+    pub const EMAIL_VERIFIED: &str = "email.verified";
 }
 
 /// One login on one device, with the rotation state of its refresh token.
@@ -303,4 +309,49 @@ impl Event {
             detail: serde_json::Value::Null,
         }
     }
+}
+
+/// What an email token is for.
+pub mod email_kind {
+    pub const RESET: &str = "reset";
+    pub const VERIFY: &str = "verify";
+}
+
+/// A reset or verification token, as stored: its SHA-256 only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmailToken {
+    pub hash: Vec<u8>,
+    pub user_id: Uuid,
+    /// [`email_kind`].
+    pub kind: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// A mail in the outbox. `sealed` is the message, encrypted with the master key (it may carry a
+/// token); `kind` and `user_id` stay readable for throttling and metrics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxMail {
+    pub id: Uuid,
+    pub user_id: Option<Uuid>,
+    pub kind: String,
+    pub sealed: Vec<u8>,
+    pub created_at: i64,
+}
+
+/// A mail a worker claimed; `attempts` counts this one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClaimedMail {
+    pub id: Uuid,
+    pub kind: String,
+    pub sealed: Vec<u8>,
+    pub attempts: i64,
+}
+
+/// The outbox at a glance, for metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MailCounts {
+    pub queued: u64,
+    pub sent: u64,
+    pub failed: u64,
 }

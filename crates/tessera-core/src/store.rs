@@ -14,8 +14,9 @@ use thiserror::Error;
 use uuid::Uuid;
 
 use crate::model::{
-    BulkSelector, Claims, Event, KeyRecord, Revocation, RevocationTarget, Revoked, Role, Rotation,
-    Session, SessionLimit, SessionSelector, User,
+    BulkSelector, ClaimedMail, Claims, EmailToken, Event, KeyRecord, MailCounts, OutboxMail,
+    Revocation, RevocationTarget, Revoked, Role, Rotation, Session, SessionLimit, SessionSelector,
+    User,
 };
 
 #[derive(Debug, Error)]
@@ -173,10 +174,69 @@ pub trait EventStore: Send + Sync {
     ) -> StoreResult<Vec<Event>>;
 }
 
+/// Email tokens and the outbox (API.md §7). A mail is written in the transaction of the change
+/// that causes it, and workers on any number of nodes claim each one for themselves.
+#[async_trait]
+pub trait MailStore: Send + Sync {
+    /// Writes `token` and, if given, its `mail`, with `event`, in one transaction; unless
+    /// `throttle_since` is given and a mail of the same kind was queued for the user at or after
+    /// it: then nothing is written, and `false`.
+    async fn issue_email_token(
+        &self,
+        token: &EmailToken,
+        mail: Option<&OutboxMail>,
+        event: &Event,
+        throttle_since: Option<i64>,
+    ) -> StoreResult<bool>;
+    /// The user of the unused, unexpired token with this hash and kind.
+    async fn email_token_user(
+        &self,
+        hash: &[u8],
+        kind: &str,
+        now: i64,
+    ) -> StoreResult<Option<Uuid>>;
+    /// A password reset, in one transaction: the token is used (if it still was live), every
+    /// other reset token of the user dies, the password hash and change time are set, the
+    /// email counts as verified, `mail` is queued and `event` written. `None` if the token was
+    /// not live.
+    async fn reset_password(
+        &self,
+        hash: &[u8],
+        now: i64,
+        password_hash: &str,
+        mail: &OutboxMail,
+        event: &Event,
+    ) -> StoreResult<Option<Uuid>>;
+    /// Uses a live verification token and marks the user's email verified, with `event`.
+    async fn verify_email(&self, hash: &[u8], now: i64, event: &Event)
+    -> StoreResult<Option<Uuid>>;
+    /// Queues a notice (no token goes with it).
+    async fn enqueue_mail(&self, mail: &OutboxMail) -> StoreResult<()>;
+    /// Claims up to `limit` due mails until `now + lease_ms`; no other caller gets them before
+    /// that (PostgreSQL: `FOR UPDATE SKIP LOCKED`).
+    async fn claim_mail(
+        &self,
+        now: i64,
+        lease_ms: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<ClaimedMail>>;
+    /// Sent: the message is dropped from the row.
+    async fn mail_sent(&self, id: Uuid, now: i64) -> StoreResult<()>;
+    /// Not sent: tried again at `retry_at`, or given up (`None`, the message dropped).
+    async fn mail_failed(
+        &self,
+        id: Uuid,
+        now: i64,
+        retry_at: Option<i64>,
+        error: &str,
+    ) -> StoreResult<()>;
+    async fn mail_counts(&self) -> StoreResult<MailCounts>;
+}
+
 /// The whole family, as the engine holds it.
 #[async_trait]
 pub trait Store:
-    UserStore + RoleStore + SessionStore + RevocationStore + KeyStore + EventStore
+    UserStore + RoleStore + SessionStore + RevocationStore + KeyStore + EventStore + MailStore
 {
     /// Cheap round trip for readiness checks.
     async fn ping(&self) -> StoreResult<()>;

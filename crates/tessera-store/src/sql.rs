@@ -63,7 +63,7 @@ macro_rules! session_columns {
 }
 
 statements! {
-    INSERT_USER = "INSERT INTO users (id, email, password_hash, roles, banned, created_at, password_changed_at, claims) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    INSERT_USER = "INSERT INTO users (id, email, password_hash, roles, banned, created_at, password_changed_at, claims, email_verified) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
     USER_BY_EMAIL = "SELECT * FROM users WHERE email = $1";
     USER_BY_ID = "SELECT * FROM users WHERE id = $1";
     SET_PASSWORD_HASH = "UPDATE users SET password_hash = $1, password_changed_at = COALESCE($2, password_changed_at) WHERE id = $3";
@@ -124,6 +124,25 @@ statements! {
     EVENTS = "SELECT * FROM events WHERE ($1 IS NULL OR user_id = $1) AND ($2 IS NULL OR type = $2) ORDER BY at DESC, id DESC LIMIT $3";
 
     PING = "SELECT 1";
+
+    INSERT_EMAIL_TOKEN = "INSERT INTO email_tokens (hash, user_id, kind, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
+    /// Whether a mail of this kind was queued for the user since `$3` (one a minute).
+    RECENT_MAIL = "SELECT 1 FROM outbox WHERE user_id = $1 AND kind = $2 AND created_at >= $3 LIMIT 1";
+    INSERT_MAIL = "INSERT INTO outbox (id, user_id, kind, sealed, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $5)";
+    EMAIL_TOKEN_USER = "SELECT user_id FROM email_tokens WHERE hash = $1 AND kind = $2 AND used_at IS NULL AND expires_at > $3";
+    /// Uses a token, only if it is still live: of two concurrent uses, one wins.
+    USE_EMAIL_TOKEN = "UPDATE email_tokens SET used_at = $1 WHERE hash = $2 AND kind = $3 AND used_at IS NULL AND expires_at > $1 RETURNING user_id";
+    USE_USER_EMAIL_TOKENS = "UPDATE email_tokens SET used_at = $1 WHERE user_id = $2 AND kind = $3 AND used_at IS NULL";
+    RESET_USER_PASSWORD = "UPDATE users SET password_hash = $1, password_changed_at = $2, email_verified = TRUE WHERE id = $3";
+    VERIFY_USER_EMAIL = "UPDATE users SET email_verified = TRUE WHERE id = $1";
+    /// A worker claims due mails for a lease (SQLite: its single writer makes this atomic).
+    CLAIM_MAIL = "UPDATE outbox SET locked_until = $1 + $2, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 AND locked_until <= $1 ORDER BY next_attempt_at, id LIMIT $3) RETURNING id, kind, sealed, attempts";
+    /// The same on PostgreSQL: rows another worker is claiming are skipped, not waited for.
+    CLAIM_MAIL_PG = "UPDATE outbox SET locked_until = $1 + $2, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1 AND locked_until <= $1 ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id, kind, sealed, attempts";
+    MAIL_SENT = "UPDATE outbox SET sent_at = $1, sealed = $2, locked_until = 0 WHERE id = $3";
+    MAIL_RETRY = "UPDATE outbox SET next_attempt_at = $1, locked_until = 0, last_error = $2 WHERE id = $3";
+    MAIL_GIVEN_UP = "UPDATE outbox SET failed_at = $1, sealed = $2, locked_until = 0, last_error = $3 WHERE id = $4";
+    MAIL_COUNTS = "SELECT COALESCE(SUM(CASE WHEN sent_at IS NULL AND failed_at IS NULL THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN sent_at IS NOT NULL THEN 1 ELSE 0 END), 0), COALESCE(SUM(CASE WHEN failed_at IS NOT NULL THEN 1 ELSE 0 END), 0) FROM outbox";
 }
 
 /// The cutoff of a bulk revocation that revoked sessions whose newest token stamps are `stamps`:

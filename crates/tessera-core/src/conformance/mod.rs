@@ -12,6 +12,7 @@ use crate::store::Store;
 mod app_sessions;
 mod events;
 mod keys;
+mod mail;
 mod races;
 mod sessions;
 mod users;
@@ -19,6 +20,7 @@ mod users;
 pub use app_sessions::*;
 pub use events::*;
 pub use keys::*;
+pub use mail::*;
 pub use races::*;
 pub use sessions::*;
 pub use users::*;
@@ -51,6 +53,11 @@ macro_rules! store_conformance {
             reauthentication_moves_auth_time_only_while_live,
             the_session_limit_evicts_the_least_recently_active,
             concurrent_openings_never_exceed_the_limit,
+            email_tokens_are_single_use_of_their_kind_and_expire,
+            a_reset_uses_every_reset_token_and_queues_its_notice,
+            mail_is_throttled_per_user_and_kind,
+            claimed_mail_is_leased_then_sent_retried_or_given_up,
+            concurrent_claims_never_share_a_mail,
             ping_answers
         );
     };
@@ -79,6 +86,7 @@ pub(crate) fn user(email: &str) -> User {
         created_at: T0,
         password_changed_at: T0,
         claims: Default::default(),
+        email_verified: false,
     }
 }
 

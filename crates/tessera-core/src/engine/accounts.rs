@@ -55,6 +55,7 @@ impl Engine {
             created_at: now,
             password_changed_at: now,
             claims: Default::default(),
+            email_verified: false,
         };
         let event = event(event_kind::USER_REGISTERED, now, meta, Some(user.id), None);
         self.store.create_user(&user, &event).await?;

@@ -52,6 +52,7 @@ impl Engine {
             created_at: now,
             password_changed_at: now,
             claims: Default::default(),
+            email_verified: false,
         };
         let e = Event {
             detail: serde_json::json!({"by": "admin"}),

@@ -14,6 +14,7 @@ use tessera_core::store::StoreResult;
 use crate::{map_err, unix_ms};
 
 mod listen;
+mod mail;
 mod sessions;
 mod store;
 pub use listen::PgNotify;
@@ -31,6 +32,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../../migrations/postgres/0002_app_sessions.sql"),
     ),
+    (3, include_str!("../../migrations/postgres/0003_email.sql")),
 ];
 
 /// See the module docs.

@@ -36,6 +36,7 @@ pub(super) fn user_from(row: &PgRow) -> StoreResult<User> {
         created_at: get(row, "created_at")?,
         password_changed_at: get(row, "password_changed_at")?,
         claims: claims_from_json(&get::<String>(row, "claims")?)?,
+        email_verified: get(row, "email_verified")?,
     })
 }
 
@@ -92,6 +93,7 @@ impl UserStore for PostgresStore {
             .bind(u.created_at)
             .bind(u.password_changed_at)
             .bind(claims_to_json(&u.claims))
+            .bind(u.email_verified)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;

@@ -21,6 +21,7 @@ use tessera_core::store::{StoreError, StoreResult};
 
 use crate::unix_ms;
 
+mod mail;
 mod sessions;
 mod store;
 
@@ -31,6 +32,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../../migrations/sqlite/0002_app_sessions.sql"),
     ),
+    (3, include_str!("../../migrations/sqlite/0003_email.sql")),
 ];
 
 /// Idle read connections kept for reuse.

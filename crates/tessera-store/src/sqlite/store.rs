@@ -35,6 +35,7 @@ pub(super) fn user_from(row: &Row<'_>) -> rusqlite::Result<User> {
         created_at: row.get("created_at")?,
         password_changed_at: row.get("password_changed_at")?,
         claims: claims_from_json(&row.get::<_, String>("claims")?).map_err(corrupt)?,
+        email_verified: row.get("email_verified")?,
     })
 }
 
@@ -109,7 +110,8 @@ impl UserStore for SqliteStore {
                 u.banned,
                 u.created_at,
                 u.password_changed_at,
-                claims_to_json(&u.claims)
+                claims_to_json(&u.claims),
+                u.email_verified
             ])?;
             insert_event(&t, &event)?;
             t.commit()

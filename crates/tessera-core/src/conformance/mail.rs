@@ -1,0 +1,346 @@
+//! Conformance cases: email tokens and the outbox (API.md §7).
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use super::*;
+use crate::store::Store;
+
+fn token(user_id: Uuid, kind: &str, byte: u8, expires_at: i64) -> EmailToken {
+    EmailToken {
+        hash: vec![byte; 32],
+        user_id,
+        kind: kind.into(),
+        created_at: T0,
+        expires_at,
+    }
+}
+
+fn mail(user_id: Option<Uuid>, kind: &str, at: i64) -> OutboxMail {
+    OutboxMail {
+        id: new_id(),
+        user_id,
+        kind: kind.into(),
+        sealed: vec![7; 40],
+        created_at: at,
+    }
+}
+
+pub async fn email_tokens_are_single_use_of_their_kind_and_expire(store: Arc<dyn Store>) {
+    let u = with_user(store.as_ref(), "verify@example.com").await;
+    let live = token(u.id, email_kind::VERIFY, 1, T0 + 60_000);
+    let m = mail(Some(u.id), email_kind::VERIFY, T0);
+    assert!(
+        store
+            .issue_email_token(
+                &live,
+                Some(&m),
+                &ev(event_kind::PASSWORD_RESET_REQUESTED, T0),
+                None
+            )
+            .await
+            .unwrap()
+    );
+    let expired = token(u.id, email_kind::VERIFY, 2, T0 + 10);
+    assert!(
+        store
+            .issue_email_token(
+                &expired,
+                None,
+                &ev(event_kind::PASSWORD_RESET_REQUESTED, T0),
+                None
+            )
+            .await
+            .unwrap()
+    );
+
+    let at = T0 + 1_000;
+    assert_eq!(
+        store
+            .email_token_user(&[1; 32], email_kind::VERIFY, at)
+            .await
+            .unwrap(),
+        Some(u.id)
+    );
+    assert_eq!(
+        store
+            .email_token_user(&[1; 32], email_kind::RESET, at)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .email_token_user(&[2; 32], email_kind::VERIFY, at)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .email_token_user(&[9; 32], email_kind::VERIFY, at)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .verify_email(&[2; 32], at, &ev(event_kind::EMAIL_VERIFIED, at))
+            .await
+            .unwrap(),
+        None,
+        "expired"
+    );
+    assert!(
+        !store
+            .user_by_id(u.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .email_verified
+    );
+    assert_eq!(
+        store
+            .verify_email(&[1; 32], at, &ev(event_kind::EMAIL_VERIFIED, at))
+            .await
+            .unwrap(),
+        Some(u.id)
+    );
+    assert!(
+        store
+            .user_by_id(u.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .email_verified
+    );
+    assert_eq!(
+        store
+            .verify_email(&[1; 32], at, &ev(event_kind::EMAIL_VERIFIED, at))
+            .await
+            .unwrap(),
+        None,
+        "used"
+    );
+    let events = store
+        .events(Some(u.id), Some(event_kind::EMAIL_VERIFIED), 10)
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+}
+
+pub async fn a_reset_uses_every_reset_token_and_queues_its_notice(store: Arc<dyn Store>) {
+    let u = with_user(store.as_ref(), "reset@example.com").await;
+    let other = with_user(store.as_ref(), "bystander@example.com").await;
+    for (user, byte) in [(u.id, 1), (u.id, 2), (other.id, 3)] {
+        let t = token(user, email_kind::RESET, byte, T0 + 60_000);
+        assert!(
+            store
+                .issue_email_token(
+                    &t,
+                    None,
+                    &ev(event_kind::PASSWORD_RESET_REQUESTED, T0),
+                    None
+                )
+                .await
+                .unwrap()
+        );
+    }
+    let notice = mail(None, "password_changed", T0 + 5);
+    let who = store
+        .reset_password(
+            &[1; 32],
+            T0 + 5,
+            "$argon2id$new",
+            &notice,
+            &ev(event_kind::PASSWORD_RESET, T0 + 5),
+        )
+        .await
+        .unwrap();
+    assert_eq!(who, Some(u.id));
+    let user = store.user_by_id(u.id).await.unwrap().unwrap();
+    assert_eq!(
+        (user.password_hash.as_str(), user.password_changed_at),
+        ("$argon2id$new", T0 + 5)
+    );
+    assert!(user.email_verified, "a reset proves the mailbox");
+    for byte in [1, 2] {
+        let again = store
+            .reset_password(
+                &[byte; 32],
+                T0 + 6,
+                "x",
+                &notice,
+                &ev(event_kind::PASSWORD_RESET, T0 + 5),
+            )
+            .await
+            .unwrap();
+        assert_eq!(again, None, "every reset token of the user is used");
+    }
+    assert_eq!(
+        store
+            .email_token_user(&[3; 32], email_kind::RESET, T0 + 6)
+            .await
+            .unwrap(),
+        Some(other.id)
+    );
+    assert_eq!(store.mail_counts().await.unwrap().queued, 1);
+    let events = store
+        .events(Some(u.id), Some(event_kind::PASSWORD_RESET), 10)
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+}
+
+pub async fn mail_is_throttled_per_user_and_kind(store: Arc<dyn Store>) {
+    let u = with_user(store.as_ref(), "throttle@example.com").await;
+    let first = token(u.id, email_kind::RESET, 1, T0 + 60_000);
+    let m1 = mail(Some(u.id), email_kind::RESET, T0);
+    assert!(
+        store
+            .issue_email_token(
+                &first,
+                Some(&m1),
+                &ev(event_kind::PASSWORD_RESET_REQUESTED, T0),
+                Some(T0 - 60_000)
+            )
+            .await
+            .unwrap()
+    );
+    let second = token(u.id, email_kind::RESET, 2, T0 + 60_000);
+    let m2 = mail(Some(u.id), email_kind::RESET, T0 + 30_000);
+    assert!(
+        !store
+            .issue_email_token(
+                &second,
+                Some(&m2),
+                &ev(event_kind::PASSWORD_RESET_REQUESTED, T0),
+                Some(T0 - 30_000)
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .email_token_user(&[2; 32], email_kind::RESET, T0)
+            .await
+            .unwrap(),
+        None,
+        "nothing written"
+    );
+    // Another kind is not throttled by it; later, the same kind goes again.
+    let verify = token(u.id, email_kind::VERIFY, 3, T0 + 60_000);
+    let m3 = mail(Some(u.id), email_kind::VERIFY, T0 + 30_000);
+    assert!(
+        store
+            .issue_email_token(
+                &verify,
+                Some(&m3),
+                &ev(event_kind::PASSWORD_RESET_REQUESTED, T0),
+                Some(T0 - 30_000)
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .issue_email_token(
+                &second,
+                Some(&m2),
+                &ev(event_kind::PASSWORD_RESET_REQUESTED, T0),
+                Some(T0 + 1)
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.mail_counts().await.unwrap().queued, 3);
+}
+
+pub async fn claimed_mail_is_leased_then_sent_retried_or_given_up(store: Arc<dyn Store>) {
+    let mails: Vec<OutboxMail> = (0..3).map(|i| mail(None, "notice", T0 + i)).collect();
+    for m in &mails {
+        store.enqueue_mail(m).await.unwrap();
+    }
+    let now = T0 + 100;
+    let first = store.claim_mail(now, 1_000, 2).await.unwrap();
+    // The two due first, in any order (RETURNING promises none).
+    let mut ids: Vec<Uuid> = first.iter().map(|c| c.id).collect();
+    ids.sort();
+    let mut want = vec![mails[0].id, mails[1].id];
+    want.sort();
+    assert_eq!(ids, want);
+    assert!(
+        first
+            .iter()
+            .all(|c| c.attempts == 1 && c.sealed == vec![7; 40])
+    );
+    let rest = store.claim_mail(now, 1_000, 10).await.unwrap();
+    assert_eq!(
+        rest.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![mails[2].id]
+    );
+    assert!(
+        store.claim_mail(now, 1_000, 10).await.unwrap().is_empty(),
+        "all leased"
+    );
+
+    store.mail_sent(mails[0].id, now + 10).await.unwrap();
+    store
+        .mail_failed(mails[1].id, now + 10, Some(now + 5_000), "451 try later")
+        .await
+        .unwrap();
+    store
+        .mail_failed(mails[2].id, now + 10, None, "550 no such user")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.mail_counts().await.unwrap(),
+        MailCounts {
+            queued: 1,
+            sent: 1,
+            failed: 1
+        }
+    );
+    assert!(
+        store
+            .claim_mail(now + 4_999, 1_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let retried = store.claim_mail(now + 5_000, 1_000, 10).await.unwrap();
+    assert_eq!(retried.len(), 1);
+    assert_eq!((retried[0].id, retried[0].attempts), (mails[1].id, 2));
+    // A lease that runs out (a worker that died mid-send) frees the mail again.
+    let again = store.claim_mail(now + 6_000, 1_000, 10).await.unwrap();
+    assert_eq!((again[0].id, again[0].attempts), (mails[1].id, 3));
+}
+
+pub async fn concurrent_claims_never_share_a_mail(store: Arc<dyn Store>) {
+    for i in 0..24 {
+        store
+            .enqueue_mail(&mail(None, "notice", T0 + i))
+            .await
+            .unwrap();
+    }
+    let workers: Vec<_> = (0..6)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut got = vec![];
+                loop {
+                    let batch = store.claim_mail(T0 + 100, 60_000, 3).await.unwrap();
+                    if batch.is_empty() {
+                        return got;
+                    }
+                    got.extend(batch.into_iter().map(|c| c.id));
+                }
+            })
+        })
+        .collect();
+    let mut all = vec![];
+    for w in workers {
+        all.extend(w.await.unwrap());
+    }
+    let unique: HashSet<Uuid> = all.iter().copied().collect();
+    assert_eq!((all.len(), unique.len()), (24, 24));
+}
