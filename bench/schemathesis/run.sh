@@ -10,7 +10,10 @@ work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 key="schemathesis-admin-key-0123456789"
 port=${PORT:-18555}
+# Mail on (to a port where nothing listens: the outbox just retries), so the mail routes answer
+# as in production rather than 501.
 (cd "$work" && TESSERA_ADMIN_API_KEYS=$key TESSERA_RATE_LIMIT__LOGIN_PER_IP_PER_MINUTE=0 \
+  TESSERA_EMAIL__SMTP_URL=smtp://127.0.0.1:9 TESSERA_EMAIL__FROM=no-reply@tessera.test \
   TESSERA_PASSWORDS__ARGON2_MEMORY_KIB=1024 TESSERA_PASSWORDS__ARGON2_ITERATIONS=1 \
   exec "${TESSERA_BIN:-$root/target/debug/tessera}" serve --listen "127.0.0.1:$port" 2>"$work/tessera.log") &
 for _ in $(seq 1 100); do curl -fs "127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done

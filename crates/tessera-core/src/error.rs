@@ -43,6 +43,14 @@ pub enum Error {
     /// A request the engine cannot act on as given (a malformed role name, say).
     #[error("invalid request: {0}")]
     InvalidRequest(&'static str),
+    /// A reset or verification token that is unknown, used or expired.
+    #[error("invalid email token")]
+    InvalidEmailToken,
+    #[error("email not verified")]
+    EmailNotVerified,
+    /// A route that sends mail, with no SMTP server configured.
+    #[error("email not configured")]
+    EmailNotConfigured,
     #[error("too many attempts")]
     RateLimited { retry_after_secs: u64 },
     /// The store cannot be reached or is busy; retryable.

@@ -10,6 +10,7 @@ pub mod clock;
 mod csrf;
 pub mod engine;
 mod error;
+pub mod mail;
 pub mod memory;
 pub mod model;
 pub mod passwords;

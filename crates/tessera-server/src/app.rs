@@ -114,6 +114,7 @@ pub async fn serve(
         });
     let _revocations = state.engine.revocations().start(poll);
     let keys = spawn_key_maintenance(state.clone());
+    let mail = crate::mail::spawn(state.clone());
     let closing = state.clone();
     let shutdown = async move {
         shutdown.await;
@@ -122,5 +123,8 @@ pub async fn serve(
     let limits = state.settings.http;
     let result = crate::http::serve(listener, routes::router(state), limits, shutdown).await;
     keys.abort();
+    if let Some(mail) = mail {
+        mail.abort();
+    }
     result
 }

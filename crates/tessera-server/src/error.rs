@@ -191,6 +191,22 @@ impl From<Error> for ApiError {
                     .detail("define the role with PUT /admin/roles/{name} first")
             }
             Error::InvalidRequest(why) => Self::bad_request(why),
+            Error::InvalidEmailToken => Self::new(
+                S::BAD_REQUEST,
+                "invalid_email_token",
+                "Invalid or expired link",
+            )
+            .detail("the link is unknown, used or expired: ask for a new one"),
+            Error::EmailNotVerified => {
+                Self::new(S::FORBIDDEN, "email_not_verified", "Email not verified")
+                    .detail("confirm your email with the link we sent, or ask for a new one")
+            }
+            Error::EmailNotConfigured => Self::new(
+                S::NOT_IMPLEMENTED,
+                "email_not_configured",
+                "Email is not configured",
+            )
+            .detail("this server sends no mail (email.smtp_url is empty)"),
             Error::RateLimited { retry_after_secs } => ApiError {
                 retry_after: Some(retry_after_secs),
                 ..Self::new(S::TOO_MANY_REQUESTS, "rate_limited", "Too many attempts")

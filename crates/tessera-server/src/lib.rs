@@ -14,6 +14,7 @@ pub mod parse {
 }
 mod files;
 mod http;
+mod mail;
 pub mod metrics;
 mod middleware;
 pub mod openapi;

@@ -130,7 +130,32 @@ pub async fn metrics(State(state): State<Arc<AppState>>, req: Request) -> Respon
     if !authorised(&state, &req) {
         return ApiError::unauthorized().into_response();
     }
-    let mut res = render(&state).into_response();
+    let mut out = render(&state);
+    // The outbox is shared by every node: these are the deployment's figures.
+    if let Ok(c) = state.engine.mail_counts().await {
+        help(
+            &mut out,
+            "tessera_mail_queued",
+            "gauge",
+            "Mails waiting to be sent (or retried).",
+        );
+        let _ = writeln!(out, "tessera_mail_queued {}", c.queued);
+        help(
+            &mut out,
+            "tessera_mail_sent_total",
+            "counter",
+            "Mails sent.",
+        );
+        let _ = writeln!(out, "tessera_mail_sent_total {}", c.sent);
+        help(
+            &mut out,
+            "tessera_mail_failed_total",
+            "counter",
+            "Mails given up (refused for good, or too many attempts).",
+        );
+        let _ = writeln!(out, "tessera_mail_failed_total {}", c.failed);
+    }
+    let mut res = out.into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

@@ -59,6 +59,7 @@ impl Engine {
         };
         let event = event(event_kind::USER_REGISTERED, now, meta, Some(user.id), None);
         self.store.create_user(&user, &event).await?;
+        self.welcome(&user, meta).await;
         self.open_login_session(user, namespace, meta).await
     }
 
@@ -155,6 +156,10 @@ impl Engine {
         let user = self.verify_credentials(email, password, meta).await?;
         if user.banned {
             return Err(Error::AccountBanned);
+        }
+        // Revealed only to someone who knows the password, like a ban.
+        if self.cfg.mail.require_verified && !user.email_verified {
+            return Err(Error::EmailNotVerified);
         }
         let max_age = self.cfg.password_max_age_ms;
         if max_age > 0 && self.clock.now_ms() - user.password_changed_at > max_age {

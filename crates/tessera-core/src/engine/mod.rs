@@ -24,6 +24,8 @@ pub mod app_sessions;
 mod issue;
 mod keyring;
 mod limits;
+pub mod outbox;
+pub mod recovery;
 mod revoke;
 mod sessions;
 pub mod step_up;
@@ -62,6 +64,8 @@ pub struct EngineConfig {
     pub namespaces: Vec<String>,
     /// Live sessions per user (`[sessions] max_per_user`); 0 is unlimited.
     pub max_sessions_per_user: u32,
+    /// Account mail (`[email]`).
+    pub mail: crate::mail::MailConfig,
 }
 
 /// Login throttling. A limit of 0 is off.
@@ -104,6 +108,7 @@ impl EngineConfig {
             rate_limit: RateLimitPolicy::default(),
             namespaces: Vec::new(),
             max_sessions_per_user: 0,
+            mail: crate::mail::MailConfig::disabled(""),
         }
     }
 }
@@ -143,6 +148,8 @@ pub struct Engine {
     limiter: Arc<dyn RateLimiter>,
     stats: Stats,
     verified: verified::VerifiedCache,
+    /// Woken when mail is queued, so this node's worker sends it at once.
+    mail_queued: tokio::sync::Notify,
 }
 
 impl Engine {
@@ -184,6 +191,7 @@ impl Engine {
             limiter: Arc::new(MemoryLimiter::new()),
             stats: Stats::default(),
             verified: Default::default(),
+            mail_queued: tokio::sync::Notify::new(),
         };
         engine.revocations.sync().await?;
         Ok(engine)

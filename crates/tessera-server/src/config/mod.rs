@@ -9,6 +9,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 mod duration;
+pub mod email;
 mod settings;
 
 pub use duration::parse_duration_ms;
@@ -49,6 +50,7 @@ pub struct Config {
     pub cors: Cors,
     pub http: Http,
     pub sessions: Sessions,
+    pub email: Email,
     /// `TESSERA_*` variables that name no key: reported, not fatal (API.md §1; orchestrators
     /// inject variables such as `TESSERA_PORT`). Not a key itself.
     #[serde(skip)]
@@ -140,6 +142,43 @@ pub struct Sessions {
     pub max_per_user: u32,
 }
 
+/// `[email]` (API.md §1 and §7).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Email {
+    /// `smtp://host:port` (STARTTLS when offered) or `smtps://user:pass@host:465`; empty: no mail.
+    pub smtp_url: String,
+    /// The sender, e.g. `"Example <no-reply@example.com>"`; required with `smtp_url`.
+    pub from: String,
+    /// The page that receives links (the token in its fragment); default: issuer + "/".
+    pub link_base: String,
+    pub reset_ttl: String,
+    pub verify_ttl: String,
+    pub require_verified_email: bool,
+    pub notify_new_device: bool,
+    /// The product's name in mails.
+    pub product_name: String,
+    /// A folder whose `<kind>.subject.txt`, `<kind>.txt` and `<kind>.html` replace the built-in
+    /// templates (docs/email.md).
+    pub templates_dir: String,
+}
+
+impl Default for Email {
+    fn default() -> Self {
+        Email {
+            smtp_url: String::new(),
+            from: String::new(),
+            link_base: String::new(),
+            reset_ttl: "1h".into(),
+            verify_ttl: "24h".into(),
+            require_verified_email: false,
+            notify_new_device: false,
+            product_name: "Tessera".into(),
+            templates_dir: String::new(),
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -164,6 +203,7 @@ impl Default for Config {
             cors: Cors::default(),
             http: Http::default(),
             sessions: Sessions::default(),
+            email: Email::default(),
             unknown_env: Vec::new(),
             origins: Vec::new(),
         }

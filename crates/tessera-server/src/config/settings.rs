@@ -32,6 +32,10 @@ pub struct Settings {
     /// tests slow it down to show that broadcasts alone deliver).
     pub revocation_poll: std::time::Duration,
     pub http: HttpSettings,
+    /// The SMTP server of `[email]`, if any (the outbox worker runs only with one).
+    pub smtp: Option<super::email::SmtpSettings>,
+    /// `email.notify_new_device`.
+    pub notify_new_device: bool,
     /// Problems that do not stop the start (unknown `TESSERA_*` variables), logged as warnings
     /// at start and printed by `tessera config check`.
     pub warnings: Vec<String>,
@@ -91,11 +95,11 @@ pub struct RateLimitSettings {
     pub trust_forwarded_for: bool,
 }
 
-fn err(key: &str, why: impl std::fmt::Display) -> ConfigError {
+pub(super) fn err(key: &str, why: impl std::fmt::Display) -> ConfigError {
     ConfigError(format!("config key `{key}`: {why}"))
 }
 
-fn duration(key: &str, value: &str) -> Result<i64, ConfigError> {
+pub(super) fn duration(key: &str, value: &str) -> Result<i64, ConfigError> {
     parse_duration_ms(value).map_err(|e| err(key, e))
 }
 
@@ -435,6 +439,7 @@ impl Config {
             )?,
             trust_forwarded_for: r.trust_forwarded_for,
         };
+        let (mail, smtp) = self.email.validate(&issuer)?;
         let cors_allowed_origins = self
             .cors
             .allowed_origins
@@ -462,6 +467,7 @@ impl Config {
             },
             namespaces: self.sessions.namespaces.clone(),
             max_sessions_per_user: self.sessions.max_per_user,
+            mail,
             ..EngineConfig::new(issuer)
         };
         Ok(Settings {
@@ -493,6 +499,8 @@ impl Config {
             cors_allowed_origins,
             revocation_poll: crate::app::REVOCATION_POLL,
             http,
+            smtp,
+            notify_new_device: self.email.notify_new_device,
             warnings: self
                 .unknown_env
                 .iter()

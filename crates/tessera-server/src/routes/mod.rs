@@ -24,6 +24,7 @@ mod introspect;
 mod oauth;
 mod page;
 mod public;
+mod recovery;
 
 /// What a route needs to be called.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,6 +105,10 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(DELETE "/auth/sessions/{id}", Bearer, "Revoke one of the user's live sessions", req: None, query: None, 204 => None, errors: &[401, 404], delete(revoke_session)),
         endpoint!(POST "/auth/password", BearerOrPassword, "Change the password (with a session, or by email when expired)", req: Some(s::<PasswordBody>), query: None, 204 => None, errors: &[400, 401, 403, 422, 429], post(change_password)),
         endpoint!(POST "/auth/reauthenticate", Bearer, "Step-up (RFC 9470): the password again, for a token with a fresh auth_time", req: Some(s::<ReauthenticateBody>), query: None, 200 => Some(s::<crate::views::Reauthenticated>), errors: &[400, 401, 403, 413, 415, 429], post(reauthenticate)),
+        endpoint!(POST "/auth/password/forgot", None, "Ask for a password-reset mail (202 whatever the email)", req: Some(s::<recovery::ForgotBody>), query: None, 202 => Some(s::<crate::views::Status>), errors: &[400, 413, 415, 429, 501], post(recovery::forgot)),
+        endpoint!(POST "/auth/password/reset", None, "Set a new password with a reset token; every session ends", req: Some(s::<recovery::ResetBody>), query: None, 204 => None, errors: &[400, 413, 415, 422, 429], post(recovery::reset)),
+        endpoint!(POST "/auth/email/verify/send", Bearer, "Send another verification mail (at most one a minute)", req: None, query: None, 202 => Some(s::<crate::views::Status>), errors: &[401, 429, 501], post(recovery::send_verification)),
+        endpoint!(POST "/auth/email/verify", None, "Verify the email with a verification token", req: Some(s::<recovery::VerifyBody>), query: None, 204 => None, errors: &[400, 413, 415, 429], post(recovery::verify)),
         endpoint!(POST "/auth/introspect", ReaderKey, "Is this access token active?", req: Some(s::<introspect::IntrospectBody>), query: None, 200 => Some(s::<Introspection>), errors: &[400, 401], post(introspect::introspect)),
         endpoint!(GET "/auth/revocations", ReaderKey, "The revocation feed: what is in force, or what changed after a cursor", req: None, query: Some(q::<feed::FeedQuery>), 200 => Some(s::<RevocationPage>), errors: &[400, 401, 404, 503], get(feed::revocations)),
         endpoint!(GET "/auth/revocations/stream", ReaderKey, "The revocation feed as Server-Sent Events (text/event-stream), resumable with Last-Event-ID", req: None, query: Some(q::<feed::FeedQuery>), 200 => None, errors: &[400, 401, 503], get(feed::stream)),
@@ -124,6 +129,8 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(GET "/admin/users/{id}", AdminKey, "A user", req: None, query: None, 200 => Some(s::<UserView>), errors: &[401, 404], get(get_user)),
         endpoint!(DELETE "/admin/users/{id}", AdminKey, "Delete a user; its sessions end", req: None, query: None, 204 => None, errors: &[401, 404], delete(delete_user)),
         endpoint!(PUT "/admin/users/{id}/roles", AdminKey, "Replace a user's roles", req: Some(s::<RolesBody>), query: None, 200 => Some(s::<UserView>), errors: &[400, 401, 404, 422], put(set_roles)),
+        endpoint!(POST "/admin/users/{id}/reset-token", AdminKey, "A password-reset token, for apps that send their own mail", req: None, query: None, 201 => Some(s::<recovery::EmailTokenView>), errors: &[401, 404], post(recovery::admin_reset_token)),
+        endpoint!(POST "/admin/users/{id}/verify-token", AdminKey, "An email-verification token, for apps that send their own mail", req: None, query: None, 201 => Some(s::<recovery::EmailTokenView>), errors: &[401, 404], post(recovery::admin_verify_token)),
         endpoint!(POST "/admin/users/{id}/ban", AdminKey, "Ban a user; all its sessions are revoked", req: Some(s::<BanBody>), query: None, 200 => Some(s::<UserView>), errors: &[401, 404], post(ban)),
         endpoint!(POST "/admin/users/{id}/unban", AdminKey, "Lift a ban", req: None, query: None, 200 => Some(s::<UserView>), errors: &[401, 404], post(unban)),
         endpoint!(GET "/admin/users/{id}/sessions", AdminKey, "A user's live sessions", req: None, query: None, 200 => Some(s::<SessionList>), errors: &[401, 404], get(user_sessions)),
