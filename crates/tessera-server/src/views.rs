@@ -79,6 +79,8 @@ pub struct Reauthenticated {
 pub struct UserView {
     id: String,
     email: String,
+    /// The user proved they receive mail at `email` (a verification link or a reset).
+    email_verified: bool,
     roles: Vec<String>,
     banned: bool,
     created_at: String,
@@ -92,6 +94,7 @@ impl From<&User> for UserView {
         UserView {
             id: u.id.to_string(),
             email: u.email.clone(),
+            email_verified: u.email_verified,
             roles: u.roles.clone(),
             banned: u.banned,
             created_at: rfc3339_ms(u.created_at),

@@ -4,6 +4,7 @@
 //! `tessera_process` (one real binary, restartable) are the helpers, with one set of
 //! credentials in `common`.
 mod common;
+mod smtp;
 mod support;
 mod tessera_process;
 
@@ -21,6 +22,7 @@ mod browser;
 mod cluster;
 mod cookie_transport;
 mod cors;
+mod email;
 mod error_rules;
 mod failures;
 mod http_limits;
