@@ -216,10 +216,14 @@ impl SessionStore for MemoryStore {
         session: &Session,
         event: &Event,
         limit: Option<&SessionLimit>,
+        notice: Option<&OutboxMail>,
     ) -> StoreResult<Revoked> {
         let mut s = self.lock();
         s.sessions.insert(session.id, session.clone());
         s.events.push(event.clone());
+        if let Some(m) = notice {
+            s.queue(m);
+        }
         let Some(limit) = limit else {
             return Ok(Revoked::default());
         };
@@ -250,6 +254,19 @@ impl SessionStore for MemoryStore {
             sessions: evict.len() as u64,
             records,
         })
+    }
+
+    async fn seen_device(
+        &self,
+        user_id: Uuid,
+        user_agent: Option<&str>,
+        since: i64,
+    ) -> StoreResult<bool> {
+        Ok(self.lock().sessions.values().any(|x| {
+            x.user_id == user_id
+                && x.user_agent.as_deref() == user_agent
+                && x.last_active_at >= since
+        }))
     }
 
     async fn reauthenticate_session(&self, id: Uuid, at: i64, event: &Event) -> StoreResult<bool> {

@@ -79,12 +79,23 @@ pub trait SessionStore: Send + Sync {
     /// time per user (so concurrent logins cannot both squeeze in), the user's live sessions
     /// beyond the `limit.max` most recently active, the new one counted, are revoked: a record
     /// and an event each, returned like [`SessionStore::revoke_sessions`]'s.
+    ///
+    /// `notice` (a new-device mail) is queued in the same transaction.
     async fn create_session(
         &self,
         session: &Session,
         event: &Event,
         limit: Option<&SessionLimit>,
+        notice: Option<&OutboxMail>,
     ) -> StoreResult<Revoked>;
+    /// Whether a session of the user with this user agent (`None`: none sent) was active at or
+    /// after `since`, revoked or not.
+    async fn seen_device(
+        &self,
+        user_id: Uuid,
+        user_agent: Option<&str>,
+        since: i64,
+    ) -> StoreResult<bool>;
     async fn session(&self, id: Uuid) -> StoreResult<Option<Session>>;
     /// Applies `rotation` only if the session is still at `from_generation` and not revoked:
     /// one conditional write. `false` means someone else got there first (or it was revoked).

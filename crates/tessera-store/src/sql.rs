@@ -97,6 +97,8 @@ statements! {
     /// `[sessions] max_per_user`: revokes the user's live sessions (at `$1`) beyond the `$4`
     /// most recently active. (A LIMIT is there because SQLite accepts OFFSET only after one.)
     EVICT_SESSIONS = "UPDATE sessions SET revoked_at = $1, revoke_reason = $2 WHERE id IN (SELECT id FROM sessions WHERE user_id = $3 AND revoked_at IS NULL AND expires_at > $1 ORDER BY last_active_at DESC, id DESC LIMIT 1000000000 OFFSET $4) RETURNING id, user_id";
+    /// A device (user agent) this user had in a session active since `$3`.
+    SEEN_DEVICE = "SELECT 1 FROM sessions WHERE user_id = $1 AND user_agent IS NOT DISTINCT FROM $2 AND last_active_at >= $3 LIMIT 1";
     /// A reauthentication: `auth_time` moves, and `last_active_at` rises to the new token's stamp.
     REAUTHENTICATE_SESSION = "UPDATE sessions SET auth_time = $1, last_active_at = CASE WHEN last_active_at < $1 THEN $1 ELSE last_active_at END WHERE id = $2 AND revoked_at IS NULL";
     TOUCH_SESSION = "UPDATE sessions SET last_active_at = CASE WHEN last_active_at < $1 THEN $1 ELSE last_active_at END WHERE id = $2 AND generation = $3 AND revoked_at IS NULL";

@@ -42,7 +42,7 @@ pub async fn app_claims_and_auth_time_round_trip(store: Arc<dyn Store>) {
     s.claims = claims(json!({"device": "kiosk"}));
     s.auth_time = T0 - 5_000;
     let none = store
-        .create_session(&s, &ev(event_kind::SESSION_CREATED, T0), None)
+        .create_session(&s, &ev(event_kind::SESSION_CREATED, T0), None, None)
         .await
         .unwrap();
     assert_eq!(none, Revoked::default());
@@ -121,7 +121,7 @@ pub async fn the_session_limit_evicts_the_least_recently_active(store: Arc<dyn S
     let mut expired = session(u.id, T0);
     expired.expires_at = T0 + 500;
     store
-        .create_session(&expired, &ev(event_kind::LOGIN_SUCCEEDED, T0), None)
+        .create_session(&expired, &ev(event_kind::LOGIN_SUCCEEDED, T0), None, None)
         .await
         .unwrap();
     let theirs = with_session(store.as_ref(), other.id, T0).await;
@@ -134,6 +134,7 @@ pub async fn the_session_limit_evicts_the_least_recently_active(store: Arc<dyn S
             &fresh,
             &ev(event_kind::LOGIN_SUCCEEDED, T0 + 1_000),
             Some(&limit(2)),
+            None,
         )
         .await
         .unwrap();
@@ -185,6 +186,7 @@ pub async fn the_session_limit_evicts_the_least_recently_active(store: Arc<dyn S
             &another,
             &ev(event_kind::LOGIN_SUCCEEDED, T0),
             Some(&limit(2)),
+            None,
         )
         .await
         .unwrap();
@@ -204,6 +206,7 @@ pub async fn concurrent_openings_never_exceed_the_limit(store: Arc<dyn Store>) {
                         &s,
                         &ev(event_kind::LOGIN_SUCCEEDED, T0 + i),
                         Some(&limit(3)),
+                        None,
                     )
                     .await
                     .unwrap()

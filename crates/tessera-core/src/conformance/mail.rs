@@ -344,3 +344,43 @@ pub async fn concurrent_claims_never_share_a_mail(store: Arc<dyn Store>) {
     let unique: HashSet<Uuid> = all.iter().copied().collect();
     assert_eq!((all.len(), unique.len()), (24, 24));
 }
+
+pub async fn devices_are_known_for_the_window_revoked_or_not(store: Arc<dyn Store>) {
+    let u = with_user(store.as_ref(), "device@example.com").await;
+    let s = with_session(store.as_ref(), u.id, T0).await; // user agent "test-agent/1.0"
+    store
+        .revoke_sessions(
+            &SessionSelector::One(s.id),
+            T0 + 1,
+            "logout",
+            &ev(event_kind::SESSION_REVOKED, T0),
+        )
+        .await
+        .unwrap();
+    let seen = |ua: Option<&'static str>, since| {
+        let store = store.clone();
+        async move { store.seen_device(u.id, ua, since).await.unwrap() }
+    };
+    assert!(seen(Some("test-agent/1.0"), T0).await);
+    assert!(!seen(Some("test-agent/1.0"), T0 + 1).await, "too long ago");
+    assert!(!seen(Some("other/2.0"), T0 - 1).await);
+    assert!(!seen(None, T0 - 1).await);
+    let mut bare = session(u.id, T0);
+    bare.user_agent = None;
+    let notice = mail(Some(u.id), "new_device", T0);
+    store
+        .create_session(
+            &bare,
+            &ev(event_kind::LOGIN_SUCCEEDED, T0),
+            None,
+            Some(&notice),
+        )
+        .await
+        .unwrap();
+    assert!(seen(None, T0).await);
+    assert_eq!(
+        store.mail_counts().await.unwrap().queued,
+        1,
+        "the notice is queued with it"
+    );
+}

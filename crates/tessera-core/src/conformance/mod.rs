@@ -58,6 +58,7 @@ macro_rules! store_conformance {
             mail_is_throttled_per_user_and_kind,
             claimed_mail_is_leased_then_sent_retried_or_given_up,
             concurrent_claims_never_share_a_mail,
+            devices_are_known_for_the_window_revoked_or_not,
             ping_answers
         );
     };
@@ -129,7 +130,7 @@ pub(crate) async fn with_user(store: &dyn Store, email: &str) -> User {
 pub(crate) async fn with_session(store: &dyn Store, user_id: Uuid, last_active: i64) -> Session {
     let s = session(user_id, last_active);
     store
-        .create_session(&s, &ev(event_kind::LOGIN_SUCCEEDED, T0), None)
+        .create_session(&s, &ev(event_kind::LOGIN_SUCCEEDED, T0), None, None)
         .await
         .unwrap();
     s

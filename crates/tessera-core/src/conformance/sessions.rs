@@ -15,7 +15,7 @@ pub async fn sessions_round_trip(store: Arc<dyn Store>) {
     bare.ip = None;
     bare.user_agent = None;
     store
-        .create_session(&bare, &ev(event_kind::LOGIN_SUCCEEDED, T0), None)
+        .create_session(&bare, &ev(event_kind::LOGIN_SUCCEEDED, T0), None, None)
         .await
         .unwrap();
     assert_eq!(store.session(bare.id).await.unwrap(), Some(bare));
@@ -196,7 +196,7 @@ pub async fn live_sessions_exclude_revoked_and_expired_and_sort_newest_first(
     let mut expired = session(u.id, T0 + 4);
     expired.expires_at = T0 + 50;
     store
-        .create_session(&expired, &ev(event_kind::LOGIN_SUCCEEDED, T0), None)
+        .create_session(&expired, &ev(event_kind::LOGIN_SUCCEEDED, T0), None, None)
         .await
         .unwrap();
     let e = ev(event_kind::SESSION_REVOKED, T0);
@@ -298,7 +298,7 @@ pub async fn bulk_revocation_marks_sessions_and_writes_one_cutoff(store: Arc<dyn
     let sessions = [mk(u.id, "a"), mk(u.id, "b"), mk(v.id, "a"), mk(v.id, "b")];
     for s in &sessions {
         store
-            .create_session(s, &ev(event_kind::LOGIN_SUCCEEDED, T0), None)
+            .create_session(s, &ev(event_kind::LOGIN_SUCCEEDED, T0), None, None)
             .await
             .unwrap();
     }

@@ -60,7 +60,7 @@ impl Engine {
         let event = event(event_kind::USER_REGISTERED, now, meta, Some(user.id), None);
         self.store.create_user(&user, &event).await?;
         self.welcome(&user, meta).await;
-        self.open_login_session(user, namespace, meta).await
+        self.open_login_session(user, namespace, false, meta).await
     }
 
     /// Checks the password and opens a new session (always a new id: no fixation).
@@ -74,19 +74,26 @@ impl Engine {
         self.limit_ip(meta).await?;
         let namespace = self.namespace(c.namespace)?;
         let user = self.check_password(&c.email, c.password, meta).await?;
-        self.open_login_session(user, namespace, meta).await
+        self.open_login_session(user, namespace, true, meta).await
     }
 
-    /// The session of a login or registration: `login.succeeded`, no app claims.
+    /// The session of a login or registration: `login.succeeded`, no app claims; for a login
+    /// from a device unseen for 90 days, a notice when `notify_new_device` is on.
     async fn open_login_session(
         &self,
         user: User,
         namespace: String,
+        login: bool,
         meta: &RequestMeta,
     ) -> Result<Issued, Error> {
         let now = self.clock.now_ms();
+        let notice = if login {
+            self.new_device_notice(&user, meta, now).await?
+        } else {
+            None
+        };
         let e = event(event_kind::LOGIN_SUCCEEDED, now, meta, Some(user.id), None);
-        self.open_session(user, namespace, Default::default(), e, meta)
+        self.open_session(user, namespace, Default::default(), e, notice, meta)
             .await
     }
 

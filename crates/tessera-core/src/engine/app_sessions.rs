@@ -66,7 +66,7 @@ impl Engine {
                 None,
             )
         };
-        self.open_session(user, namespace, req.claims, e, &device)
+        self.open_session(user, namespace, req.claims, e, None, &device)
             .await
     }
 

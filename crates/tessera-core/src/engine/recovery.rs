@@ -11,6 +11,9 @@ use crate::error::Error;
 use crate::mail::kind;
 use crate::model::{BulkSelector, EmailToken, Event, User, email_kind, event_kind};
 
+/// How far back a device counts as known (API.md §7).
+const KNOWN_DEVICE_MS: i64 = 90 * 86_400_000;
+
 /// One mail of a kind per account per minute.
 const MAIL_INTERVAL_MS: i64 = 60_000;
 
@@ -194,6 +197,41 @@ impl Engine {
         if let Err(err) = self.mail_token(user, email_kind::VERIFY, e).await {
             tracing::warn!(error = %err, user_id = %user.id, "verification mail not queued");
         }
+    }
+
+    /// The new-device notice of a login, if `notify_new_device` is on and no session of the
+    /// user had this user agent in the last 90 days. It names the device and the IP, no token.
+    pub(super) async fn new_device_notice(
+        &self,
+        user: &User,
+        meta: &RequestMeta,
+        now: i64,
+    ) -> Result<Option<crate::model::OutboxMail>, Error> {
+        let mail = &self.cfg.mail;
+        if !(mail.enabled && mail.notify_new_device) {
+            return Ok(None);
+        }
+        let ua = meta.user_agent.as_deref();
+        if self
+            .store
+            .seen_device(user.id, ua, now - KNOWN_DEVICE_MS)
+            .await?
+        {
+            return Ok(None);
+        }
+        let message = mail.templates.render_with(
+            kind::NEW_DEVICE,
+            &user.email,
+            "",
+            0,
+            ua.unwrap_or("an unknown device"),
+            meta.ip.as_deref().unwrap_or("an unknown address"),
+        );
+        Ok(Some(self.seal_mail(
+            kind::NEW_DEVICE,
+            Some(user.id),
+            &message,
+        )))
     }
 
     /// `POST /auth/email/verify`: the token's user has verified their email.

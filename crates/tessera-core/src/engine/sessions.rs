@@ -23,6 +23,7 @@ impl Engine {
         namespace: String,
         claims: crate::model::Claims,
         event: crate::model::Event,
+        notice: Option<crate::model::OutboxMail>,
         meta: &RequestMeta,
     ) -> Result<Issued, Error> {
         let now = event.at;
@@ -65,8 +66,11 @@ impl Engine {
         });
         let evicted = self
             .store
-            .create_session(&session, &e, limit.as_ref())
+            .create_session(&session, &e, limit.as_ref(), notice.as_ref())
             .await?;
+        if notice.is_some() {
+            self.mail_queued();
+        }
         if evicted.sessions > 0 {
             self.stats.revoked("limit", evicted.sessions);
             self.revocations.announce(evicted.records);

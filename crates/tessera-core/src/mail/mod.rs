@@ -11,7 +11,8 @@ pub mod kind {
     pub const RESET: &str = "reset";
     pub const VERIFY: &str = "verify";
     pub const PASSWORD_CHANGED: &str = "password_changed";
-    pub const ALL: [&str; 3] = [RESET, VERIFY, PASSWORD_CHANGED];
+    pub const NEW_DEVICE: &str = "new_device";
+    pub const ALL: [&str; 4] = [RESET, VERIFY, PASSWORD_CHANGED, NEW_DEVICE];
 }
 
 /// One mail, ready to send. `Debug` leaves the bodies out: they may carry a token.
@@ -43,6 +44,8 @@ pub struct MailConfig {
     pub verify_ttl_ms: i64,
     /// `require_verified_email`: login refused until the email is verified.
     pub require_verified: bool,
+    /// `notify_new_device`: a login from a device unseen for 90 days is mailed about.
+    pub notify_new_device: bool,
     pub templates: Templates,
 }
 
@@ -55,6 +58,7 @@ impl MailConfig {
             reset_ttl_ms: 3_600_000,
             verify_ttl_ms: 86_400_000,
             require_verified: false,
+            notify_new_device: false,
             templates: Templates::built_in("Tessera"),
         }
     }

@@ -8,7 +8,15 @@ use std::path::Path;
 use super::{Message, kind};
 
 /// The variables a template may use (anything else is left as written).
-pub const VARIABLES: [&str; 5] = ["product", "email", "link", "expires_in", "support"];
+pub const VARIABLES: [&str; 7] = [
+    "product",
+    "email",
+    "link",
+    "expires_in",
+    "support",
+    "device",
+    "ip",
+];
 
 #[derive(Clone, Debug)]
 struct Parts {
@@ -45,6 +53,12 @@ fn built_in(kind: &str) -> Parts {
             "Confirm that {{email}} is your address for {{product}}.",
             "Confirm my email",
             "The link works once, for {{expires_in}}.",
+        ),
+        kind::NEW_DEVICE => (
+            "New sign-in to {{product}}",
+            "The {{product}} account {{email}} was just signed in to from a device not seen before: {{device}}, at {{ip}}.",
+            "",
+            "If this was you, there is nothing to do. If not, change your password and sign out the devices you do not know.",
         ),
         _ => (
             "Your {{product}} password was changed",
@@ -138,6 +152,19 @@ impl Templates {
 
     /// The mail of `kind` to `to`, with `link` (empty for a notice) valid for `ttl_ms`.
     pub fn render(&self, kind: &str, to: &str, link: &str, ttl_ms: i64) -> Message {
+        self.render_with(kind, to, link, ttl_ms, "", "")
+    }
+
+    /// [`Templates::render`], with the `device` and `ip` of a notice.
+    pub fn render_with(
+        &self,
+        kind: &str,
+        to: &str,
+        link: &str,
+        ttl_ms: i64,
+        device: &str,
+        ip: &str,
+    ) -> Message {
         let parts = &self.parts[kind];
         let expires = humanize(ttl_ms);
         let vars = [
@@ -146,6 +173,8 @@ impl Templates {
             ("link", link),
             ("expires_in", expires.as_str()),
             ("support", "your administrator"),
+            ("device", device),
+            ("ip", ip),
         ];
         Message {
             to: to.to_owned(),

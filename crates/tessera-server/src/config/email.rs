@@ -96,6 +96,7 @@ impl Email {
             reset_ttl_ms,
             verify_ttl_ms,
             require_verified: self.require_verified_email,
+            notify_new_device: self.notify_new_device,
             templates,
         };
         Ok((mail, smtp))

@@ -34,8 +34,6 @@ pub struct Settings {
     pub http: HttpSettings,
     /// The SMTP server of `[email]`, if any (the outbox worker runs only with one).
     pub smtp: Option<super::email::SmtpSettings>,
-    /// `email.notify_new_device`.
-    pub notify_new_device: bool,
     /// Problems that do not stop the start (unknown `TESSERA_*` variables), logged as warnings
     /// at start and printed by `tessera config check`.
     pub warnings: Vec<String>,
@@ -500,7 +498,6 @@ impl Config {
             revocation_poll: crate::app::REVOCATION_POLL,
             http,
             smtp,
-            notify_new_device: self.email.notify_new_device,
             warnings: self
                 .unknown_env
                 .iter()

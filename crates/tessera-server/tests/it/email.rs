@@ -558,3 +558,47 @@ async fn two_nodes_on_postgres_send_each_mail_once() {
     drop(nodes);
     drop(db);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_from_a_new_device_is_mailed_about_once() {
+    if !available() {
+        return;
+    }
+    let smtp = Catcher::start().await;
+    let srv = start(&format!("{}notify_new_device = true\n", smtp.config())).await;
+    let email = "device@example.com";
+    srv.register(email).await; // the registration's device (and its verification mail)
+    let login = |ua: &'static str| {
+        let c = srv.client.clone();
+        let url = srv.url("/auth/login");
+        async move {
+            c.post(url)
+                .header("user-agent", ua)
+                .json(&json!({"email": email, "password": PASSWORD}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(login("tessera-tests/1.0").await, 200); // the same device as the registration
+    assert_eq!(login("NewPhone/1.0 <b>").await, 200);
+    let mails = smtp.wait_for(email, 2, WAIT).await;
+    let notice = mails.last().unwrap();
+    assert_eq!(notice["headers"]["Subject"], "New sign-in to Tessera");
+    let text = notice["text"].as_str().unwrap();
+    assert!(
+        text.contains("NewPhone/1.0 <b>") && text.contains("127.0.0.1"),
+        "{text}"
+    );
+    assert!(
+        notice["html"]
+            .as_str()
+            .unwrap()
+            .contains("NewPhone/1.0 &lt;b&gt;")
+    );
+    assert!(!text.contains("token"));
+    assert_eq!(login("NewPhone/1.0 <b>").await, 200);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(smtp.to(email).len(), 2, "a device is new once");
+}

@@ -14,7 +14,7 @@ use crate::sql as S;
 
 type Tx = sqlx::Transaction<'static, Postgres>;
 
-async fn insert_mail(tx: &mut Tx, m: &OutboxMail) -> StoreResult<()> {
+pub(super) async fn insert_mail(tx: &mut Tx, m: &OutboxMail) -> StoreResult<()> {
     sqlx::query(S::INSERT_MAIL.pg)
         .bind(m.id.to_string())
         .bind(m.user_id.map(|u| u.to_string()))

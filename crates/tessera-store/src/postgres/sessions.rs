@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use sqlx::postgres::PgRow;
 use tessera_core::model::{
-    BulkSelector, Event, RevocationTarget, Revoked, Rotation, Session, SessionLimit,
+    BulkSelector, Event, OutboxMail, RevocationTarget, Revoked, Rotation, Session, SessionLimit,
     SessionSelector,
 };
 use tessera_core::store::*;
@@ -45,6 +45,7 @@ impl SessionStore for PostgresStore {
         s: &Session,
         event: &Event,
         limit: Option<&SessionLimit>,
+        notice: Option<&OutboxMail>,
     ) -> StoreResult<Revoked> {
         let mut tx = self.begin().await?;
         if limit.is_some() {
@@ -79,6 +80,9 @@ impl SessionStore for PostgresStore {
             .await
             .map_err(map_err)?;
         insert_event(&mut tx, event).await?;
+        if let Some(m) = notice {
+            super::mail::insert_mail(&mut tx, m).await?;
+        }
         let evicted = match limit {
             None => Revoked::default(),
             Some(limit) => {
@@ -95,6 +99,22 @@ impl SessionStore for PostgresStore {
         };
         tx.commit().await.map_err(map_err)?;
         Ok(evicted)
+    }
+
+    async fn seen_device(
+        &self,
+        user_id: Uuid,
+        user_agent: Option<&str>,
+        since: i64,
+    ) -> StoreResult<bool> {
+        let hit = sqlx::query(S::SEEN_DEVICE.pg)
+            .bind(user_id.to_string())
+            .bind(user_agent)
+            .bind(since)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(hit.is_some())
     }
 
     async fn reauthenticate_session(&self, id: Uuid, at: i64, event: &Event) -> StoreResult<bool> {

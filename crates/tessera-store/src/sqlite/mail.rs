@@ -11,7 +11,7 @@ use super::store::{corrupt, insert_event};
 use crate::codec::uuid;
 use crate::sql as S;
 
-fn insert_mail(t: &rusqlite::Transaction<'_>, m: &OutboxMail) -> rusqlite::Result<()> {
+pub(super) fn insert_mail(t: &rusqlite::Transaction<'_>, m: &OutboxMail) -> rusqlite::Result<()> {
     t.prepare_cached(S::INSERT_MAIL.sqlite)?.execute(params![
         m.id.to_string(),
         m.user_id.map(|u| u.to_string()),

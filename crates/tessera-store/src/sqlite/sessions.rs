@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Row, params};
 use tessera_core::model::{
-    BulkSelector, Event, RevocationTarget, Revoked, Rotation, Session, SessionLimit,
+    BulkSelector, Event, OutboxMail, RevocationTarget, Revoked, Rotation, Session, SessionLimit,
     SessionSelector,
 };
 use tessera_core::store::*;
@@ -44,8 +44,9 @@ impl SessionStore for SqliteStore {
         s: &Session,
         event: &Event,
         limit: Option<&SessionLimit>,
+        notice: Option<&OutboxMail>,
     ) -> StoreResult<Revoked> {
-        let (s, event, limit) = (s.clone(), event.clone(), limit.cloned());
+        let (s, event, limit, notice) = (s.clone(), event.clone(), limit.cloned(), notice.cloned());
         // One job on the single writer: concurrent logins of a user are already one at a time.
         self.write(move |t| {
             t.prepare_cached(S::INSERT_SESSION.sqlite)?
@@ -70,6 +71,9 @@ impl SessionStore for SqliteStore {
                     s.auth_time,
                 ])?;
             insert_event(&t, &event)?;
+            if let Some(m) = &notice {
+                super::mail::insert_mail(&t, m)?;
+            }
             let evicted = match &limit {
                 None => Revoked::default(),
                 Some(limit) => {
@@ -87,6 +91,21 @@ impl SessionStore for SqliteStore {
             Ok(evicted)
         })
         .await
+    }
+
+    async fn seen_device(
+        &self,
+        user_id: Uuid,
+        user_agent: Option<&str>,
+        since: i64,
+    ) -> StoreResult<bool> {
+        self.read(|c| {
+            c.prepare_cached(S::SEEN_DEVICE.sqlite)?.exists(params![
+                user_id.to_string(),
+                user_agent,
+                since
+            ])
+        })
     }
 
     async fn reauthenticate_session(&self, id: Uuid, at: i64, event: &Event) -> StoreResult<bool> {
