@@ -107,6 +107,14 @@ export interface TesseraClient {
   changePassword(change: { currentPassword: string; newPassword: string }): Promise<void>;
   /** Refreshes now (once for all tabs); false if the session could not be refreshed. */
   refresh(): Promise<boolean>;
+  /** `POST /auth/password/forgot`: resolves alike whether or not the email has an account. */
+  requestPasswordReset(email: string): Promise<void>;
+  /** `POST /auth/password/reset` with the `reset_token` of a link: every session of the user ends. */
+  resetPassword(reset: { token: string; newPassword: string }): Promise<void>;
+  /** `POST /auth/email/verify` with the `verify_token` of a link. */
+  verifyEmail(token: string): Promise<void>;
+  /** `POST /auth/email/verify/send`: another verification mail (at most one a minute). */
+  sendVerification(): Promise<void>;
   /** Calls `listener` on every change, from this tab or another; returns the unsubscribe function. */
   onChange(listener: (event: ChangeEvent) => void): () => void;
   /** Stops timers, leaves the tabs' channel, and removes the page listeners. */

@@ -21,7 +21,7 @@ const JITTER_MAX_MS = 15_000;
 /** How long a tab waits for the refresh lock before it takes it (a holder that hangs). */
 const LOCK_WAIT_MS = 10_000;
 /** How long a tab waits for the other tabs to answer "who has a newer token?". */
-const ASK_TIMEOUT_MS = 500;
+const ASK_TIMEOUT_MS = 2_000;
 /** A request to Tessera that takes longer than this counts as a network failure. */
 const REQUEST_TIMEOUT_MS = 15_000;
 /** A token this close to its expiry is refreshed before it is sent. */
@@ -487,6 +487,12 @@ export function createClient(options = {}) {
     return res.status === 204 ? null : res.json();
   }
 
+  /** A route that needs no session (recovery, verification); throws a TesseraError unless 2xx. */
+  async function call(method, path, body) {
+    const res = await request(method, path, { body });
+    if (!res.ok) throw await problemOf(res);
+  }
+
   async function start(path, fields) {
     const gen = ++generation; // whatever was in flight for an earlier session is void
     const startedAt = env.now();
@@ -573,6 +579,11 @@ export function createClient(options = {}) {
     changePassword: ({ currentPassword, newPassword } = {}) =>
       api("POST", "/auth/password", { current_password: currentPassword, new_password: newPassword }),
     refresh: () => refresh(state ? state.accessToken : null),
+    requestPasswordReset: (email) => call("POST", "/auth/password/forgot", { email }),
+    resetPassword: ({ token, newPassword } = {}) =>
+      call("POST", "/auth/password/reset", { token, new_password: newPassword }),
+    verifyEmail: (token) => call("POST", "/auth/email/verify", { token }),
+    sendVerification: () => api("POST", "/auth/email/verify/send"),
     onChange(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);

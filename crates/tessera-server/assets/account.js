@@ -15,6 +15,10 @@ const MESSAGES = {
   session_revoked: "This session was signed out. Please sign in again.",
   session_expired: "Your session has expired. Please sign in again.",
   refresh_token_reused: "For your safety this session was signed out. Please sign in again.",
+  invalid_email_token: "This link is invalid, used or expired. Ask for a new one.",
+  weak_password: "Please choose a longer, less common password.",
+  email_not_verified: "Please confirm your email first: use the link we sent you.",
+  email_not_configured: "This server cannot send email. Ask your administrator to reset your password.",
 };
 
 /** What the page says when the client reports a sign-out it did not ask for. */
@@ -32,10 +36,11 @@ function message(problem) {
   return (problem && MESSAGES[problem.code]) || "Something went wrong. Please try again.";
 }
 
+const VIEWS = ["signin", "account", "forgot", "reset"];
+
 function show(view, error = "") {
   $("loading").hidden = true;
-  $("signin").hidden = view !== "signin";
-  $("account").hidden = view !== "account";
+  for (const v of VIEWS) $(v).hidden = v !== view;
   const session = client.session();
   $("who").textContent = session ? session.user.email : "";
   $("who").hidden = !session;
@@ -44,6 +49,12 @@ function show(view, error = "") {
     $("signin-error").hidden = !error;
     $("email").focus();
   }
+}
+
+/** A message on the sign-in card (a reset done, an email confirmed). */
+function signinNotice(text) {
+  $("signin-notice").textContent = text;
+  $("signin-notice").hidden = !text;
 }
 
 function device(ua) {
@@ -173,7 +184,8 @@ $("signin-form").addEventListener("submit", async (ev) => {
 
 // Every change of the session, in this tab or another one, lands here.
 client.onChange((event) => {
-  if (event.type === "signedIn") showAccount();
+  // A reset link being followed keeps its form up whatever the session does meanwhile.
+  if (event.type === "signedIn" && !resetToken) showAccount();
   else if (event.type === "signedOut") {
     notice("");
     $("password").value = "";
@@ -181,7 +193,93 @@ client.onChange((event) => {
   }
 });
 
-client.ready.then((session) => {
-  // A restored session was already drawn by its signedIn event.
-  if (!session) show("signin");
+// Account recovery (API.md §7): the links carry their token in the fragment, which no server
+// sees; it is read, then cleared from the address bar before anything else happens.
+let resetToken = null;
+
+$("forgot-link").addEventListener("click", () => {
+  $("forgot-email").value = $("email").value;
+  $("forgot-status").hidden = true;
+  $("forgot-error").hidden = true;
+  show("forgot");
+  $("forgot-email").focus();
 });
+$("forgot-back").addEventListener("click", () => show("signin"));
+
+$("forgot-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const email = $("forgot-email").value.trim();
+  $("forgot-error").hidden = true;
+  if (!email) {
+    $("forgot-error").textContent = "Please enter your email.";
+    $("forgot-error").hidden = false;
+    return;
+  }
+  $("forgot-submit").disabled = true;
+  try {
+    await client.requestPasswordReset(email);
+    // The same words whether or not the address has an account.
+    $("forgot-status").textContent = `If ${email} has an account, a link to reset its password is on its way.`;
+    $("forgot-status").hidden = false;
+  } catch (e) {
+    $("forgot-error").textContent = message(e);
+    $("forgot-error").hidden = false;
+  } finally {
+    $("forgot-submit").disabled = false;
+  }
+});
+
+$("reset-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  $("reset-error").hidden = true;
+  $("reset-submit").disabled = true;
+  try {
+    await client.resetPassword({ token: resetToken, newPassword: $("new-password").value });
+    resetToken = null;
+    $("new-password").value = "";
+    show("signin");
+    signinNotice("Your password was changed and every device was signed out. Sign in with your new password.");
+  } catch (e) {
+    $("reset-error").textContent = message(e);
+    $("reset-error").hidden = false;
+  } finally {
+    $("reset-submit").disabled = false;
+  }
+});
+
+/** The `name` parameter of the fragment, which is then cleared from the address bar. */
+function takeFromFragment(name) {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const value = params.get(name);
+  if (value) history.replaceState(null, "", location.pathname + location.search);
+  return value;
+}
+
+/** A reset or verification link opened here: its form, or its answer. */
+async function followLink(session) {
+  resetToken = takeFromFragment("reset_token");
+  const verifyToken = resetToken ? null : takeFromFragment("verify_token");
+  const note = verifyToken
+    ? await client.verifyEmail(verifyToken).then(
+        () => "Your email is confirmed. Thank you.",
+        (e) => message(e),
+      )
+    : "";
+  if (resetToken) {
+    $("reset-error").hidden = true;
+    show("reset");
+    $("new-password").focus();
+  } else if (!session) {
+    show("signin");
+    signinNotice(note);
+  } else {
+    show("account");
+    notice(note);
+  }
+}
+
+// A link opened in a tab where the page already runs changes only the fragment.
+window.addEventListener("hashchange", () => followLink(client.session()));
+
+// A restored session is drawn by its signedIn event; a link's form goes over it.
+client.ready.then((session) => followLink(session));

@@ -54,13 +54,13 @@ try {
   assert.equal(response.headers()["referrer-policy"], "no-referrer");
 
   // Signed out: the form, with labels.
-  await page.getByLabel("Email").waitFor();
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill("not the right password");
+  await page.getByLabel("Email", { exact: true }).waitFor();
+  await page.getByLabel("Email", { exact: true }).fill(email);
+  await page.getByLabel("Password", { exact: true }).fill("not the right password");
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("alert").filter({ hasText: "don't match" }).waitFor();
 
-  await page.getByLabel("Password").fill(password);
+  await page.getByLabel("Password", { exact: true }).fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("heading", { name: "Your sessions" }).waitFor();
   const rows = page.locator("#sessions li");

@@ -34,8 +34,13 @@ fn browser_suite() -> Option<PathBuf> {
     None
 }
 
+/// One browser at a time: four Chromiums on two cores would make the timing-sensitive tab
+/// tests measure the machine instead of the client.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Runs `node script args...` in `dir`; fails the test with its output unless it printed `done`.
 async fn node(dir: PathBuf, script: &'static str, args: Vec<String>, done: &'static str) {
+    let _one = ONE_BROWSER.lock().await;
     let run = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .arg(script)
@@ -96,4 +101,24 @@ async fn the_example_single_page_app_works_in_chromium() {
         "spa browser test passed",
     )
     .await;
+}
+
+/// Account recovery end to end (issue 16): the account page, a real SMTP server, Chromium.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forgotten_password_is_reset_through_the_mail_in_chromium() {
+    let Some(dir) = browser_suite() else { return };
+    if !crate::smtp::available() {
+        return;
+    }
+    let smtp = crate::smtp::Catcher::start().await;
+    // The mail's links point at the configured page; the test opens them on this server.
+    let config = smtp.config().replace(
+        "link_base = \"https://app.test/account\"",
+        "link_base = \"http://tessera.test/\"",
+    );
+    let srv = start(&config).await;
+    let base = format!("http://localhost:{}", srv.addr.port());
+    let mails = smtp.dir.path().display().to_string();
+    let args = vec![base, ADMIN_KEY.to_owned(), mails];
+    node(dir, "recovery.mjs", args, "recovery browser test passed").await;
 }
