@@ -14,8 +14,8 @@ use crate::state::AppState;
 
 /// How often the worker looks for mail queued elsewhere or due again.
 const POLL: Duration = Duration::from_secs(1);
-/// Mails claimed at once.
-const BATCH: i64 = 10;
+/// Mails claimed at once: one, so a slow SMTP server (30 s a try) can never outlast the lease.
+const BATCH: i64 = 1;
 
 /// Starts the worker if an SMTP server is configured.
 pub fn spawn(state: Arc<AppState>) -> Option<JoinHandle<()>> {

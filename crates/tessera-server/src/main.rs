@@ -272,6 +272,14 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("  issuer          {}", s.engine.issuer);
             println!("  algorithm       {}", s.engine.algorithm);
             println!("  data dir        {}", s.data_dir.display());
+            // The SMTP URL may hold a password: scheme, host and port only.
+            let mail = s
+                .smtp
+                .as_ref()
+                .map_or("off (no email.smtp_url)".to_owned(), |m| {
+                    tessera_server::config::email::smtp_display(m.url.expose())
+                });
+            println!("  mail            {mail}");
             Ok(())
         }
     }

@@ -226,6 +226,56 @@ fn config_check_names_the_bad_key_and_exits_non_zero() {
         !dir.path().join("tessera-data").exists(),
         "config check creates nothing"
     );
+    // The SMTP URL's password is never shown; bad mail settings are named.
+    let mail = Command::new(BIN)
+        .args(["config", "check"])
+        .env(
+            "TESSERA_EMAIL__SMTP_URL",
+            "smtps://apikey:Sup3rSecretPw@smtp.example.com:465",
+        )
+        .env("TESSERA_EMAIL__FROM", "Example <no-reply@example.com>")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&mail.stdout);
+    assert!(
+        mail.status.success() && said.contains("smtps://smtp.example.com:465"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("Sup3rSecretPw") && !said.contains("apikey"),
+        "{said}"
+    );
+    for (var, value, key) in [
+        ("TESSERA_EMAIL__SMTP_URL", "http://x", "email.smtp_url"),
+        (
+            "TESSERA_EMAIL__LINK_BASE",
+            "https://x.test/#frag",
+            "email.link_base",
+        ),
+        ("TESSERA_EMAIL__RESET_TTL", "0", "email.reset_ttl"),
+    ] {
+        let out = Command::new(BIN)
+            .args(["config", "check"])
+            .env(var, value)
+            .env("TESSERA_EMAIL__FROM", "a@b.test")
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(key),
+            "{var}={value}: {err}"
+        );
+    }
+    let out = Command::new(BIN)
+        .args(["config", "check"])
+        .env("TESSERA_EMAIL__SMTP_URL", "smtp://127.0.0.1:25")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("email.from"), "{err}");
 }
 
 #[test]
