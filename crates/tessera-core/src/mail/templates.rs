@@ -220,6 +220,19 @@ mod tests {
     }
 
     #[test]
+    fn the_built_in_templates_use_only_the_documented_variables() {
+        for k in kind::ALL {
+            let p = built_in(k);
+            for part in [&p.subject, &p.text, &p.html] {
+                for (i, _) in part.match_indices("{{") {
+                    let name = &part[i + 2..i + 2 + part[i + 2..].find("}}").unwrap()];
+                    assert!(VARIABLES.contains(&name), "{k}: {{{{{name}}}}}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn files_replace_parts_and_subjects_stay_one_line() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
