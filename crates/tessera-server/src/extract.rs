@@ -15,7 +15,8 @@ use tessera_core::engine::Principal;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-const MAX_USER_AGENT_CHARS: usize = 512;
+/// The longest user agent kept (longer ones are cut here, refused by `POST /admin/sessions`).
+pub(crate) const MAX_USER_AGENT_CHARS: usize = 512;
 
 /// A JSON body: `application/json` (or `+json`) required, size-limited, fields strict.
 pub struct JsonBody<T>(pub T);

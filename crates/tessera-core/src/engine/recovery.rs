@@ -69,11 +69,10 @@ impl Engine {
     /// throttled.
     async fn mail_token(&self, user: &User, token_kind: &str, e: Event) -> Result<bool, Error> {
         let (token, stored) = self.new_token(user.id, token_kind);
-        let (mail_kind, field, ttl) = if token_kind == email_kind::RESET {
-            (kind::RESET, "reset_token", self.cfg.mail.reset_ttl_ms)
-        } else {
-            (kind::VERIFY, "verify_token", self.cfg.mail.verify_ttl_ms)
-        };
+        // The mail kinds of tokens are the token kinds (`mail::kind::{RESET, VERIFY}`).
+        let mail_kind = token_kind;
+        let ttl = stored.expires_at - stored.created_at;
+        let field = format!("{token_kind}_token");
         let link = format!("{}#{field}={token}", self.cfg.mail.link_base);
         let message = self
             .cfg

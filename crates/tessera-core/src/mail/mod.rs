@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 /// The kinds of mail, also the template names.
 pub mod kind {
-    pub const RESET: &str = "reset";
-    pub const VERIFY: &str = "verify";
+    pub const RESET: &str = crate::model::email_kind::RESET;
+    pub const VERIFY: &str = crate::model::email_kind::VERIFY;
     pub const PASSWORD_CHANGED: &str = "password_changed";
     pub const NEW_DEVICE: &str = "new_device";
     pub const ALL: [&str; 4] = [RESET, VERIFY, PASSWORD_CHANGED, NEW_DEVICE];

@@ -14,12 +14,9 @@ use tessera_core::engine::app_sessions::AppSession;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{JsonBody, Meta, PathParam};
+use crate::extract::{JsonBody, MAX_USER_AGENT_CHARS, Meta, PathParam};
 use crate::state::AppState;
 use crate::views::{UserView, token_response};
-
-/// The most a user agent may be, as for requests (longer ones are refused, not cut).
-const MAX_USER_AGENT_CHARS: usize = 512;
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

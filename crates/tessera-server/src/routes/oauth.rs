@@ -33,10 +33,8 @@ pub async fn revoke(
         .engine
         .revoke_token(&body.token, body.token_type_hint.as_deref(), &meta)
         .await?;
-    let mut res = StatusCode::OK.into_response();
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(res)
+    // No body; `Cache-Control: no-store` comes from the shared security headers.
+    Ok(StatusCode::OK.into_response())
 }
 
 /// RFC 8414 metadata, plus where the revocation feed is.

@@ -181,7 +181,7 @@ async fn forgot_answers_alike_for_unknown_banned_and_throttled_accounts() {
         smtp.config()
     ))
     .await;
-    let known = srv.register("known@example.com").await;
+    srv.register("known@example.com").await;
     let banned = srv.register("banned@example.com").await;
     let ban = format!("/admin/users/{}/ban", s(&banned["user"], "id"));
     assert_eq!(admin(&srv, reqwest::Method::POST, &ban).await.status(), 200);
@@ -209,7 +209,6 @@ async fn forgot_answers_alike_for_unknown_banned_and_throttled_accounts() {
     assert_eq!(resets("known@example.com"), 1, "at most one a minute");
     assert_eq!(resets("banned@example.com"), 0);
     assert!(smtp.to("nobody@example.com").is_empty());
-    let _ = known;
     // The per-IP limit (shared with login and register: 2 registrations and 4 requests so far).
     let mut statuses = vec![];
     for _ in 0..4 {
