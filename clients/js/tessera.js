@@ -26,6 +26,11 @@ const ASK_TIMEOUT_MS = 2_000;
 const REQUEST_TIMEOUT_MS = 15_000;
 /** A token this close to its expiry is refreshed before it is sent. */
 const SEND_MARGIN_MS = 500;
+/**
+ * A refresh this close to its time counts as due: browsers fire timers up to a few ms early
+ * (the timer and `performance.now()` run on different clocks).
+ */
+const TIMER_SLACK_MS = 50;
 
 const REASONS = {
   session_revoked: "revoked",
@@ -169,7 +174,7 @@ export function createClient(options = {}) {
 
   const post = (message) => channel && !closed && channel.postMessage({ ...message, from: tabId });
   const hidden = () => !!env.document && env.document.visibilityState === "hidden";
-  const isDue = () => !!state && env.now() >= state.refreshAt;
+  const isDue = () => !!state && env.now() >= state.refreshAt - TIMER_SLACK_MS;
 
   function emit(type, extra = {}) {
     const event = { type, session: session(), ...extra };
@@ -365,6 +370,7 @@ export function createClient(options = {}) {
   function check() {
     if (closed || hidden()) return;
     if (state && (isDue() || failures > 0)) refresh(state.accessToken).catch(() => {});
+    else if (state) schedule(state.refreshAt - env.now()); // early: the timer that called is spent
     else if (status === "unknown") refresh(null).catch(() => {});
   }
 

@@ -58,6 +58,16 @@ test("the refresh is scheduled from expires_in, whatever the device clock says",
   assert.deepEqual(tab.events, ["signedIn", "refreshed", "refreshed"]);
 });
 
+test("a timer that fires a little early does not stop the refreshes", async (t) => {
+  const w = world({ ttl: 60, early: 200 }); // more than the client's slack
+  t.after(() => w.close());
+  const tab = w.tab();
+  await tab.client.signIn(creds);
+  await w.advance(10 * 60_000); // random() = 0.5: one refresh every 42 s
+  assert.equal(w.server.count("/auth/refresh"), 14);
+  assert.equal(tab.client.status(), "signedIn");
+});
+
 test("a hidden tab does not refresh on its timer; it does as soon as it is visible", async (t) => {
   const w = world({ ttl: 60 });
   t.after(() => w.close());
