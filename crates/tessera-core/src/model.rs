@@ -339,6 +339,15 @@ pub struct OutboxMail {
     pub created_at: i64,
 }
 
+/// A token with the mail that carries its link and the event that records it: written together
+/// or not at all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenMail {
+    pub token: EmailToken,
+    pub mail: OutboxMail,
+    pub event: Event,
+}
+
 /// A mail a worker claimed; `attempts` counts this one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClaimedMail {

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::model::{
     BulkSelector, ClaimedMail, Claims, EmailToken, Event, KeyRecord, MailCounts, OutboxMail,
     Revocation, RevocationTarget, Revoked, Role, Rotation, Session, SessionLimit, SessionSelector,
-    User,
+    TokenMail, User,
 };
 
 #[derive(Debug, Error)]
@@ -36,8 +36,14 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 #[async_trait]
 pub trait UserStore: Send + Sync {
-    /// Creates the user; [`StoreError::Conflict`] when the email is taken.
-    async fn create_user(&self, user: &User, event: &Event) -> StoreResult<()>;
+    /// Creates the user, with its first verification token and mail if given, in one
+    /// transaction; [`StoreError::Conflict`] (and nothing written) when the email is taken.
+    async fn create_user(
+        &self,
+        user: &User,
+        event: &Event,
+        verification: Option<&TokenMail>,
+    ) -> StoreResult<()>;
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
     async fn user_by_id(&self, id: Uuid) -> StoreResult<Option<User>>;
     /// Replaces the password hash. With `changed_at`, it is a password change (recorded by

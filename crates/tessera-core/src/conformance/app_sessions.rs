@@ -22,7 +22,7 @@ pub async fn app_claims_and_auth_time_round_trip(store: Arc<dyn Store>) {
     let mut u = user("claims@example.com");
     u.claims = claims(json!({"plan": "pro", "n": 3, "nested": {"a": [1, null, "é"]}}));
     store
-        .create_user(&u, &ev(event_kind::USER_REGISTERED, T0))
+        .create_user(&u, &ev(event_kind::USER_REGISTERED, T0), None)
         .await
         .unwrap();
     assert_eq!(

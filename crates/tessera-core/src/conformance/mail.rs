@@ -128,6 +128,54 @@ pub async fn email_tokens_are_single_use_of_their_kind_and_expire(store: Arc<dyn
     assert_eq!(events.len(), 1);
 }
 
+pub async fn a_new_user_and_its_verification_mail_are_written_together(store: Arc<dyn Store>) {
+    let u = user("new@example.com");
+    let welcome = |user_id, byte| TokenMail {
+        token: token(user_id, email_kind::VERIFY, byte, T0 + 60_000),
+        mail: mail(Some(user_id), email_kind::VERIFY, T0),
+        event: Event {
+            user_id: Some(user_id),
+            ..ev(event_kind::EMAIL_VERIFICATION_SENT, T0)
+        },
+    };
+    store
+        .create_user(
+            &u,
+            &ev(event_kind::USER_REGISTERED, T0),
+            Some(&welcome(u.id, 1)),
+        )
+        .await
+        .unwrap();
+    let at = T0 + 1;
+    let found = store.email_token_user(&[1; 32], email_kind::VERIFY, at);
+    assert_eq!(found.await.unwrap(), Some(u.id));
+    assert_eq!(store.mail_counts().await.unwrap().queued, 1);
+    let sent = store
+        .events(Some(u.id), Some(event_kind::EMAIL_VERIFICATION_SENT), 10)
+        .await
+        .unwrap();
+    assert_eq!(sent.len(), 1);
+
+    // The email is taken: neither the user nor its token, mail or event is written.
+    let dup = user("new@example.com");
+    let err = store
+        .create_user(
+            &dup,
+            &ev(event_kind::USER_REGISTERED, T0),
+            Some(&welcome(dup.id, 2)),
+        )
+        .await;
+    assert!(
+        matches!(err, Err(crate::store::StoreError::Conflict)),
+        "{err:?}"
+    );
+    let found = store.email_token_user(&[2; 32], email_kind::VERIFY, at);
+    assert_eq!(found.await.unwrap(), None);
+    assert_eq!(store.mail_counts().await.unwrap().queued, 1);
+    let none = store.events(Some(dup.id), None, 10).await.unwrap();
+    assert!(none.is_empty(), "{none:?}");
+}
+
 pub async fn a_reset_uses_every_reset_token_and_queues_its_notice(store: Arc<dyn Store>) {
     let u = with_user(store.as_ref(), "reset@example.com").await;
     let other = with_user(store.as_ref(), "bystander@example.com").await;

@@ -54,6 +54,7 @@ macro_rules! store_conformance {
             the_session_limit_evicts_the_least_recently_active,
             concurrent_openings_never_exceed_the_limit,
             email_tokens_are_single_use_of_their_kind_and_expire,
+            a_new_user_and_its_verification_mail_are_written_together,
             a_reset_uses_every_reset_token_and_queues_its_notice,
             mail_is_throttled_per_user_and_kind,
             claimed_mail_is_leased_then_sent_retried_or_given_up,
@@ -121,7 +122,7 @@ pub(crate) fn ev(kind: &str, at: i64) -> Event {
 pub(crate) async fn with_user(store: &dyn Store, email: &str) -> User {
     let u = user(email);
     store
-        .create_user(&u, &ev(event_kind::USER_REGISTERED, T0))
+        .create_user(&u, &ev(event_kind::USER_REGISTERED, T0), None)
         .await
         .unwrap();
     u

@@ -17,7 +17,7 @@ pub async fn users_round_trip_and_emails_are_unique(store: Arc<dyn Store>) {
     assert_eq!(store.user_by_id(new_id()).await.unwrap(), None);
     let dup = user("a@example.com");
     let err = store
-        .create_user(&dup, &ev(event_kind::USER_REGISTERED, T0))
+        .create_user(&dup, &ev(event_kind::USER_REGISTERED, T0), None)
         .await;
     assert!(matches!(err, Err(StoreError::Conflict)), "{err:?}");
     let events = store.events(Some(u.id), None, 10).await.unwrap();
@@ -73,7 +73,7 @@ pub async fn users_list_roles_bans_and_deletion(store: Arc<dyn Store>) {
     let mut older = user("old@example.com");
     older.created_at = T0 - 10;
     store
-        .create_user(&older, &ev(event_kind::USER_REGISTERED, T0))
+        .create_user(&older, &ev(event_kind::USER_REGISTERED, T0), None)
         .await
         .unwrap();
     let u = with_user(store.as_ref(), "new@example.com").await;

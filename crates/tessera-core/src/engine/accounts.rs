@@ -58,8 +58,13 @@ impl Engine {
             email_verified: false,
         };
         let event = event(event_kind::USER_REGISTERED, now, meta, Some(user.id), None);
-        self.store.create_user(&user, &event).await?;
-        self.welcome(&user, meta).await;
+        let verification = self.first_verification(&user, meta);
+        self.store
+            .create_user(&user, &event, verification.as_ref())
+            .await?;
+        if verification.is_some() {
+            self.mail_queued();
+        }
         self.open_login_session(user, namespace, false, meta).await
     }
 

@@ -58,7 +58,7 @@ impl Engine {
             detail: serde_json::json!({"by": "admin"}),
             ..event(event_kind::USER_REGISTERED, now, meta, Some(user.id), None)
         };
-        self.store.create_user(&user, &e).await?;
+        self.store.create_user(&user, &e, None).await?;
         Ok(user)
     }
 

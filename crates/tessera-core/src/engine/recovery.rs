@@ -9,7 +9,7 @@ use super::validate::normalize_email;
 use super::{Engine, Principal, RequestMeta};
 use crate::error::Error;
 use crate::mail::kind;
-use crate::model::{BulkSelector, EmailToken, Event, User, email_kind, event_kind};
+use crate::model::{BulkSelector, EmailToken, Event, TokenMail, User, email_kind, event_kind};
 
 /// How far back a device counts as known (API.md §7).
 const KNOWN_DEVICE_MS: i64 = 90 * 86_400_000;
@@ -68,6 +68,20 @@ impl Engine {
     /// Makes a token of `token_kind` for `user` and queues its mail, throttled; `false` when
     /// throttled.
     async fn mail_token(&self, user: &User, token_kind: &str, e: Event) -> Result<bool, Error> {
+        let v = self.token_mail(user, token_kind, e);
+        let since = self.clock.now_ms() - MAIL_INTERVAL_MS + 1;
+        let queued = self
+            .store
+            .issue_email_token(&v.token, Some(&v.mail), &v.event, Some(since))
+            .await?;
+        if queued {
+            self.mail_queued();
+        }
+        Ok(queued)
+    }
+
+    /// A new token of `token_kind` for `user`, the mail with its link, and `e`, ready to store.
+    fn token_mail(&self, user: &User, token_kind: &str, e: Event) -> TokenMail {
         let (token, stored) = self.new_token(user.id, token_kind);
         // The mail kinds of tokens are the token kinds (`mail::kind::{RESET, VERIFY}`).
         let mail_kind = token_kind;
@@ -79,16 +93,11 @@ impl Engine {
             .mail
             .templates
             .render(mail_kind, &user.email, &link, ttl);
-        let mail = self.seal_mail(mail_kind, Some(user.id), &message);
-        let since = self.clock.now_ms() - MAIL_INTERVAL_MS + 1;
-        let queued = self
-            .store
-            .issue_email_token(&stored, Some(&mail), &e, Some(since))
-            .await?;
-        if queued {
-            self.mail_queued();
+        TokenMail {
+            mail: self.seal_mail(mail_kind, Some(user.id), &message),
+            token: stored,
+            event: e,
         }
-        Ok(queued)
     }
 
     fn new_token(&self, user_id: Uuid, token_kind: &str) -> (String, EmailToken) {
@@ -180,22 +189,19 @@ impl Engine {
         Ok(())
     }
 
-    /// After a registration, when mail is configured: the first verification mail. A failure
-    /// costs only the mail (the user can ask again).
-    pub(super) async fn welcome(&self, user: &User, meta: &RequestMeta) {
-        if !self.cfg.mail.enabled {
-            return;
-        }
-        let e = event(
-            event_kind::EMAIL_VERIFICATION_SENT,
-            self.clock.now_ms(),
-            meta,
-            Some(user.id),
-            None,
-        );
-        if let Err(err) = self.mail_token(user, email_kind::VERIFY, e).await {
-            tracing::warn!(error = %err, user_id = %user.id, "verification mail not queued");
-        }
+    /// A registration's first verification mail, when mail is configured: stored with the
+    /// user, in one transaction.
+    pub(super) fn first_verification(&self, user: &User, meta: &RequestMeta) -> Option<TokenMail> {
+        self.cfg.mail.enabled.then(|| {
+            let e = event(
+                event_kind::EMAIL_VERIFICATION_SENT,
+                self.clock.now_ms(),
+                meta,
+                Some(user.id),
+                None,
+            );
+            self.token_mail(user, email_kind::VERIFY, e)
+        })
     }
 
     /// The new-device notice of a login, if `notify_new_device` is on and no session of the

@@ -9,7 +9,8 @@ use uuid::Uuid;
 
 use crate::model::{
     BulkSelector, Claims, EmailToken, Event, KeyRecord, KeyState, OutboxMail, Revocation,
-    RevocationTarget, Revoked, Role, Rotation, Session, SessionLimit, SessionSelector, User,
+    RevocationTarget, Revoked, Role, Rotation, Session, SessionLimit, SessionSelector, TokenMail,
+    User,
 };
 use crate::store::*;
 
@@ -87,13 +88,24 @@ impl State {
 
 #[async_trait]
 impl UserStore for MemoryStore {
-    async fn create_user(&self, user: &User, event: &Event) -> StoreResult<()> {
+    async fn create_user(
+        &self,
+        user: &User,
+        event: &Event,
+        verification: Option<&TokenMail>,
+    ) -> StoreResult<()> {
         let mut s = self.lock();
         if s.users.values().any(|u| u.email == user.email) {
             return Err(StoreError::Conflict);
         }
         s.users.insert(user.id, user.clone());
         s.events.push(event.clone());
+        if let Some(v) = verification {
+            s.email_tokens
+                .insert(v.token.hash.clone(), (v.token.clone(), None));
+            s.queue(&v.mail);
+            s.events.push(v.event.clone());
+        }
         Ok(())
     }
 

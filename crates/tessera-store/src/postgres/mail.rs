@@ -2,7 +2,9 @@
 //! with `FOR UPDATE SKIP LOCKED` and a lease, so each mail goes to one of them.
 use async_trait::async_trait;
 use sqlx::Postgres;
-use tessera_core::model::{ClaimedMail, EmailToken, Event, MailCounts, OutboxMail, email_kind};
+use tessera_core::model::{
+    ClaimedMail, EmailToken, Event, MailCounts, OutboxMail, TokenMail, email_kind,
+};
 use tessera_core::store::*;
 use uuid::Uuid;
 
@@ -25,6 +27,26 @@ pub(super) async fn insert_mail(tx: &mut Tx, m: &OutboxMail) -> StoreResult<()> 
         .await
         .map_err(map_err)?;
     Ok(())
+}
+
+async fn insert_email_token(tx: &mut Tx, token: &EmailToken) -> StoreResult<()> {
+    sqlx::query(S::INSERT_EMAIL_TOKEN.pg)
+        .bind(&token.hash)
+        .bind(token.user_id.to_string())
+        .bind(&token.kind)
+        .bind(token.created_at)
+        .bind(token.expires_at)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    Ok(())
+}
+
+/// A token, its mail and its event, in the caller's transaction.
+pub(super) async fn insert_token_mail(tx: &mut Tx, v: &TokenMail) -> StoreResult<()> {
+    insert_email_token(tx, &v.token).await?;
+    insert_mail(tx, &v.mail).await?;
+    insert_event(tx, &v.event).await
 }
 
 async fn use_token(tx: &mut Tx, hash: &[u8], kind: &str, now: i64) -> StoreResult<Option<Uuid>> {
@@ -66,15 +88,7 @@ impl MailStore for PostgresStore {
                 return Ok(false);
             }
         }
-        sqlx::query(S::INSERT_EMAIL_TOKEN.pg)
-            .bind(&token.hash)
-            .bind(token.user_id.to_string())
-            .bind(&token.kind)
-            .bind(token.created_at)
-            .bind(token.expires_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        insert_email_token(&mut tx, token).await?;
         if let Some(m) = mail {
             insert_mail(&mut tx, m).await?;
         }

@@ -5,7 +5,8 @@ use sqlx::Postgres;
 use sqlx::Row as _;
 use sqlx::postgres::PgRow;
 use tessera_core::model::{
-    Claims, Event, KeyRecord, KeyState, Revocation, RevocationTarget, Revoked, Role, User,
+    Claims, Event, KeyRecord, KeyState, Revocation, RevocationTarget, Revoked, Role, TokenMail,
+    User,
 };
 use tessera_core::store::*;
 use uuid::Uuid;
@@ -18,6 +19,7 @@ use crate::map_err;
 use crate::sql::{self as S, cutoff};
 
 use super::PostgresStore;
+use super::mail::insert_token_mail;
 
 pub(super) fn get<'r, T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>>(
     row: &'r PgRow,
@@ -82,7 +84,12 @@ pub(super) async fn insert_event(
 
 #[async_trait]
 impl UserStore for PostgresStore {
-    async fn create_user(&self, u: &User, event: &Event) -> StoreResult<()> {
+    async fn create_user(
+        &self,
+        u: &User,
+        event: &Event,
+        verification: Option<&TokenMail>,
+    ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         sqlx::query(S::INSERT_USER.pg)
             .bind(u.id.to_string())
@@ -98,6 +105,9 @@ impl UserStore for PostgresStore {
             .await
             .map_err(map_err)?;
         insert_event(&mut tx, event).await?;
+        if let Some(v) = verification {
+            insert_token_mail(&mut tx, v).await?;
+        }
         tx.commit().await.map_err(map_err)
     }
 

@@ -2,7 +2,9 @@
 //! thread (which also makes a claim atomic). The statements are `crate::sql`'s.
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
-use tessera_core::model::{ClaimedMail, EmailToken, Event, MailCounts, OutboxMail, email_kind};
+use tessera_core::model::{
+    ClaimedMail, EmailToken, Event, MailCounts, OutboxMail, TokenMail, email_kind,
+};
 use tessera_core::store::*;
 use uuid::Uuid;
 
@@ -20,6 +22,28 @@ pub(super) fn insert_mail(t: &rusqlite::Transaction<'_>, m: &OutboxMail) -> rusq
         m.created_at
     ])?;
     Ok(())
+}
+
+fn insert_email_token(t: &rusqlite::Transaction<'_>, token: &EmailToken) -> rusqlite::Result<()> {
+    t.prepare_cached(S::INSERT_EMAIL_TOKEN.sqlite)?
+        .execute(params![
+            token.hash,
+            token.user_id.to_string(),
+            token.kind,
+            token.created_at,
+            token.expires_at
+        ])?;
+    Ok(())
+}
+
+/// A token, its mail and its event, in the caller's transaction.
+pub(super) fn insert_token_mail(
+    t: &rusqlite::Transaction<'_>,
+    v: &TokenMail,
+) -> rusqlite::Result<()> {
+    insert_email_token(t, &v.token)?;
+    insert_mail(t, &v.mail)?;
+    insert_event(t, &v.event)
 }
 
 fn use_token(
@@ -56,14 +80,7 @@ impl MailStore for SqliteStore {
                     return Ok(false);
                 }
             }
-            t.prepare_cached(S::INSERT_EMAIL_TOKEN.sqlite)?
-                .execute(params![
-                    token.hash,
-                    token.user_id.to_string(),
-                    token.kind,
-                    token.created_at,
-                    token.expires_at
-                ])?;
+            insert_email_token(&t, &token)?;
             if let Some(m) = &mail {
                 insert_mail(&t, m)?;
             }

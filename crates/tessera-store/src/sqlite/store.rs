@@ -4,12 +4,14 @@
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use tessera_core::model::{
-    Claims, Event, KeyRecord, KeyState, Revocation, RevocationTarget, Revoked, Role, User,
+    Claims, Event, KeyRecord, KeyState, Revocation, RevocationTarget, Revoked, Role, TokenMail,
+    User,
 };
 use tessera_core::store::*;
 use uuid::Uuid;
 
 use super::SqliteStore;
+use super::mail::insert_token_mail;
 use crate::codec::{
     claims_from_json, claims_to_json, opt_uuid, revocation_columns, revocation_target,
     roles_from_json, roles_to_json, uuid,
@@ -99,8 +101,13 @@ fn insert_key(c: &Connection, k: &KeyRecord) -> rusqlite::Result<()> {
 
 #[async_trait]
 impl UserStore for SqliteStore {
-    async fn create_user(&self, u: &User, event: &Event) -> StoreResult<()> {
-        let (u, event) = (u.clone(), event.clone());
+    async fn create_user(
+        &self,
+        u: &User,
+        event: &Event,
+        verification: Option<&TokenMail>,
+    ) -> StoreResult<()> {
+        let (u, event, verification) = (u.clone(), event.clone(), verification.cloned());
         self.write(move |t| {
             t.prepare_cached(S::INSERT_USER.sqlite)?.execute(params![
                 u.id.to_string(),
@@ -114,6 +121,9 @@ impl UserStore for SqliteStore {
                 u.email_verified
             ])?;
             insert_event(&t, &event)?;
+            if let Some(v) = &verification {
+                insert_token_mail(&t, v)?;
+            }
             t.commit()
         })
         .await
