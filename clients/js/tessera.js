@@ -7,7 +7,7 @@
 //   The winner hands the new access token to the other tabs over a BroadcastChannel.
 // - A tab that gets the lock first checks whether its token changed while it waited, then asks
 //   the open tabs (counted by their presence locks) for a newer token. It refreshes only if no
-//   tab has one.
+//   tab has one. A tab that did not answer (frozen) is not waited for again until it speaks.
 // - Every sign-out bumps a generation counter, and the ended session's id is remembered. A
 //   response to a request started before the sign-out is dropped, and so is a token message
 //   for an ended session.
@@ -152,6 +152,8 @@ export function createClient(options = {}) {
   const listeners = new Set();
   const ended = new Set();
   const asks = new Map();
+  /** Tabs that let an ask time out (frozen, most likely): not waited for until they speak. */
+  const silent = new Set();
   let state = null; // { accessToken, expiresAt, refreshAt, sessionId, user, csrf }, times from env.now()
   let status = "unknown";
   let generation = 0;
@@ -231,9 +233,11 @@ export function createClient(options = {}) {
   }
 
   function receive(m) {
-    if (!m || closed || m.from === tabId || (m.to && m.to !== tabId)) return;
+    if (!m || closed || m.from === tabId) return;
+    silent.delete(m.from);
+    if (m.to && m.to !== tabId) return;
     if (m.t === "ask") post({ t: "reply", to: m.from, id: m.id, token: snapshot() });
-    else if (m.t === "reply") asks.get(m.id)?.(m.token);
+    else if (m.t === "reply") asks.get(m.id)?.(m.from, m.token);
     else if (m.t === "token") adopt(m.token);
     else if (m.t === "signedOut" && state && state.sessionId === m.sessionId) end(m.reason, false);
   }
@@ -241,28 +245,35 @@ export function createClient(options = {}) {
   /** Asks the other open tabs for their tokens; resolves with the newest, or null. */
   async function askPeers() {
     if (!channel) return null;
-    let peers = 0;
+    const waiting = new Set();
     try {
       const { held = [] } = await env.locks.query();
-      const mine = `${key}:tab:${tabId}`;
-      peers = held.filter((l) => l.name.startsWith(`${key}:tab:`) && l.name !== mine).length;
+      const prefix = `${key}:tab:`;
+      for (const { name } of held) {
+        if (!name.startsWith(prefix)) continue;
+        const peer = name.slice(prefix.length);
+        if (peer !== tabId && !silent.has(peer)) waiting.add(peer);
+      }
     } catch {
       return null;
     }
-    if (peers === 0) return null;
+    if (waiting.size === 0) return null;
     const id = randomId();
     return new Promise((resolve) => {
       let best = null;
-      let answers = 0;
       const done = () => {
         env.clearTimeout(t);
         asks.delete(id);
         resolve(best);
       };
-      const t = env.setTimeout(done, ASK_TIMEOUT_MS);
-      asks.set(id, (snap) => {
+      const t = env.setTimeout(() => {
+        for (const peer of waiting) silent.add(peer);
+        done();
+      }, ASK_TIMEOUT_MS);
+      asks.set(id, (peer, snap) => {
         if (snap && (!best || snap.remainingMs > best.remainingMs)) best = snap;
-        if (++answers >= peers) done();
+        waiting.delete(peer);
+        if (waiting.size === 0) done();
       });
       post({ t: "ask", id });
     });

@@ -353,6 +353,35 @@ test("tabs: a tab waking with an old token takes the newer one another tab holds
   assert.equal(w.server.calls.findLast((c) => c.path === "/api/x").auth, "Bearer at-2");
 });
 
+test("tabs: a frozen tab delays the others' refresh once, not every period", async (t) => {
+  const w = world({ ttl: 60, locks: fakeLocks() });
+  t.after(() => w.close());
+  const storage = w.tab().storage;
+  const a = w.tab({ storage });
+  const frozen = w.tab({ storage, visible: false });
+  await a.client.signIn(creds);
+  await settle();
+  assert.equal(frozen.client.session()?.sessionId, "s1");
+  frozen.frozen = true; // holds its presence lock, answers nothing
+  await w.advance(42_100); // due at 42 s: the ask waits for the frozen tab...
+  assert.equal(w.server.count("/auth/refresh"), 0);
+  await w.advance(2_000); // ...for 2 s, once
+  assert.equal(w.server.count("/auth/refresh"), 1);
+  await w.advance(42_000); // the next is due 42 s after that one, and does not wait
+  assert.equal(w.server.count("/auth/refresh"), 2);
+  // Once it speaks again, it is asked again: waking, it takes the newest token.
+  frozen.frozen = false;
+  frozen.setVisible(true);
+  await w.advance(20_000);
+  assert.equal(frozen.client.session()?.sessionId, "s1");
+  assert.equal(w.server.count("/auth/refresh"), 2, "the woken tab took the token of the other");
+  frozen.frozen = true; // it spoke, so it is waited for again
+  await w.advance(22_000); // due at 128 s
+  assert.equal(w.server.count("/auth/refresh"), 2);
+  await w.advance(2_000);
+  assert.equal(w.server.count("/auth/refresh"), 3);
+});
+
 test("a listener that throws does not stop the others or the client", async (t) => {
   const w = world({ ttl: 60 });
   t.after(() => w.close());
