@@ -71,8 +71,16 @@ impl Engine {
     }
 
     /// Replaces the app's claims of a user; access tokens carry them from the next refresh on.
+    /// Refused if, merged with the claims of one of the user's live sessions, they would be over
+    /// the limit: the next refresh of that session would have to carry them.
     pub async fn set_user_claims(&self, id: Uuid, claims: Claims) -> Result<User, Error> {
         check_size(&claims)?;
+        let sessions = self.store.live_sessions(id, self.clock.now_ms()).await?;
+        for s in sessions.iter().filter(|s| !s.claims.is_empty()) {
+            if let Some(merged) = ext(&claims, &s.claims) {
+                check_size(&merged)?;
+            }
+        }
         if !self.store.set_user_claims(id, &claims).await? {
             return Err(Error::NotFound);
         }

@@ -371,6 +371,34 @@ async fn claims_are_limited_to_4_kib_of_json() {
         "invalid_request",
     )
     .await;
+
+    // A live session with 4096 bytes of its own: the user's claims may no longer add to them,
+    // or that session's next refresh would carry more than 4 KiB.
+    let body: Value = res.json().await.unwrap();
+    let small = json!({"claims": {"x": "y"}});
+    problem(
+        admin(&srv, reqwest::Method::PUT, &path, small.clone()).await,
+        400,
+        "invalid_request",
+    )
+    .await;
+    let same_key = json!({"claims": {"k": "from the user, overridden by the session"}});
+    let ok = admin(&srv, reqwest::Method::PUT, &path, same_key).await;
+    assert_eq!(ok.status(), 200, "a key the session overrides adds nothing");
+    let refreshed: Value = srv
+        .refresh(s(&body, "refresh_token"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ext = claims(s(&refreshed, "access_token"))["ext"].clone();
+    assert_eq!(serde_json::to_vec(&ext).unwrap().len(), 4096);
+    let sid = s(&body, "session_id");
+    let gone = format!("/admin/sessions/{sid}");
+    let res = admin(&srv, reqwest::Method::DELETE, &gone, json!(null)).await;
+    assert_eq!(res.status(), 204);
+    let ok = admin(&srv, reqwest::Method::PUT, &path, small).await;
+    assert_eq!(ok.status(), 200, "a revoked session does not count");
 }
 
 #[tokio::test]
