@@ -23,6 +23,7 @@ mod cluster;
 mod cookie_transport;
 mod cors;
 mod email;
+mod email_tls;
 mod error_rules;
 mod failures;
 mod http_limits;

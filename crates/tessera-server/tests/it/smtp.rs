@@ -3,7 +3,7 @@
 //! JSON. Missing Python or aiosmtpd: a loud skip, except under CI=true.
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,6 +13,8 @@ pub struct Catcher {
     pub port: u16,
     pub dir: tempfile::TempDir,
     child: Option<Child>,
+    /// `starttls|smtps CERT KEY`, or nothing for plain SMTP.
+    tls: Vec<String>,
 }
 
 impl Drop for Catcher {
@@ -51,7 +53,18 @@ impl Catcher {
             port: crate::support::free_port(),
             dir: tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap(),
             child: None,
+            tls: Vec::new(),
         }
+    }
+
+    /// A catcher that speaks TLS with `cert` and `key` (PEM files): `starttls` (offered; plain
+    /// text would be taken too) or `smtps` (from the first byte).
+    pub async fn start_tls(mode: &str, cert: &Path, key: &Path) -> Catcher {
+        let mut c = Catcher::stopped();
+        let path = |p: &Path| p.to_str().unwrap().to_owned();
+        c.tls = vec![mode.to_owned(), path(cert), path(key)];
+        c.run().await;
+        c
     }
 
     pub async fn start() -> Catcher {
@@ -68,6 +81,7 @@ impl Catcher {
                 .arg(script())
                 .arg(self.port.to_string())
                 .arg(self.dir.path())
+                .args(&self.tls)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
