@@ -64,6 +64,9 @@ impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict => Error::EmailTaken,
+            StoreError::ClaimsTooLarge => {
+                Error::InvalidRequest("claims are limited to 4096 bytes of JSON")
+            }
             StoreError::Unavailable(reason) => {
                 tracing::warn!(%reason, "store unavailable");
                 Error::Unavailable

@@ -27,6 +27,9 @@ pub enum StoreError {
     /// The backend is unreachable or too busy; the caller may retry.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// A user's claims and a session's, merged, would not fit in a token (API.md §8).
+    #[error("claims too large")]
+    ClaimsTooLarge,
     /// Stored data could not be read back (a bug or a corrupted row).
     #[error("store data error: {0}")]
     Corrupt(String),
@@ -65,8 +68,11 @@ pub trait UserStore: Send + Sync {
     async fn set_user_roles(&self, id: Uuid, roles: &[String]) -> StoreResult<bool>;
     /// Bans or unbans, with `event`. `false` if there was no such user.
     async fn set_banned(&self, id: Uuid, banned: bool, event: &Event) -> StoreResult<bool>;
-    /// Replaces the app's claims of the user. `false` if there was no such user.
-    async fn set_user_claims(&self, id: Uuid, claims: &Claims) -> StoreResult<bool>;
+    /// Replaces the app's claims of the user. `false` if there was no such user;
+    /// [`StoreError::ClaimsTooLarge`] (and nothing written) if, merged with the claims of one
+    /// of the user's sessions live at `now`, they would not fit in a token
+    /// ([`crate::engine::app_sessions::claims_fit`]), checked with the user's row locked.
+    async fn set_user_claims(&self, id: Uuid, claims: &Claims, now: i64) -> StoreResult<bool>;
 }
 
 #[async_trait]
@@ -86,7 +92,9 @@ pub trait SessionStore: Send + Sync {
     /// beyond the `limit.max` most recently active, the new one counted, are revoked: a record
     /// and an event each, returned like [`SessionStore::revoke_sessions`]'s.
     ///
-    /// `notice` (a new-device mail) is queued in the same transaction.
+    /// `notice` (a new-device mail) is queued in the same transaction. A session with claims
+    /// is checked against its user's claims with the user's row locked:
+    /// [`StoreError::ClaimsTooLarge`] (and nothing written) if they would not fit in a token.
     async fn create_session(
         &self,
         session: &Session,

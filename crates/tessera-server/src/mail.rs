@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use lettre::Address;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use tessera_core::engine::outbox::Outgoing;
@@ -66,7 +67,7 @@ async fn deliver(
             .await;
         return;
     };
-    let built = message.to.parse::<Mailbox>().ok().and_then(|to| {
+    let built = recipient(&message.to).and_then(|to| {
         lettre::Message::builder()
             .from(from.clone())
             .to(to)
@@ -96,5 +97,54 @@ async fn deliver(
     };
     if let Err(e) = outcome {
         tracing::warn!(error = %e, "outbox not updated; the lease will run out and it is tried again");
+    }
+}
+
+/// The one mailbox a stored address names, never parsed as a header: `a<b@x.test>` is no
+/// mailbox here, rather than a display name and another address. The engine accepts only
+/// addresses this takes as they are (the test below).
+fn recipient(to: &str) -> Option<Mailbox> {
+    let (user, domain) = to.rsplit_once('@')?;
+    Address::new(user, domain)
+        .ok()
+        .map(|a| Mailbox::new(None, a))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::recipient;
+    use tessera_core::engine::validate::normalize_email;
+
+    #[test]
+    fn every_address_the_engine_accepts_is_one_mailbox_as_written() {
+        let samples = [
+            "ada@example.com",
+            "o'neil+tag@example.com",
+            "a.b-c_d@sub.example.co.uk",
+            "x!#$%&*/=?^`{|}~@example.com",
+            "a,b@example.com",
+            "a<b@example.com",
+            "a<b@example.com>",
+            "a(b)@example.com",
+            "\"q\"@example.com",
+            "bcc:x@example.com",
+            "a;b@example.com",
+            "a..b@example.com",
+        ];
+        for s in samples {
+            let engine = normalize_email(s).ok();
+            let mailer = recipient(s).map(|m| m.email.to_string());
+            if let Some(e) = &engine {
+                assert_eq!(
+                    mailer.as_deref(),
+                    Some(e.as_str()),
+                    "{s}: the mailer differs"
+                );
+            }
+            if let Some(m) = &mailer {
+                assert_eq!(m, s, "{s}: the mailer would write to another address");
+            }
+        }
+        assert!(recipient("a<b@example.com>").is_none());
     }
 }

@@ -74,6 +74,11 @@ statements! {
     SET_USER_ROLES = "UPDATE users SET roles = $1 WHERE id = $2";
     SET_BANNED = "UPDATE users SET banned = $1 WHERE id = $2";
     SET_USER_CLAIMS = "UPDATE users SET claims = $1 WHERE id = $2";
+    /// The user's claims, its row locked until the transaction ends (PostgreSQL; SQLite's
+    /// writes are one at a time already), so claims and sessions are checked against each other.
+    LOCK_USER_CLAIMS = "SELECT claims FROM users WHERE id = $1 FOR UPDATE";
+    USER_CLAIMS = "SELECT claims FROM users WHERE id = $1";
+    LIVE_SESSION_CLAIMS = "SELECT claims FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2";
     /// Opening sessions one at a time per user (PostgreSQL; SQLite's single writer already
     /// serialises), so concurrent logins cannot both fit under the session limit.
     LOCK_USER = "SELECT id FROM users WHERE id = $1 FOR UPDATE";

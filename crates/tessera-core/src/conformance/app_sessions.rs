@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::*;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 fn claims(v: serde_json::Value) -> Claims {
     v.as_object().expect("an object").clone()
@@ -31,12 +31,17 @@ pub async fn app_claims_and_auth_time_round_trip(store: Arc<dyn Store>) {
     );
 
     let replaced = claims(json!({"tenant": "t-9"}));
-    assert!(store.set_user_claims(u.id, &replaced).await.unwrap());
+    assert!(store.set_user_claims(u.id, &replaced, T0).await.unwrap());
     assert_eq!(
         store.user_by_id(u.id).await.unwrap().unwrap().claims,
         replaced
     );
-    assert!(!store.set_user_claims(new_id(), &replaced).await.unwrap());
+    assert!(
+        !store
+            .set_user_claims(new_id(), &replaced, T0)
+            .await
+            .unwrap()
+    );
 
     let mut s = session(u.id, T0);
     s.claims = claims(json!({"device": "kiosk"}));
@@ -223,4 +228,84 @@ pub async fn concurrent_openings_never_exceed_the_limit(store: Arc<dyn Store>) {
         evicted, 9,
         "every session beyond the limit was evicted exactly once"
     );
+}
+
+/// `n` bytes of claims JSON under `key`, give or take the punctuation.
+fn sized(key: &str, n: usize) -> Claims {
+    claims(json!({ key: "x".repeat(n) }))
+}
+
+pub async fn merged_claims_stay_within_the_limit_even_when_raced(store: Arc<dyn Store>) {
+    // Each side alone fits; both together (6 KB) do not.
+    let u = with_user(store.as_ref(), "race-claims@example.com").await;
+    let mut s = session(u.id, T0);
+    s.claims = sized("s", 3_000);
+    store
+        .create_session(&s, &ev(event_kind::SESSION_CREATED, T0), None, None)
+        .await
+        .unwrap();
+    let refused = store.set_user_claims(u.id, &sized("u", 3_000), T0).await;
+    assert!(
+        matches!(refused, Err(StoreError::ClaimsTooLarge)),
+        "{refused:?}"
+    );
+    assert!(
+        store
+            .user_by_id(u.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .claims
+            .is_empty()
+    );
+    // A session that is no longer live does not count.
+    assert!(
+        store
+            .set_user_claims(u.id, &sized("u", 3_000), s.expires_at)
+            .await
+            .unwrap()
+    );
+    let mut late = session(u.id, T0);
+    late.claims = sized("s", 3_000);
+    let refused = store
+        .create_session(&late, &ev(event_kind::SESSION_CREATED, T0), None, None)
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::ClaimsTooLarge)),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store.session(late.id).await.unwrap(),
+        None,
+        "nothing written"
+    );
+
+    // The race: a claims change and new sessions of another user, at once, many times over.
+    // Whatever the order, never both a live session and user claims that do not fit together.
+    for round in 0..20 {
+        let u = with_user(store.as_ref(), &format!("race{round}@example.com")).await;
+        let mut s = session(u.id, T0);
+        s.claims = sized("s", 3_000);
+        let (a, b) = {
+            let (st1, st2) = (store.clone(), store.clone());
+            let s = s.clone();
+            let put =
+                tokio::spawn(
+                    async move { st1.set_user_claims(u.id, &sized("u", 3_000), T0).await },
+                );
+            let open = tokio::spawn(async move {
+                st2.create_session(&s, &ev(event_kind::SESSION_CREATED, T0), None, None)
+                    .await
+            });
+            (put.await.unwrap(), open.await.unwrap())
+        };
+        assert!(
+            a.is_err() || b.is_err(),
+            "round {round}: both the claims change and the session went through"
+        );
+        assert!(
+            a.is_ok() || b.is_ok(),
+            "round {round}: one of them must pass"
+        );
+    }
 }

@@ -239,6 +239,63 @@ pub async fn a_reset_uses_every_reset_token_and_queues_its_notice(store: Arc<dyn
     assert_eq!(events.len(), 1);
 }
 
+pub async fn a_password_change_or_a_ban_ends_the_reset_tokens(store: Arc<dyn Store>) {
+    let issue = |t: EmailToken| {
+        let store = store.clone();
+        async move {
+            let e = ev(event_kind::PASSWORD_RESET_REQUESTED, T0);
+            assert!(store.issue_email_token(&t, None, &e, None).await.unwrap());
+        }
+    };
+    let live = |byte: u8, kind: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .email_token_user(&[byte; 32], kind, T0 + 2_000)
+                .await
+                .unwrap()
+                .is_some()
+        }
+    };
+    let changed = with_user(store.as_ref(), "changed@example.com").await;
+    issue(token(changed.id, email_kind::RESET, 11, T0 + 600_000)).await;
+    issue(token(changed.id, email_kind::VERIFY, 12, T0 + 600_000)).await;
+    let rehashed = with_user(store.as_ref(), "rehashed@example.com").await;
+    issue(token(rehashed.id, email_kind::RESET, 13, T0 + 600_000)).await;
+    let banned = with_user(store.as_ref(), "banned@example.com").await;
+    issue(token(banned.id, email_kind::RESET, 14, T0 + 600_000)).await;
+
+    // A transparent rehash is no password change: the reset link still works.
+    assert!(
+        store
+            .set_password_hash(rehashed.id, "$rehashed", None, None)
+            .await
+            .unwrap()
+    );
+    assert!(live(13, email_kind::RESET).await);
+
+    let e = ev(event_kind::PASSWORD_CHANGED, T0 + 1_000);
+    assert!(
+        store
+            .set_password_hash(changed.id, "$new", Some(T0 + 1_000), Some(&e))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !live(11, email_kind::RESET).await,
+        "a change ends reset links"
+    );
+    assert!(
+        live(12, email_kind::VERIFY).await,
+        "verification links stay"
+    );
+
+    let e = ev(event_kind::USER_BANNED, T0 + 1_000);
+    assert!(store.set_banned(banned.id, true, &e).await.unwrap());
+    assert!(!live(14, email_kind::RESET).await, "a ban ends reset links");
+    assert!(live(13, email_kind::RESET).await, "other users' links stay");
+}
+
 pub async fn mail_is_throttled_per_user_and_kind(store: Arc<dyn Store>) {
     let u = with_user(store.as_ref(), "throttle@example.com").await;
     let first = token(u.id, email_kind::RESET, 1, T0 + 60_000);

@@ -7,6 +7,7 @@ use super::issue::ext;
 use super::{Engine, Issued, RequestMeta};
 use crate::error::Error;
 use crate::model::{Claims, User, event_kind};
+use crate::store::StoreError;
 
 /// The most JSON the app's claims may take in a token (API.md §8), serialized.
 pub const MAX_CLAIMS_BYTES: usize = 4096;
@@ -22,16 +23,24 @@ pub struct AppSession {
     pub user_agent: Option<String>,
 }
 
+fn fits(claims: &Claims) -> bool {
+    serde_json::to_vec(claims).is_ok_and(|v| v.len() <= MAX_CLAIMS_BYTES)
+}
+
 fn check_size(claims: &Claims) -> Result<(), Error> {
-    let len = serde_json::to_vec(claims)
-        .map(|v| v.len())
-        .unwrap_or(usize::MAX);
-    if len > MAX_CLAIMS_BYTES {
-        return Err(Error::InvalidRequest(
-            "claims are limited to 4096 bytes of JSON",
-        ));
+    if fits(claims) {
+        Ok(())
+    } else {
+        Err(StoreError::ClaimsTooLarge.into())
     }
-    Ok(())
+}
+
+/// Whether a session's claims merged over its user's fit in a token's `ext` (API.md §8). The
+/// stores check it again in the transaction that writes either side (with the user's row
+/// locked), so a claims change racing a new session can never let both through;
+/// [`StoreError::ClaimsTooLarge`] otherwise.
+pub fn claims_fit(user: &Claims, session: &Claims) -> bool {
+    ext(user, session).is_none_or(|merged| fits(&merged))
 }
 
 impl Engine {
@@ -48,8 +57,9 @@ impl Engine {
         }
         let namespace = self.namespace(req.namespace)?;
         check_size(&req.claims)?;
-        if let Some(merged) = ext(&user.claims, &req.claims) {
-            check_size(&merged)?;
+        // Checked here for a clear answer; the store checks again against the claims it holds.
+        if !claims_fit(&user.claims, &req.claims) {
+            return Err(Error::from(StoreError::ClaimsTooLarge));
         }
         let device = RequestMeta {
             ip: req.ip,
@@ -75,13 +85,12 @@ impl Engine {
     /// the limit: the next refresh of that session would have to carry them.
     pub async fn set_user_claims(&self, id: Uuid, claims: Claims) -> Result<User, Error> {
         check_size(&claims)?;
-        let sessions = self.store.live_sessions(id, self.clock.now_ms()).await?;
-        for s in sessions.iter().filter(|s| !s.claims.is_empty()) {
-            if let Some(merged) = ext(&claims, &s.claims) {
-                check_size(&merged)?;
-            }
-        }
-        if !self.store.set_user_claims(id, &claims).await? {
+        // The store checks every live session's claims in the same step as the write.
+        if !self
+            .store
+            .set_user_claims(id, &claims, self.clock.now_ms())
+            .await?
+        {
             return Err(Error::NotFound);
         }
         self.user(id).await

@@ -3,6 +3,10 @@ use crate::error::Error;
 
 /// Trims and lower-cases an email and checks its shape: one `@`, a local part of 1–64
 /// characters, a dotted domain, 254 characters at most, no spaces or control characters.
+/// The local part is a dot-atom (RFC 5322 §3.2.3: letters, digits and ``!#$%&'*+/=?^_`{|}~-``,
+/// dots only between them): no quoted strings, commas, brackets, parentheses or colons, which
+/// a mailer would read as a display name, a comment, a second address or a header, so an
+/// address either reaches the one mailbox it names or is refused here.
 pub fn normalize_email(raw: &str) -> Result<String, Error> {
     let email = raw.trim().to_lowercase();
     if email.is_empty() {
@@ -19,7 +23,11 @@ pub fn normalize_email(raw: &str) -> Result<String, Error> {
     let Some((local, domain)) = email.split_once('@') else {
         return Err(Error::InvalidEmail("email has no @"));
     };
-    if local.is_empty() || local.chars().count() > 64 || domain.contains('@') {
+    let atext = |c: char| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~-".contains(c);
+    let dot_atom = local
+        .split('.')
+        .all(|a| !a.is_empty() && a.chars().all(atext));
+    if local.chars().count() > 64 || domain.contains('@') || !dot_atom {
         return Err(Error::InvalidEmail("email local part is invalid"));
     }
     let labels: Vec<&str> = domain.split('.').collect();
@@ -67,8 +75,28 @@ mod tests {
             "a@b..c",
             "a\u{0}@b.c",
             &format!("{}@b.c", "a".repeat(65)),
+            // What a mailer would read as more than one plain address (issue 27).
+            "a,b@example.com",
+            "a<b@example.com",
+            "a<b@example.com>",
+            "a(b)@example.com",
+            "\"q\"@example.com",
+            "bcc:x@example.com",
+            "a;b@example.com",
+            "a\\b@example.com",
+            "[a]@example.com",
+            ".a@example.com",
+            "a.@example.com",
+            "a..b@example.com",
         ] {
             assert!(normalize_email(bad).is_err(), "{bad:?}");
+        }
+        for ok in [
+            "o'neil+tag@example.com",
+            "a.b-c_d@sub.example.co.uk",
+            "x!#$%&*/=?^`{|}~@example.com",
+        ] {
+            assert_eq!(normalize_email(ok).unwrap(), ok);
         }
     }
 

@@ -95,16 +95,37 @@ fn escape_html(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
+/// Replaces each `{{name}}` of `template` by its value, in one pass over the template: a value
+/// is never read again, so a value that holds `{{ip}}` (a user agent, say) stays as written.
+/// Unknown names are left as written.
 fn fill(template: &str, vars: &[(&str, &str)], html: bool) -> String {
-    let mut out = template.to_owned();
-    for (name, value) in vars {
-        let value = if html {
-            escape_html(value)
-        } else {
-            (*value).to_owned()
-        };
-        out = out.replace(&format!("{{{{{name}}}}}"), &value);
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let value = after.find("}}").and_then(|end| {
+            let name = &after[..end];
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v, end))
+        });
+        match value {
+            Some((v, end)) => {
+                if html {
+                    out.push_str(&escape_html(v));
+                } else {
+                    out.push_str(v);
+                }
+                rest = &after[end + 2..];
+            }
+            None => {
+                out.push_str("{{");
+                rest = after;
+            }
+        }
     }
+    out.push_str(rest);
     out
 }
 
@@ -230,6 +251,25 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn substituted_values_are_never_expanded_again() {
+        let t = Templates::built_in("Notes");
+        let ua = "Evil {{ip}} {{link}} {{email}} {{product}}";
+        let m = t.render_with(kind::NEW_DEVICE, "a@b.c", "", 0, ua, "203.0.113.9");
+        for part in [&m.text, &m.html] {
+            assert!(
+                part.contains("Evil {{ip}} {{link}} {{email}} {{product}}"),
+                "{part}"
+            );
+            assert_eq!(part.matches("203.0.113.9").count(), 1, "{part}");
+        }
+        // A placeholder of no known name, and a lone "{{", stay as written.
+        assert_eq!(
+            fill("a {{nope}} {{ b {{ip}}", &[("ip", "1")], false),
+            "a {{nope}} {{ b 1"
+        );
     }
 
     #[test]

@@ -57,11 +57,7 @@ impl MailStore for MemoryStore {
         let Some(user_id) = s.use_token(hash, crate::model::email_kind::RESET, now) else {
             return Ok(None);
         };
-        for (t, used) in s.email_tokens.values_mut() {
-            if t.user_id == user_id && t.kind == crate::model::email_kind::RESET && used.is_none() {
-                *used = Some(now);
-            }
-        }
+        s.end_reset_tokens(user_id, now);
         if let Some(u) = s.users.get_mut(&user_id) {
             u.password_hash = password_hash.to_owned();
             u.password_changed_at = now;

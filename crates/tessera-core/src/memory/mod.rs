@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use uuid::Uuid;
 
+use crate::engine::app_sessions::claims_fit;
 use crate::model::{
     BulkSelector, Claims, EmailToken, Event, KeyRecord, KeyState, OutboxMail, Revocation,
     RevocationTarget, Revoked, Role, Rotation, Session, SessionLimit, SessionSelector, TokenMail,
@@ -56,6 +57,15 @@ impl MemoryStore {
 }
 
 impl State {
+    /// Ends every live reset token of the user (a password change, a ban, a reset).
+    fn end_reset_tokens(&mut self, user_id: Uuid, now: i64) {
+        for (t, used) in self.email_tokens.values_mut() {
+            if t.user_id == user_id && t.kind == crate::model::email_kind::RESET && used.is_none() {
+                *used = Some(now);
+            }
+        }
+    }
+
     /// Uses the live token with this hash and kind; its user.
     fn use_token(&mut self, hash: &[u8], kind: &str, now: i64) -> Option<Uuid> {
         match self.email_tokens.get_mut(hash) {
@@ -136,6 +146,7 @@ impl UserStore for MemoryStore {
         u.password_hash = hash.to_owned();
         if let Some(at) = changed_at {
             u.password_changed_at = at;
+            s.end_reset_tokens(id, at);
         }
         s.events.extend(event.cloned());
         Ok(true)
@@ -184,12 +195,23 @@ impl UserStore for MemoryStore {
             return Ok(false);
         };
         u.banned = banned;
+        if banned {
+            s.end_reset_tokens(id, event.at);
+        }
         s.events.push(event.clone());
         Ok(true)
     }
 
-    async fn set_user_claims(&self, id: Uuid, claims: &Claims) -> StoreResult<bool> {
+    async fn set_user_claims(&self, id: Uuid, claims: &Claims, now: i64) -> StoreResult<bool> {
         let mut s = self.lock();
+        let too_large = s
+            .sessions
+            .values()
+            .filter(|x| x.user_id == id && x.is_live(now))
+            .any(|x| !claims_fit(claims, &x.claims));
+        if too_large {
+            return Err(StoreError::ClaimsTooLarge);
+        }
         Ok(s.users
             .get_mut(&id)
             .map(|u| u.claims = claims.clone())
@@ -232,6 +254,11 @@ impl SessionStore for MemoryStore {
         notice: Option<&OutboxMail>,
     ) -> StoreResult<Revoked> {
         let mut s = self.lock();
+        if let Some(u) = s.users.get(&session.user_id)
+            && !claims_fit(&u.claims, &session.claims)
+        {
+            return Err(StoreError::ClaimsTooLarge);
+        }
         s.sessions.insert(session.id, session.clone());
         s.events.push(event.clone());
         if let Some(m) = notice {

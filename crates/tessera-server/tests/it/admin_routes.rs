@@ -181,6 +181,16 @@ async fn users_are_created_found_and_deleted_with_their_sessions() {
     )
     .await;
     problem(weak, 422, "weak_password").await;
+    for email in ["a,b@example.com", "a<b@example.com>", "\"q\"@example.com"] {
+        let res = admin(
+            &srv,
+            Method::POST,
+            "/admin/users",
+            Some(json!({"email": email, "password": PASSWORD})),
+        )
+        .await;
+        problem(res, 422, "invalid_email").await;
+    }
     let id = s(&created, "id").to_owned();
     let found = ok_json(
         admin(&srv, Method::GET, "/admin/users?email=OP@example.com", None).await,

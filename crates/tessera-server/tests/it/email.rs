@@ -443,6 +443,67 @@ async fn without_smtp_the_mail_routes_are_501_and_admin_tokens_still_reset() {
     problem(reset(&late).await, 400, "invalid_email_token").await;
 }
 
+/// A reset link mailed before a password change, or before a ban, must not undo it (issue 27).
+#[tokio::test]
+async fn a_password_change_or_a_ban_ends_the_outstanding_reset_links() {
+    let srv = start("").await;
+    let reset_token = |uid: String| {
+        let srv = &srv;
+        async move {
+            let res = admin(
+                srv,
+                reqwest::Method::POST,
+                &format!("/admin/users/{uid}/reset-token"),
+            )
+            .await;
+            assert_eq!(res.status(), StatusCode::CREATED);
+            res.json::<Value>().await.unwrap()["token"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let reset = |token: String| {
+        post(
+            &srv,
+            "/auth/password/reset",
+            json!({"token": token, "new_password": NEW_PASSWORD}),
+        )
+    };
+
+    let t = srv.register("changed-since@example.com").await;
+    let token = reset_token(s(&t["user"], "id").to_owned()).await;
+    let res = srv
+        .client
+        .post(srv.url("/auth/password"))
+        .bearer_auth(s(&t, "access_token"))
+        .json(&json!({"current_password": PASSWORD, "new_password": "another long enough passphrase"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    problem(reset(token).await, 400, "invalid_email_token").await;
+
+    let b = srv.register("banned-since@example.com").await;
+    let uid = s(&b["user"], "id").to_owned();
+    let token = reset_token(uid.clone()).await;
+    for action in ["ban", "unban"] {
+        let res = srv
+            .client
+            .post(srv.url(&format!("/admin/users/{uid}/{action}")))
+            .header("x-api-key", ADMIN_KEY)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{action}");
+    }
+    problem(reset(token).await, 400, "invalid_email_token").await;
+    // A link issued after the unban works as before.
+    let token = reset_token(uid).await;
+    assert_eq!(reset(token).await.status(), StatusCode::NO_CONTENT);
+}
+
 /// SMTP down when the mail is queued, and the node killed before it could send: the mail waits
 /// in the outbox and goes out once both are back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

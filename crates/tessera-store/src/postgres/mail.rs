@@ -49,6 +49,18 @@ pub(super) async fn insert_token_mail(tx: &mut Tx, v: &TokenMail) -> StoreResult
     insert_event(tx, &v.event).await
 }
 
+/// Ends every live reset token of the user: a reset, a password change, a ban.
+pub(super) async fn end_reset_tokens(tx: &mut Tx, user: Uuid, now: i64) -> StoreResult<()> {
+    sqlx::query(S::USE_USER_EMAIL_TOKENS.pg)
+        .bind(now)
+        .bind(user.to_string())
+        .bind(email_kind::RESET)
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    Ok(())
+}
+
 async fn use_token(tx: &mut Tx, hash: &[u8], kind: &str, now: i64) -> StoreResult<Option<Uuid>> {
     let user: Option<String> = sqlx::query_scalar(S::USE_EMAIL_TOKEN.pg)
         .bind(now)
@@ -125,13 +137,7 @@ impl MailStore for PostgresStore {
         let Some(user) = use_token(&mut tx, hash, email_kind::RESET, now).await? else {
             return Ok(None);
         };
-        sqlx::query(S::USE_USER_EMAIL_TOKENS.pg)
-            .bind(now)
-            .bind(user.to_string())
-            .bind(email_kind::RESET)
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        end_reset_tokens(&mut tx, user, now).await?;
         sqlx::query(S::RESET_USER_PASSWORD.pg)
             .bind(password_hash)
             .bind(now)

@@ -2,6 +2,7 @@
 //! and revocation of sessions. The statements are `crate::sql`'s.
 use async_trait::async_trait;
 use sqlx::postgres::PgRow;
+use tessera_core::engine::app_sessions::claims_fit;
 use tessera_core::model::{
     BulkSelector, Event, OutboxMail, RevocationTarget, Revoked, Rotation, Session, SessionLimit,
     SessionSelector,
@@ -10,7 +11,7 @@ use tessera_core::store::*;
 use uuid::Uuid;
 
 use super::PostgresStore;
-use super::store::{bind_event, get, insert_event, insert_revocation};
+use super::store::{bind_event, get, insert_event, insert_revocation, lock_user_claims};
 use crate::codec::{claims_from_json, claims_to_json, uuid};
 use crate::map_err;
 use crate::sql::{self as S, bulk_params, cutoff};
@@ -48,7 +49,14 @@ impl SessionStore for PostgresStore {
         notice: Option<&OutboxMail>,
     ) -> StoreResult<Revoked> {
         let mut tx = self.begin().await?;
-        if limit.is_some() {
+        if !s.claims.is_empty() {
+            // The claims change of the user waits for this, or this for it (see
+            // `set_user_claims`); the lock also serves the session limit below.
+            let user = lock_user_claims(&mut tx, s.user_id).await?;
+            if user.is_some_and(|u| !claims_fit(&u, &s.claims)) {
+                return Err(StoreError::ClaimsTooLarge);
+            }
+        } else if limit.is_some() {
             // Logins of one user queue here until this transaction ends, so each one counts
             // the sessions the others opened.
             sqlx::query(S::LOCK_USER.pg)

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use sqlx::Postgres;
 use sqlx::Row as _;
 use sqlx::postgres::PgRow;
+use tessera_core::engine::app_sessions::claims_fit;
 use tessera_core::model::{
     Claims, Event, KeyRecord, KeyState, Revocation, RevocationTarget, Revoked, Role, TokenMail,
     User,
@@ -19,7 +20,7 @@ use crate::map_err;
 use crate::sql::{self as S, cutoff};
 
 use super::PostgresStore;
-use super::mail::insert_token_mail;
+use super::mail::{end_reset_tokens, insert_token_mail};
 
 pub(super) fn get<'r, T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>>(
     row: &'r PgRow,
@@ -69,6 +70,20 @@ pub(super) fn bind_event<'q>(
         .bind(&e.ip)
         .bind(&e.user_agent)
         .bind(e.detail.to_string())
+}
+
+/// Locks the user's row until the transaction ends; its claims (`None`: no such user).
+pub(super) async fn lock_user_claims(
+    tx: &mut sqlx::Transaction<'static, Postgres>,
+    id: Uuid,
+) -> StoreResult<Option<Claims>> {
+    let row = sqlx::query(S::LOCK_USER_CLAIMS.pg)
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(map_err)?;
+    row.map(|r| claims_from_json(&get::<String>(&r, "claims")?))
+        .transpose()
 }
 
 pub(super) async fn insert_event(
@@ -150,6 +165,10 @@ impl UserStore for PostgresStore {
             .map_err(map_err)?
             .rows_affected()
             == 1;
+        if let (true, Some(at)) = (done, changed_at) {
+            // A reset link mailed before the change must not undo it.
+            end_reset_tokens(&mut tx, id, at).await?;
+        }
         if let (true, Some(e)) = (done, event) {
             insert_event(&mut tx, e).await?;
         }
@@ -223,6 +242,10 @@ impl UserStore for PostgresStore {
             .map_err(map_err)?
             .rows_affected()
             == 1;
+        if done && banned {
+            // A banned user's reset link must not reopen the account.
+            end_reset_tokens(&mut tx, id, event.at).await?;
+        }
         if done {
             insert_event(&mut tx, event).await?;
         }
@@ -230,14 +253,32 @@ impl UserStore for PostgresStore {
         Ok(done)
     }
 
-    async fn set_user_claims(&self, id: Uuid, claims: &Claims) -> StoreResult<bool> {
+    async fn set_user_claims(&self, id: Uuid, claims: &Claims, now: i64) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        // Sessions being opened for the user wait for this lock, and this waits for them: each
+        // side sees the other's committed claims (PostgreSQL re-reads after a lock wait).
+        if lock_user_claims(&mut tx, id).await?.is_none() {
+            return Ok(false);
+        }
+        let sessions = sqlx::query(S::LIVE_SESSION_CLAIMS.pg)
+            .bind(id.to_string())
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        for row in &sessions {
+            if !claims_fit(claims, &claims_from_json(&get::<String>(row, "claims")?)?) {
+                return Err(StoreError::ClaimsTooLarge);
+            }
+        }
         let done = sqlx::query(S::SET_USER_CLAIMS.pg)
             .bind(claims_to_json(claims))
             .bind(id.to_string())
-            .execute(self.writes())
+            .execute(&mut *tx)
             .await
             .map_err(map_err)?
             .rows_affected();
+        tx.commit().await.map_err(map_err)?;
         Ok(done == 1)
     }
 }

@@ -10,7 +10,7 @@ use tessera_core::store::*;
 use uuid::Uuid;
 
 use super::SqliteStore;
-use super::store::{corrupt, insert_event, insert_revocation};
+use super::store::{corrupt, insert_event, insert_revocation, session_claims_fit};
 use crate::codec::{claims_from_json, claims_to_json, uuid};
 use crate::sql::{self as S, bulk_params, cutoff};
 
@@ -49,6 +49,9 @@ impl SessionStore for SqliteStore {
         let (s, event, limit, notice) = (s.clone(), event.clone(), limit.cloned(), notice.cloned());
         // One job on the single writer: concurrent logins of a user are already one at a time.
         self.write(move |t| {
+            if !session_claims_fit(&t, s.user_id, &s.claims)? {
+                return Ok(Err(StoreError::ClaimsTooLarge));
+            }
             t.prepare_cached(S::INSERT_SESSION.sqlite)?
                 .execute(params![
                     s.id.to_string(),
@@ -88,9 +91,9 @@ impl SessionStore for SqliteStore {
                 }
             };
             t.commit()?;
-            Ok(evicted)
+            Ok(Ok(evicted))
         })
-        .await
+        .await?
     }
 
     async fn seen_device(

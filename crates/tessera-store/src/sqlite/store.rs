@@ -3,9 +3,10 @@
 //! writes as one job each on the writer thread (see the module docs of `sqlite`).
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
+use tessera_core::engine::app_sessions::claims_fit;
 use tessera_core::model::{
     Claims, Event, KeyRecord, KeyState, Revocation, RevocationTarget, Revoked, Role, TokenMail,
-    User,
+    User, email_kind,
 };
 use tessera_core::store::*;
 use uuid::Uuid;
@@ -52,6 +53,27 @@ pub(super) fn event_from(row: &Row<'_>) -> rusqlite::Result<Event> {
         user_agent: row.get("user_agent")?,
         detail: serde_json::from_str(&row.get::<_, String>("detail")?)
             .map_err(|_| corrupt(StoreError::Corrupt("bad event detail".into())))?,
+    })
+}
+
+/// Whether `session` claims fit over the user's current ones (none: no such user, and the
+/// insert that follows fails on its foreign key).
+pub(super) fn session_claims_fit(
+    c: &Connection,
+    user: Uuid,
+    session: &Claims,
+) -> rusqlite::Result<bool> {
+    if session.is_empty() {
+        // The user's claims alone were checked when they were set.
+        return Ok(true);
+    }
+    let user: Option<String> = c
+        .prepare_cached(S::USER_CLAIMS.sqlite)?
+        .query_row([user.to_string()], |r| r.get(0))
+        .optional()?;
+    Ok(match user {
+        Some(u) => claims_fit(&claims_from_json(&u).map_err(corrupt)?, session),
+        None => true,
     })
 }
 
@@ -158,6 +180,11 @@ impl UserStore for SqliteStore {
                 .prepare_cached(S::SET_PASSWORD_HASH.sqlite)?
                 .execute(params![hash, changed_at, id.to_string()])?
                 == 1;
+            if let (true, Some(at)) = (done, changed_at) {
+                // A reset link mailed before the change must not undo it.
+                t.prepare_cached(S::USE_USER_EMAIL_TOKENS.sqlite)?
+                    .execute(params![at, id.to_string(), email_kind::RESET])?;
+            }
             if let (true, Some(e)) = (done, &event) {
                 insert_event(&t, e)?;
             }
@@ -218,10 +245,15 @@ impl UserStore for SqliteStore {
     async fn set_banned(&self, id: Uuid, banned: bool, event: &Event) -> StoreResult<bool> {
         let event = event.clone();
         self.write(move |t| {
-            let done = t.execute(
-                "UPDATE users SET banned = ?1 WHERE id = ?2",
-                params![banned, id.to_string()],
-            )? == 1;
+            let done = t
+                .prepare_cached(S::SET_BANNED.sqlite)?
+                .execute(params![banned, id.to_string()])?
+                == 1;
+            if done && banned {
+                // A banned user's reset link must not reopen the account.
+                t.prepare_cached(S::USE_USER_EMAIL_TOKENS.sqlite)?
+                    .execute(params![event.at, id.to_string(), email_kind::RESET])?;
+            }
             if done {
                 insert_event(&t, &event)?;
             }
@@ -231,16 +263,25 @@ impl UserStore for SqliteStore {
         .await
     }
 
-    async fn set_user_claims(&self, id: Uuid, claims: &Claims) -> StoreResult<bool> {
-        let claims = claims_to_json(claims);
+    async fn set_user_claims(&self, id: Uuid, claims: &Claims, now: i64) -> StoreResult<bool> {
+        let claims = claims.clone();
         self.write(move |t| {
+            let sessions: Vec<String> = t
+                .prepare_cached(S::LIVE_SESSION_CLAIMS.sqlite)?
+                .query_map(params![id.to_string(), now], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for s in sessions {
+                if !claims_fit(&claims, &claims_from_json(&s).map_err(corrupt)?) {
+                    return Ok(Err(StoreError::ClaimsTooLarge));
+                }
+            }
             let done = t
                 .prepare_cached(S::SET_USER_CLAIMS.sqlite)?
-                .execute(params![claims, id.to_string()])?;
+                .execute(params![claims_to_json(&claims), id.to_string()])?;
             t.commit()?;
-            Ok(done == 1)
+            Ok(Ok(done == 1))
         })
-        .await
+        .await?
     }
 }
 
