@@ -3,8 +3,10 @@
 //! head must arrive within `header_timeout` of its first byte; a whole request and the head of
 //! its answer within `request_timeout` (else 408); a keep-alive connection with nothing in
 //! flight is closed after `idle_timeout`; a new connection owes its first head within
-//! `header_timeout` of opening. Slow or half-open clients cost a connection for a
-//! bounded time, and cannot starve the others.
+//! `header_timeout` of opening; and a write of an answer (a stream's included) that makes no
+//! progress for `request_timeout` ends the connection, so a client that never reads cannot keep
+//! it. Slow or half-open clients cost a connection for a bounded time, and cannot starve the
+//! others.
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
@@ -87,7 +89,10 @@ struct Activity {
     head_started: AtomicU64,
     /// A request is being handled (its head has arrived, its answer's head is not out yet).
     in_request: AtomicBool,
-    /// Wakes the watchdog when a head begins or a request starts or ends.
+    /// When a write of ours began to wait for the client to read (ms + 1; 0: no write waits).
+    /// Cleared by the next write that moves bytes.
+    write_stalled: AtomicU64,
+    /// Wakes the watchdog when a head begins, a request starts or ends, or a write stalls.
     changed: tokio::sync::Notify,
 }
 
@@ -133,9 +138,18 @@ async fn connection(
         .serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     let mut shutting_down = false;
+    let request_ms = limits.request_timeout.as_millis() as u64;
     loop {
-        // The deadline as things stand now; recomputed after every wake-up.
+        // The deadlines as things stand now; recomputed after every wake-up.
         let now_ms = opened.elapsed().as_millis() as u64;
+        let stalled = activity.write_stalled.load(Ordering::Relaxed);
+        let write_deadline = (stalled > 0).then(|| stalled - 1 + request_ms);
+        if write_deadline.is_some_and(|d| now_ms >= d) {
+            // The client stopped reading: no deadline of hyper's would ever end this, not even a
+            // graceful shutdown (it finishes the answer it is writing).
+            tracing::debug!(%peer, "answer not read in time; closing");
+            return;
+        }
         let head_started = activity.head_started.load(Ordering::Relaxed);
         let deadline = if head_started > 0 {
             // A head in progress: it has header_timeout from its first byte.
@@ -158,8 +172,12 @@ async fn connection(
             conn.as_mut().graceful_shutdown();
             continue;
         }
-        let wake = deadline.map_or(limits.request_timeout, |d| {
-            Duration::from_millis(d - now_ms)
+        let next = match (deadline, write_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let wake = next.map_or(limits.request_timeout, |d| {
+            Duration::from_millis(d.saturating_sub(now_ms))
         });
         tokio::select! {
             _ = conn.as_mut() => return,
@@ -185,6 +203,27 @@ impl Tracked {
         let now = self.opened.elapsed().as_millis() as u64;
         self.activity.last.store(now, Ordering::Relaxed);
         now
+    }
+
+    /// Notes how a write went: bytes moved, or the first wait for the client to read.
+    fn wrote(&self, result: &Poll<io::Result<usize>>) {
+        match result {
+            Poll::Ready(Ok(n)) if *n > 0 => {
+                self.touch();
+                self.activity.write_stalled.store(0, Ordering::Relaxed);
+            }
+            Poll::Pending => {
+                let now = self.opened.elapsed().as_millis() as u64;
+                let a = &self.activity;
+                if a.write_stalled
+                    .compare_exchange(0, now + 1, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    a.changed.notify_one();
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -220,9 +259,7 @@ impl AsyncWrite for Tracked {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let result = Pin::new(&mut self.inner).poll_write(cx, data);
-        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
-            self.touch();
-        }
+        self.wrote(&result);
         result
     }
 
@@ -232,9 +269,7 @@ impl AsyncWrite for Tracked {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if matches!(result, Poll::Ready(Ok(n)) if n > 0) {
-            self.touch();
-        }
+        self.wrote(&result);
         result
     }
 

@@ -113,3 +113,49 @@ async fn slow_clients_over_the_cap_wait_their_turn_instead_of_starving_the_serve
         assert!(closed);
     }
 }
+
+/// A connection that asks for many answers and never reads one, with a tiny receive buffer:
+/// the server's writes stall at once.
+async fn never_reading(addr: std::net::SocketAddr, path: &str) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(1024).unwrap();
+    let mut s = socket.connect(addr).await.unwrap();
+    let one = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+    s.write_all(one.repeat(200).as_bytes()).await.unwrap();
+    s
+}
+
+#[tokio::test]
+async fn a_client_that_never_reads_loses_its_connection_after_the_request_timeout() {
+    // Every slot taken by clients that never read: before the fix they held them for good
+    // (hyper finishes the answer it is writing, even in a graceful shutdown), and /healthz
+    // waited forever. The idle timeout is long, so only the stalled-write bound can free them.
+    let srv = start(
+        "[http]\nmax_connections = 3\nrequest_timeout = \"1s\"\nidle_timeout = \"1h\"\nheader_timeout = \"1h\"",
+    )
+    .await;
+    let mut hogs = Vec::new();
+    for _ in 0..3 {
+        hogs.push(never_reading(srv.addr, "/tessera.js").await);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let client = srv.client.clone();
+    let url = srv.url("/healthz");
+    let started = Instant::now();
+    let legit = tokio::spawn(async move { client.get(url).send().await.map(|r| r.status()) });
+    let status = tokio::time::timeout(Duration::from_secs(15), legit)
+        .await
+        .expect("a client that never reads kept its connection past the request timeout")
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, 200);
+    eprintln!("/healthz answered after {:?}", started.elapsed());
+    for mut s in hogs {
+        // What the kernel buffered, then the end: the server has let go.
+        let (_, closed) = read_until_closed(&mut s, Duration::from_secs(5)).await;
+        assert!(
+            closed,
+            "the connection of a client that never reads is still open"
+        );
+    }
+}
