@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Settings, parse_duration_ms};
 use crate::metrics::HttpMetrics;
-use crate::state::AppState;
+use crate::state::{AppState, StreamCounts};
 use crate::{files, routes};
 
 /// How often a node reads the revocation feed even if no broadcast arrives: the bound on how
@@ -71,11 +71,12 @@ pub async fn build(settings: Settings) -> Result<Arc<AppState>, String> {
         .collect();
     Ok(Arc::new(AppState {
         engine,
-        settings,
         admin_key_hashes,
         resource_key_hashes,
         http_metrics: HttpMetrics::new(routes::endpoints().iter().map(|e| e.path)),
         closing: tokio::sync::watch::channel(false).0,
+        streams: StreamCounts::new(settings.http.max_streams_per_key),
+        settings,
     }))
 }
 

@@ -173,6 +173,11 @@ impl FromRequestParts<Arc<AppState>> for Bearer {
 /// the comparison constant-time whatever the length, and every key of every list is compared,
 /// so timing does not reveal which one matched, or whether any did.
 fn api_key_matches(parts: &Parts, lists: &[&[[u8; 32]]]) -> bool {
+    matching_api_key(parts, lists).is_some()
+}
+
+/// [`api_key_matches`], giving the SHA-256 of the key that matched.
+fn matching_api_key(parts: &Parts, lists: &[&[[u8; 32]]]) -> Option<[u8; 32]> {
     let presented = parts
         .headers
         .get("x-api-key")
@@ -183,7 +188,7 @@ fn api_key_matches(parts: &Parts, lists: &[&[[u8; 32]]]) -> bool {
     for key in lists.iter().flat_map(|l| l.iter()) {
         ok |= key.ct_eq(&digest);
     }
-    !presented.is_empty() && bool::from(ok)
+    (!presented.is_empty() && bool::from(ok)).then_some(digest)
 }
 
 /// A valid admin API key in `X-Api-Key`: the `K` of API.md §5.
@@ -204,7 +209,10 @@ impl FromRequestParts<Arc<AppState>> for AdminKey {
 
 /// An admin key or a resource-server key in `X-Api-Key`: the `R` of API.md §5 (introspection
 /// and the revocation feed).
-pub struct ReaderKey;
+pub struct ReaderKey(
+    /// The SHA-256 of the key: which key it is, for per-key bounds, without the key itself.
+    pub [u8; 32],
+);
 
 impl FromRequestParts<Arc<AppState>> for ReaderKey {
     type Rejection = ApiError;
@@ -214,8 +222,8 @@ impl FromRequestParts<Arc<AppState>> for ReaderKey {
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
         let lists = [&state.admin_key_hashes[..], &state.resource_key_hashes[..]];
-        api_key_matches(parts, &lists)
-            .then_some(ReaderKey)
+        matching_api_key(parts, &lists)
+            .map(ReaderKey)
             .ok_or_else(ApiError::unauthorized)
     }
 }

@@ -44,11 +44,19 @@ struct OutboxRow {
 #[derive(Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
+    /// Reads of the revocation records, for tests of who reads the store how often.
+    revocation_reads: std::sync::atomic::AtomicU64,
 }
 
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// How many times the revocation records have been read ([`RevocationStore::revocations`]).
+    pub fn revocation_reads(&self) -> u64 {
+        self.revocation_reads
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -469,6 +477,8 @@ impl RevocationStore for MemoryStore {
         min_at: i64,
         limit: i64,
     ) -> StoreResult<Vec<Revocation>> {
+        self.revocation_reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(self
             .lock()
             .revocations

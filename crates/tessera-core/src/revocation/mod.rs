@@ -7,7 +7,7 @@
 //! embedding app) adds the transports its store offers and calls [`RevocationHub::start`].
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
@@ -18,9 +18,11 @@ use crate::clock::Clock;
 use crate::model::Revocation;
 use crate::store::{Store, StoreError};
 
+mod feed;
 mod set;
 mod transport;
 
+pub use feed::{FEED_PAGE, FeedError, FeedPage, Follower};
 pub use set::RevocationSet;
 pub use transport::{Inbox, RevocationTransport};
 
@@ -30,22 +32,10 @@ const SYNC_BATCH: i64 = 1000;
 const SYNC_LOOKBACK: usize = 20;
 /// Records older than `access_ttl` plus this can no longer refuse an unexpired token.
 const RETENTION_MARGIN_MS: i64 = 60_000;
-/// At most this many records in one page of the feed for resource servers.
-pub const FEED_PAGE: i64 = 1000;
 
 /// See the module docs. Clones share one hub.
 #[derive(Clone)]
 pub struct RevocationHub(Arc<Shared>);
-
-/// One page of the feed for resource servers (API.md §6): the records after a cursor that can
-/// still refuse an unexpired token, and the cursor to ask from next.
-#[derive(Clone, Debug)]
-pub struct FeedPage {
-    pub cursor: i64,
-    pub records: Vec<Revocation>,
-    /// The page is full: ask again from `cursor` for the rest.
-    pub more: bool,
-}
 
 pub(crate) struct Shared {
     set: RevocationSet,
@@ -63,6 +53,8 @@ pub(crate) struct Shared {
     settled: Notify,
     /// Bumped whenever records may have been added (for followers of the feed).
     changes: watch::Sender<u64>,
+    /// The feed's reader for its followers, started by the first one.
+    tail: OnceLock<feed::Tail>,
 }
 
 impl Shared {
@@ -84,6 +76,7 @@ impl RevocationHub {
             broadcasting: AtomicUsize::new(0),
             settled: Notify::new(),
             changes: watch::channel(0).0,
+            tail: OnceLock::new(),
         }))
     }
 
@@ -178,30 +171,6 @@ impl RevocationHub {
             }
         };
         let _ = tokio::time::timeout(limit, wait).await;
-    }
-
-    /// The feed for resource servers: the records after `after` (0: from the start) that can
-    /// still refuse an unexpired token, at most [`FEED_PAGE`], and the cursor to ask from next.
-    /// Records become visible in sequence order (see the store), so no cursor skips one.
-    pub async fn page(&self, after: i64) -> Result<FeedPage, StoreError> {
-        let s = &self.0;
-        // Read first: every record up to `head` has committed, so a page that is not full holds
-        // every one of them still in force, and `head` is a safe cursor even if none is.
-        let head = s.store.revocation_head().await?;
-        let min_at = s.clock.now_ms() - s.access_ttl_ms - RETENTION_MARGIN_MS;
-        let records = s.store.revocations(after, min_at, FEED_PAGE).await?;
-        let more = records.len() as i64 == FEED_PAGE;
-        let last = records.last().map_or(after, |r| r.seq);
-        let cursor = if more {
-            last
-        } else {
-            last.max(head).max(after)
-        };
-        Ok(FeedPage {
-            cursor,
-            records,
-            more,
-        })
     }
 
     /// The feed's newest cursor: a cursor beyond it belongs to another feed (a new database).

@@ -119,6 +119,7 @@ pub struct Http {
     pub request_timeout: String,
     pub idle_timeout: String,
     pub max_connections: i64,
+    pub max_streams_per_key: i64,
 }
 
 impl Default for Http {
@@ -128,6 +129,7 @@ impl Default for Http {
             request_timeout: "30s".into(),
             idle_timeout: "75s".into(),
             max_connections: 10_000,
+            max_streams_per_key: 1000,
         }
     }
 }

@@ -50,6 +50,8 @@ pub struct HttpSettings {
     pub idle_timeout: std::time::Duration,
     /// Connections over this wait in the kernel's accept queue.
     pub max_connections: usize,
+    /// Open revocation streams per key; more are refused with 429 (0: no bound).
+    pub max_streams_per_key: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -249,11 +251,18 @@ impl Config {
             if !(1..=1_000_000).contains(&h.max_connections) {
                 return Err(err("http.max_connections", "must be between 1 and 1000000"));
             }
+            if !(0..=1_000_000).contains(&h.max_streams_per_key) {
+                return Err(err(
+                    "http.max_streams_per_key",
+                    "must be between 0 (no bound) and 1000000",
+                ));
+            }
             HttpSettings {
                 header_timeout: positive("http.header_timeout", &h.header_timeout)?,
                 request_timeout: positive("http.request_timeout", &h.request_timeout)?,
                 idle_timeout: positive("http.idle_timeout", &h.idle_timeout)?,
                 max_connections: h.max_connections as usize,
+                max_streams_per_key: h.max_streams_per_key as usize,
             }
         };
         if let Some(bad) = self

@@ -55,6 +55,8 @@ fn defaults_match_the_contract() {
     assert_eq!(s.cookies.same_site, SameSite::Strict);
     assert_eq!(s.max_body_bytes, 65_536);
     assert_eq!(s.rate_limit.login_per_ip_per_minute, 30);
+    assert_eq!(s.http.max_connections, 10_000);
+    assert_eq!(s.http.max_streams_per_key, 1000);
 }
 
 #[test]
@@ -200,6 +202,11 @@ fn unknown_keys_and_bad_values_name_the_key() {
         "public_registration",
     );
     fails_naming("max_body_bytes = \"big\"\n", &[], "max_body_bytes");
+    fails_naming(
+        "[http]\nmax_streams_per_key = -1\n",
+        &[],
+        "http.max_streams_per_key",
+    );
     fails_naming("audience = [1]\n", &[], "audience");
     fails_naming("listen = \"nowhere\"\n", &[], "listen");
     fails_naming("database_url = \"mysql://x\"\n", &[], "database_url");

@@ -1,8 +1,8 @@
 //! The revocation feed for resource servers (API.md §6): a page of what is in force (or of what
 //! changed after a cursor), and the same as Server-Sent Events that follow new revocations as
-//! this node learns of them. Records are read from the store, which every node shares, so any
-//! node serves any cursor.
-use std::collections::VecDeque;
+//! this node learns of them (the revocation component's followers: no store read per stream
+//! unless it must catch up). Records are read from the store, which every node shares, so any
+//! node serves any cursor. Streams are counted per key (`http.max_streams_per_key`).
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,18 +15,16 @@ use futures_util::Stream;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use tessera_core::Error;
-use tessera_core::revocation::RevocationHub;
+use tessera_core::revocation::{FeedError, Follower, RevocationHub};
+use tokio::sync::watch;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{QueryParams, ReaderKey};
-use crate::state::AppState;
+use crate::state::{AppState, StreamSlot};
 use crate::views::{RevocationEntry, RevocationPage};
 
 /// A comment line at least this often keeps idle proxies from closing the stream.
 const HEARTBEAT: Duration = Duration::from_secs(15);
-/// A follower re-reads the store this often even without news (after a failed read, say); news
-/// itself arrives through the hub's change signal, at once.
-const RETRY: Duration = Duration::from_secs(5);
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -43,6 +41,16 @@ fn cursor(raw: &str) -> Result<i64, ApiError> {
         .ok_or_else(|| ApiError::bad_request("after: not a cursor of this feed"))
 }
 
+impl From<FeedError> for ApiError {
+    fn from(e: FeedError) -> Self {
+        match e {
+            FeedError::UnknownCursor => ApiError::not_found()
+                .detail("after: a cursor this feed never issued; take a snapshot without it"),
+            FeedError::Store(e) => Error::from(e).into(),
+        }
+    }
+}
+
 pub async fn revocations(
     State(st): State<Arc<AppState>>,
     _: ReaderKey,
@@ -50,12 +58,7 @@ pub async fn revocations(
 ) -> ApiResult<Json<RevocationPage>> {
     let hub = st.engine.revocations();
     let after = q.after.as_deref().map(cursor).transpose()?.unwrap_or(0);
-    if after > hub.head().await.map_err(Error::from)? {
-        // A cursor this feed never issued (another database?): nothing is at that position.
-        return Err(ApiError::not_found()
-            .detail("after: a cursor this feed never issued; take a snapshot without it"));
-    }
-    let page = hub.page(after).await.map_err(Error::from)?;
+    let page = hub.page_after(after).await?;
     Ok(Json(RevocationPage {
         cursor: page.cursor.to_string(),
         revocations: page
@@ -67,52 +70,41 @@ pub async fn revocations(
     }))
 }
 
-/// What a follower of the stream has to do next.
-struct Follower {
-    hub: RevocationHub,
-    cursor: i64,
-    pending: VecDeque<Event>,
-    changes: tokio::sync::watch::Receiver<u64>,
-    closing: tokio::sync::watch::Receiver<bool>,
-    done: bool,
+/// One stream's events: a `reset` for a cursor the feed does not know, else every record from
+/// the revocation component's follower, until the server shuts down. Holds the key's stream
+/// slot until the connection drops it.
+enum Events {
+    Reset,
+    Follow {
+        follower: Follower,
+        hub: RevocationHub,
+        closing: watch::Receiver<bool>,
+        _slot: StreamSlot,
+    },
+    Done,
 }
 
-impl Follower {
-    /// The next event: a queued one, else the next page after the cursor, else whatever comes
-    /// next. `None` when the server shuts down (or after a `reset`).
-    async fn next(&mut self) -> Option<Event> {
-        loop {
-            if let Some(e) = self.pending.pop_front() {
-                return Some(e);
-            }
-            if self.done {
-                return None;
-            }
-            // Mark what we have seen before reading, so a change during the read is not lost.
-            self.changes.borrow_and_update();
-            match self.hub.page(self.cursor).await {
-                Ok(page) => {
-                    for r in &page.records {
-                        let entry = RevocationEntry::new(r, self.hub.until_ms(r));
-                        let event = Event::default()
-                            .id(r.seq.to_string())
-                            .event("revocation")
-                            .json_data(entry)
-                            .expect("an entry serializes");
-                        self.pending.push_back(event);
-                    }
-                    self.cursor = page.cursor;
-                    if page.more || !self.pending.is_empty() {
-                        continue;
-                    }
-                }
-                // The store is down: try again on the next change, or in a while.
-                Err(e) => tracing::warn!(error = %e, "revocation feed read failed; will retry"),
-            }
-            tokio::select! {
-                _ = self.changes.changed() => {}
-                _ = tokio::time::sleep(RETRY) => {}
-                _ = self.closing.wait_for(|c| *c) => return None,
+impl Events {
+    async fn next(mut self) -> Option<(Result<Event, Infallible>, Events)> {
+        match self {
+            Events::Done => None,
+            Events::Reset => Some((Ok(Event::default().event("reset").data("{}")), Events::Done)),
+            Events::Follow {
+                ref mut follower,
+                ref hub,
+                ref mut closing,
+                ..
+            } => {
+                let r = tokio::select! {
+                    r = follower.next() => r,
+                    _ = closing.wait_for(|c| *c) => return None,
+                };
+                let event = Event::default()
+                    .id(r.seq.to_string())
+                    .event("revocation")
+                    .json_data(RevocationEntry::new(&r, hub.until_ms(&r)))
+                    .expect("an entry serializes");
+                Some((Ok(event), self))
             }
         }
     }
@@ -120,10 +112,16 @@ impl Follower {
 
 pub async fn stream(
     State(st): State<Arc<AppState>>,
-    _: ReaderKey,
+    ReaderKey(key): ReaderKey,
     headers: HeaderMap,
     QueryParams(q): QueryParams<FeedQuery>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let slot = st.streams.open(key).ok_or_else(|| {
+        ApiError::from(Error::RateLimited {
+            retry_after_secs: 5,
+        })
+        .detail("too many revocation streams are open with this key (http.max_streams_per_key)")
+    })?;
     let hub = st.engine.revocations().clone();
     let resume = headers
         .get("last-event-id")
@@ -131,23 +129,17 @@ pub async fn stream(
         .map(str::to_owned)
         .or(q.after);
     let after = resume.as_deref().map(cursor).transpose()?.unwrap_or(0);
-    let mut follower = Follower {
-        cursor: after,
-        pending: VecDeque::new(),
-        changes: hub.changes(),
-        closing: st.closing.subscribe(),
-        done: false,
-        hub,
-    };
-    if after > follower.hub.head().await.map_err(Error::from)? {
+    let events = match hub.follow(after).await {
+        Ok(follower) => Events::Follow {
+            follower,
+            hub,
+            closing: st.closing.subscribe(),
+            _slot: slot,
+        },
         // Not a cursor of this feed: the client must start over from a snapshot.
-        follower
-            .pending
-            .push_back(Event::default().event("reset").data("{}"));
-        follower.done = true;
-    }
-    let events = futures_util::stream::unfold(follower, |mut f| async move {
-        f.next().await.map(|e| (Ok(e), f))
-    });
+        Err(FeedError::UnknownCursor) => Events::Reset,
+        Err(e) => return Err(e.into()),
+    };
+    let events = futures_util::stream::unfold(events, Events::next);
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(HEARTBEAT)))
 }

@@ -192,3 +192,54 @@ async fn a_cursor_from_another_feed_gets_a_reset() {
     }
     assert!(body.contains("event: reset"), "{body}");
 }
+
+#[tokio::test]
+async fn streams_are_bounded_per_key_and_a_closed_one_gives_its_place_back() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let extra = format!(
+        "resource_server_keys = [\"{RESOURCE_KEY}\"]\n[http]\nmax_connections = 4\nmax_streams_per_key = 2"
+    );
+    let srv = start_tuned(dir, &extra, |_| {}).await;
+    let first = open_stream(&srv, None).await;
+    let _second = open_stream(&srv, None).await;
+    let third = srv
+        .client
+        .get(srv.url("/auth/revocations/stream"))
+        .header("x-api-key", RESOURCE_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(third.headers()["retry-after"], "5");
+    problem(third, 429, "rate_limited").await;
+    // Another key has its own count, and the server still answers everyone else.
+    let other = srv
+        .client
+        .get(srv.url("/auth/revocations/stream"))
+        .header("x-api-key", ADMIN_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 200);
+    let health = srv.client.get(srv.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    // A stream whose client went away frees its place.
+    drop(first);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let res = srv
+            .client
+            .get(srv.url("/auth/revocations/stream"))
+            .header("x-api-key", RESOURCE_KEY)
+            .send()
+            .await
+            .unwrap();
+        if res.status() == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the closed stream's place was never given back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
