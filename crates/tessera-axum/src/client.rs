@@ -82,6 +82,9 @@ pub(crate) struct Health {
     ready_now: AtomicBool,
     /// A stream is open and has answered.
     pub connected: AtomicBool,
+    /// The next entry of the feed is one this version cannot apply: until one it can apply
+    /// follows it, what Tessera revoked is not known here, so the feed counts as stale at once.
+    pub blocked: AtomicBool,
     /// When Tessera's feed was last heard from, in ms since `epoch`.
     last_contact_ms: AtomicU64,
     pub stale_logged: AtomicBool,
@@ -109,9 +112,13 @@ pub struct Status {
     pub feed_connected: bool,
     /// Milliseconds since Tessera's feed was last heard from (`None` before the first time).
     pub feed_silent_ms: Option<u64>,
-    /// The feed has been unreachable for longer than [`Builder::stale_after`]: tokens are
-    /// refused (or, with [`OnStale::Accept`], accepted and counted in `stale_accepted`).
+    /// The feed has been unreachable for longer than [`Builder::stale_after`], or stopped at an
+    /// entry this version cannot apply (`feed_blocked`): tokens are refused (or, with
+    /// [`OnStale::Accept`], accepted and counted in `stale_accepted`).
     pub stale: bool,
+    /// The feed's next entry is one this version cannot apply (Tessera is newer): it is never
+    /// skipped, and the feed counts as stale until an entry this version can apply follows it.
+    pub feed_blocked: bool,
     /// The last feed cursor applied.
     pub cursor: Option<String>,
     /// Revocation entries held.
@@ -230,6 +237,7 @@ impl Tessera {
             feed_connected: h.connected.load(Ordering::Relaxed),
             feed_silent_ms: h.silent_ms(),
             stale: i.is_stale(),
+            feed_blocked: h.blocked.load(Ordering::Relaxed),
             cursor: h.cursor.lock().expect("cursor lock").clone(),
             revocations: i.revoked.read().expect("revocations lock").len(),
             accepted: load(&i.stats.accepted),
@@ -298,6 +306,7 @@ impl Inner {
                 ready: watch::Sender::new(false),
                 ready_now: AtomicBool::new(false),
                 connected: AtomicBool::new(false),
+                blocked: AtomicBool::new(false),
                 last_contact_ms: AtomicU64::new(0),
                 stale_logged: AtomicBool::new(false),
                 cursor: Mutex::new(None),
@@ -357,8 +366,12 @@ impl Inner {
         Ok(auth)
     }
 
-    /// The feed has not been heard from for longer than the bound, and no stream is open.
+    /// The feed stopped at an entry this version cannot apply, or it has not been heard from
+    /// for longer than the bound and no stream is open.
     pub fn is_stale(&self) -> bool {
+        if self.health.blocked.load(Ordering::Relaxed) {
+            return true;
+        }
         !self.health.connected.load(Ordering::Relaxed)
             && self
                 .health

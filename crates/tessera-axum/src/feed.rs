@@ -15,6 +15,8 @@ use crate::sse::SseParser;
 
 /// A page request that takes longer than this has failed.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+/// A page is at most 1000 entries of a few hundred bytes; anything this large is not Tessera's.
+const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
 /// Entries past their `until_ms` are dropped at most this often.
 const PRUNE_EVERY: Duration = Duration::from_secs(10);
 
@@ -123,9 +125,10 @@ async fn get_page(inner: &Inner, after: Option<&str>) -> Result<Page, Break> {
         }
         s => return Err(Break::Failed(format!("feed: status {s}"))),
     }
-    res.json::<Page>()
+    let body = crate::body::read_limited(res, MAX_PAGE_BYTES, "feed page")
         .await
-        .map_err(|e| Break::Failed(format!("feed: unreadable page: {}", e.without_url())))
+        .map_err(Break::Failed)?;
+    serde_json::from_slice::<Page>(&body).map_err(|_| Break::Failed("feed: unreadable page".into()))
 }
 
 /// Replaces the set with what is in force now.
@@ -139,7 +142,10 @@ async fn snapshot(inner: &Inner) -> Result<(), String> {
             Err(Break::Failed(e)) => return Err(e),
         };
         for e in &page.revocations {
-            fresh.apply(e).map_err(|_| unreadable(e))?;
+            if fresh.apply(e).is_err() {
+                inner.health.blocked.store(true, Ordering::Relaxed);
+                return Err(unreadable(e));
+            }
         }
         after = Some(page.cursor);
         if !page.more {
@@ -148,6 +154,7 @@ async fn snapshot(inner: &Inner) -> Result<(), String> {
     }
     fresh.prune(unix_ms());
     *inner.revoked.write().expect("revocations lock") = fresh;
+    inner.health.blocked.store(false, Ordering::Relaxed);
     inner.health.set_cursor(after);
     heard(inner);
     Ok(())
@@ -176,14 +183,16 @@ async fn poll(inner: &Inner) -> Result<(), Break> {
     }
 }
 
-/// Applies one entry and moves the cursor past it.
+/// Applies one entry and moves the cursor past it. An entry this version cannot apply is
+/// never skipped: the cursor stays before it, and the feed counts as stale until an entry that
+/// can be applied comes next.
 fn apply(inner: &Inner, e: &Entry, id: Option<String>) -> Result<(), String> {
+    let applied = inner.revoked.write().expect("revocations lock").apply(e);
     inner
-        .revoked
-        .write()
-        .expect("revocations lock")
-        .apply(e)
-        .map_err(|_| unreadable(e))?;
+        .health
+        .blocked
+        .store(applied.is_err(), Ordering::Relaxed);
+    applied.map_err(|_| unreadable(e))?;
     inner
         .health
         .set_cursor(Some(id.unwrap_or_else(|| e.id.clone())));
@@ -213,9 +222,9 @@ async fn stream(inner: &Inner, backoff: &mut Duration, last_prune: &mut Instant)
         }
         s => return Break::Failed(format!("stream: status {s}")),
     }
+    // Answering is not enough to count as heard from, or to reset the backoff: a stream whose
+    // first entry cannot be applied would otherwise reconnect at once, forever, never stale.
     inner.health.connected.store(true, Ordering::Relaxed);
-    heard(inner);
-    *backoff = Duration::from_millis(100);
     let mut parser = SseParser::default();
     loop {
         let chunk = match tokio::time::timeout(inner.cfg.stream_idle_timeout, res.chunk()).await {
@@ -245,6 +254,7 @@ async fn stream(inner: &Inner, backoff: &mut Duration, last_prune: &mut Instant)
         // Only a chunk that was applied in full counts as hearing from Tessera: an entry we
         // cannot apply must end in the stale policy, not in silence.
         heard(inner);
+        *backoff = Duration::from_millis(100);
         if last_prune.elapsed() >= PRUNE_EVERY {
             inner
                 .revoked

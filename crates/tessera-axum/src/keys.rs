@@ -67,13 +67,7 @@ pub(crate) async fn load(inner: &Inner) -> Result<(), String> {
     if !res.status().is_success() {
         return Err(format!("JWKS fetch: status {}", res.status()));
     }
-    let body = res
-        .bytes()
-        .await
-        .map_err(|e| format!("JWKS fetch: {}", e.without_url()))?;
-    if body.len() > MAX_JWKS_BYTES {
-        return Err("JWKS fetch: the document is too big to be Tessera's".into());
-    }
+    let body = crate::body::read_limited(res, MAX_JWKS_BYTES, "JWKS fetch").await?;
     let keys = &inner.keys;
     let algorithm = match keys.algorithm.get() {
         Some(a) => *a,

@@ -42,6 +42,7 @@
 #![warn(missing_docs)]
 
 mod auth;
+mod body;
 mod builder;
 mod client;
 mod error;

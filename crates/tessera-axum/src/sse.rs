@@ -17,11 +17,13 @@ pub(crate) struct SseParser {
     has_data: bool,
 }
 
-/// A line longer than this is garbage, not a feed entry: the connection is dropped.
+/// A line, or an event's data over all its lines, longer than this is garbage, not a feed
+/// entry: the connection is dropped.
 const MAX_LINE: usize = 64 * 1024;
 
 impl SseParser {
-    /// Feeds a chunk; returns the events it completed, or `Err` on a line too long to be ours.
+    /// Feeds a chunk; returns the events it completed, or `Err` on a line or an event too long
+    /// to be ours.
     pub fn push(&mut self, chunk: &[u8]) -> Result<Vec<SseEvent>, ()> {
         let mut out = Vec::new();
         for &b in chunk {
@@ -30,7 +32,7 @@ impl SseParser {
                 if line.last() == Some(&b'\r') {
                     line.pop();
                 }
-                if let Some(e) = self.line_done(&line) {
+                if let Some(e) = self.line_done(&line)? {
                     out.push(e);
                 }
             } else {
@@ -43,14 +45,14 @@ impl SseParser {
         Ok(out)
     }
 
-    fn line_done(&mut self, line: &[u8]) -> Option<SseEvent> {
+    fn line_done(&mut self, line: &[u8]) -> Result<Option<SseEvent>, ()> {
         if line.is_empty() {
             let event = std::mem::take(&mut self.current);
             let had = std::mem::replace(&mut self.has_data, false);
-            return (had || !event.event.is_empty()).then_some(event);
+            return Ok((had || !event.event.is_empty()).then_some(event));
         }
         if line[0] == b':' {
-            return None;
+            return Ok(None);
         }
         let text = String::from_utf8_lossy(line);
         let (field, value) = match text.split_once(':') {
@@ -60,6 +62,9 @@ impl SseParser {
         match field {
             "event" => self.current.event = value.to_owned(),
             "data" => {
+                if self.current.data.len() + value.len() >= MAX_LINE {
+                    return Err(());
+                }
                 if self.has_data {
                     self.current.data.push('\n');
                 }
@@ -69,7 +74,7 @@ impl SseParser {
             "id" => self.current.id = Some(value.to_owned()),
             _ => {}
         }
-        None
+        Ok(None)
     }
 }
 
@@ -105,5 +110,19 @@ mod tests {
     fn an_endless_line_is_refused() {
         let mut p = SseParser::default();
         assert!(p.push(&vec![b'a'; MAX_LINE + 1]).is_err());
+    }
+
+    #[test]
+    fn an_endless_event_of_short_data_lines_is_refused() {
+        let mut p = SseParser::default();
+        let line = format!("data: {}\n", "a".repeat(1000));
+        let mut refused = false;
+        for _ in 0..100 {
+            if p.push(line.as_bytes()).is_err() {
+                refused = true;
+                break;
+            }
+        }
+        assert!(refused, "100 KB of data lines were kept");
     }
 }

@@ -4,6 +4,7 @@
 //! `tessera_process` (one real binary, restartable) are the helpers, with one set of
 //! credentials in `common`.
 mod common;
+mod fake_tessera;
 mod smtp;
 mod support;
 mod tessera_process;
@@ -36,6 +37,7 @@ mod openapi;
 mod page;
 mod rate_limits;
 mod resource_server;
+mod resource_server_hostile;
 mod resource_server_outages;
 mod revocation_feed;
 mod token_routes;
