@@ -134,27 +134,9 @@ pub enum SessionSelector {
     },
 }
 
-/// What a revocation record kills, as broadcast to every verifier.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum RevocationTarget {
-    Session {
-        session_id: Uuid,
-    },
-    /// Every token of the user issued at or before the record's time.
-    User {
-        user_id: Uuid,
-    },
-    /// The same, for the user's sessions in one namespace.
-    UserNamespace {
-        user_id: Uuid,
-        namespace: String,
-    },
-    Namespace {
-        namespace: String,
-    },
-    All,
-}
+/// What a revocation record kills, as broadcast to every verifier: the shared rules'
+/// [`tessera_revocation::Target`], with ids as UUIDs.
+pub type RevocationTarget = tessera_revocation::Target<Uuid>;
 
 /// Which sessions a bulk revocation ends. Verifiers learn of it as one cutoff, not one id per
 /// session, so even a revocation of millions of sessions costs every node one map entry.

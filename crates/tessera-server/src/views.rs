@@ -269,72 +269,8 @@ impl SessionView {
     }
 }
 
-/// One entry of the revocation feed (API.md §6). A resource server refuses an access token when
-/// an entry in force matches it:
-/// - `session`: the token's `sid` equals `session_id`;
-/// - `user`: its `sub` equals `user_id`, and it was issued at or before `issued_up_to_ms`;
-/// - `user_namespace`: the same, and its `ns` equals `namespace`;
-/// - `namespace`: its `ns` equals `namespace`, issued at or before `issued_up_to_ms`;
-/// - `all`: issued at or before `issued_up_to_ms`.
-///
-/// "Issued" is the token's issue instant in unix milliseconds: the 48-bit timestamp of its `jti`
-/// (a UUIDv7: the first 12 hex digits), provided it falls in the second `iat` names; otherwise
-/// `iat * 1000 + 999`. An entry may be forgotten after `until_ms`.
-#[derive(Serialize, JsonSchema)]
-pub struct RevocationEntry {
-    /// The entry's cursor: resume after it with `?after=` or `Last-Event-ID`.
-    pub id: String,
-    /// `session`, `user`, `user_namespace`, `namespace` or `all`.
-    pub kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub session_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub user_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    /// Every kind but `session`: tokens issued at or before this instant (unix ms) are revoked.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub issued_up_to_ms: Option<i64>,
-    /// Unix ms after which no unexpired token can match this entry.
-    pub until_ms: i64,
-}
-
-impl RevocationEntry {
-    pub fn new(r: &tessera_core::model::Revocation, until_ms: i64) -> Self {
-        use tessera_core::model::RevocationTarget as T;
-        let mut e = RevocationEntry {
-            id: r.seq.to_string(),
-            kind: "all",
-            session_id: None,
-            user_id: None,
-            namespace: None,
-            issued_up_to_ms: Some(r.at),
-            until_ms,
-        };
-        match &r.target {
-            T::Session { session_id } => {
-                e.kind = "session";
-                e.session_id = Some(session_id.to_string());
-                e.issued_up_to_ms = None;
-            }
-            T::User { user_id } => {
-                e.kind = "user";
-                e.user_id = Some(user_id.to_string());
-            }
-            T::UserNamespace { user_id, namespace } => {
-                e.kind = "user_namespace";
-                e.user_id = Some(user_id.to_string());
-                e.namespace = Some(namespace.clone());
-            }
-            T::Namespace { namespace } => {
-                e.kind = "namespace";
-                e.namespace = Some(namespace.clone());
-            }
-            T::All => {}
-        }
-        e
-    }
-}
+/// One entry of the revocation feed: `tessera-revocation`'s format, the one every verifier reads.
+pub use tessera_revocation::Entry as RevocationEntry;
 
 /// A page of the revocation feed.
 #[derive(Serialize, JsonSchema)]

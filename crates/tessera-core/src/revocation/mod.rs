@@ -31,7 +31,7 @@ const SYNC_BATCH: i64 = 1000;
 /// How many past syncs a sync looks back over (at one sync per 500 ms, about 10 s).
 const SYNC_LOOKBACK: usize = 20;
 /// Records older than `access_ttl` plus this can no longer refuse an unexpired token.
-const RETENTION_MARGIN_MS: i64 = 60_000;
+const RETENTION_MARGIN_MS: i64 = tessera_revocation::RETENTION_MARGIN_MS;
 
 /// See the module docs. Clones share one hub.
 #[derive(Clone)]
@@ -180,7 +180,17 @@ impl RevocationHub {
 
     /// When a record stops mattering (unix ms): no token it can refuse is unexpired after this.
     pub fn until_ms(&self, r: &Revocation) -> i64 {
-        r.at + self.0.access_ttl_ms + RETENTION_MARGIN_MS
+        tessera_revocation::until_ms(r.at, self.0.access_ttl_ms)
+    }
+
+    /// The feed's entry for a record (`tessera-revocation`'s wire format).
+    pub fn entry(&self, r: &Revocation) -> tessera_revocation::Entry {
+        let rule = tessera_revocation::Rule {
+            target: r.target.clone(),
+            issued_up_to_ms: r.at,
+            until_ms: self.until_ms(r),
+        };
+        tessera_revocation::Entry::new(r.seq, &rule)
     }
 
     /// Changes whenever records may have been added to the feed: this node's own, a broadcast,

@@ -6,69 +6,50 @@
 //! from broadcasts, so applying one must be idempotent. Only the feed moves the watermark
 //! ([`RevocationSet::advance`]): a broadcast may arrive before records with lower sequence
 //! numbers have committed.
-use std::collections::HashMap;
 use std::sync::RwLock;
 
+use tessera_revocation::{Revocations, Rule, until_ms};
 use uuid::Uuid;
 
-use crate::model::{Revocation, RevocationTarget};
+use crate::model::Revocation;
 
-#[derive(Default)]
 struct State {
-    /// Session id → unix ms after which the entry can be dropped.
-    sessions: HashMap<Uuid, i64>,
-    /// Cutoffs in unix milliseconds, compared with when a token was issued.
-    users: HashMap<Uuid, i64>,
-    user_namespaces: HashMap<(Uuid, String), i64>,
-    namespaces: HashMap<String, i64>,
-    all: i64,
+    /// The rules in force (`tessera-revocation`, the same code every resource server runs).
+    rules: Revocations<Uuid>,
     /// Highest feed sequence applied.
     watermark: i64,
 }
 
 /// The set, shared by every request on a node.
 pub struct RevocationSet {
-    /// How long a session entry must be kept: the access-token lifetime plus a margin for the
-    /// leeway and for a token signed in the instant a revocation lands.
-    retention_ms: i64,
+    /// The access tokens' lifetime: a record matters until its last token can have expired.
+    access_ttl_ms: i64,
     state: RwLock<State>,
 }
 
 impl RevocationSet {
     pub fn new(access_ttl_ms: i64) -> Self {
         RevocationSet {
-            retention_ms: access_ttl_ms + 60_000,
-            state: RwLock::new(State::default()),
+            access_ttl_ms,
+            state: RwLock::new(State {
+                rules: Revocations::default(),
+                watermark: 0,
+            }),
         }
     }
 
     /// Applies one record (idempotent).
     pub fn apply(&self, r: &Revocation) {
-        let mut s = self.state.write().expect("revocations lock");
-        let cutoff = r.at;
-        match &r.target {
-            RevocationTarget::Session { session_id } => {
-                let until = r.at + self.retention_ms;
-                let e = s.sessions.entry(*session_id).or_insert(until);
-                *e = (*e).max(until);
-            }
-            RevocationTarget::User { user_id } => {
-                let e = s.users.entry(*user_id).or_insert(cutoff);
-                *e = (*e).max(cutoff);
-            }
-            RevocationTarget::UserNamespace { user_id, namespace } => {
-                let e = s
-                    .user_namespaces
-                    .entry((*user_id, namespace.clone()))
-                    .or_insert(cutoff);
-                *e = (*e).max(cutoff);
-            }
-            RevocationTarget::Namespace { namespace } => {
-                let e = s.namespaces.entry(namespace.clone()).or_insert(cutoff);
-                *e = (*e).max(cutoff);
-            }
-            RevocationTarget::All => s.all = s.all.max(cutoff),
-        }
+        let rule = Rule {
+            target: r.target.clone(),
+            issued_up_to_ms: r.at,
+            until_ms: until_ms(r.at, self.access_ttl_ms),
+        };
+        self.state
+            .write()
+            .expect("revocations lock")
+            .rules
+            .apply(&rule);
     }
 
     /// Records that every feed record up to `seq` has been applied.
@@ -81,29 +62,29 @@ impl RevocationSet {
     /// (unix milliseconds), has been revoked.
     pub fn is_revoked(&self, sid: &Uuid, sub: &Uuid, ns: &str, issued_ms: i64) -> bool {
         let s = self.state.read().expect("revocations lock");
-        s.sessions.contains_key(sid)
-            || issued_ms <= s.all
-            || s.users.get(sub).is_some_and(|&c| issued_ms <= c)
-            || s.namespaces.get(ns).is_some_and(|&c| issued_ms <= c)
-            || (!s.user_namespaces.is_empty()
-                && s.user_namespaces
-                    .get(&(*sub, ns.to_owned()))
-                    .is_some_and(|&c| issued_ms <= c))
+        s.rules.refuses(sid, sub, ns, issued_ms)
     }
 
     pub fn watermark(&self) -> i64 {
         self.state.read().expect("revocations lock").watermark
     }
 
-    /// Drops session entries whose tokens have all expired.
+    /// Forgets the records whose tokens have all expired.
     pub fn prune(&self, now_ms: i64) {
-        let mut s = self.state.write().expect("revocations lock");
-        s.sessions.retain(|_, until| *until > now_ms);
+        self.state
+            .write()
+            .expect("revocations lock")
+            .rules
+            .prune(now_ms);
     }
 
-    /// Number of session entries held (for metrics and tests).
+    /// Number of revoked sessions held (for metrics and tests).
     pub fn len(&self) -> usize {
-        self.state.read().expect("revocations lock").sessions.len()
+        self.state
+            .read()
+            .expect("revocations lock")
+            .rules
+            .sessions()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -114,6 +95,7 @@ impl RevocationSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::RevocationTarget;
 
     #[test]
     fn sessions_users_namespaces_and_all_are_checked() {

@@ -21,7 +21,7 @@ use tokio::sync::watch;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{QueryParams, ReaderKey};
 use crate::state::{AppState, StreamSlot};
-use crate::views::{RevocationEntry, RevocationPage};
+use crate::views::RevocationPage;
 
 /// A comment line at least this often keeps idle proxies from closing the stream.
 const HEARTBEAT: Duration = Duration::from_secs(15);
@@ -61,11 +61,7 @@ pub async fn revocations(
     let page = hub.page_after(after).await?;
     Ok(Json(RevocationPage {
         cursor: page.cursor.to_string(),
-        revocations: page
-            .records
-            .iter()
-            .map(|r| RevocationEntry::new(r, hub.until_ms(r)))
-            .collect(),
+        revocations: page.records.iter().map(|r| hub.entry(r)).collect(),
         more: page.more,
     }))
 }
@@ -102,7 +98,7 @@ impl Events {
                 let event = Event::default()
                     .id(r.seq.to_string())
                     .event("revocation")
-                    .json_data(RevocationEntry::new(&r, hub.until_ms(&r)))
+                    .json_data(hub.entry(&r))
                     .expect("an entry serializes");
                 Some((Ok(event), self))
             }

@@ -33,6 +33,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/postgres/0002_app_sessions.sql"),
     ),
     (3, include_str!("../../migrations/postgres/0003_email.sql")),
+    (
+        4,
+        include_str!("../../migrations/postgres/0004_revocation_kinds.sql"),
+    ),
 ];
 
 /// See the module docs.

@@ -1,9 +1,8 @@
 //! Property test of the rotation state machine: any interleaving of refreshes (of any token ever
 //! issued), forgeries, revocations and clock steps never leaves two live successors, never lets a
 //! forgery revoke, and never revives a revoked session.
-mod common;
 
-use common::*;
+use crate::common::*;
 use proptest::prelude::*;
 use tessera_core::store::SessionStore;
 use tessera_core::{Error, RequestMeta};

@@ -1,5 +1,5 @@
 //! The conformance suite on PostgreSQL, each test in its own schema.
-mod pg;
+use crate::pg;
 
 use std::sync::Arc;
 

@@ -1,7 +1,6 @@
 //! The rotation rules of API.md §4.3, on the engine with a controllable clock.
-mod common;
 
-use common::*;
+use crate::common::*;
 use tessera_core::store::{EventStore, SessionStore};
 use tessera_core::{Error, RequestMeta};
 
