@@ -1,11 +1,8 @@
 //! Configuration of a [`Tessera`] verifier.
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use tessera_token::Algorithm;
-
-use crate::client::{Inner, Tessera};
 
 /// What to do with a token once the revocation feed has been unreachable for longer than
 /// [`Builder::stale_after`].
@@ -171,39 +168,5 @@ impl Builder {
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
-    }
-
-    /// Starts the background work (JWKS, revocation feed) and returns the verifier at once.
-    /// Until the keys and the first revocation snapshot are in, every token is answered 503
-    /// `unavailable`: await [`Tessera::ready`] before reporting ready. Needs a Tokio runtime.
-    pub fn start(self) -> Result<Tessera, BuildError> {
-        let url = reqwest::Url::parse(&self.base_url)
-            .map_err(|e| BuildError(format!("Tessera URL {:?}: {e}", self.base_url)))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(BuildError("Tessera URL: http or https only".into()));
-        }
-        if self.key.is_empty() {
-            return Err(BuildError("the resource-server key is empty".into()));
-        }
-        if self.algorithm == Some(Algorithm::HS256) {
-            return Err(BuildError(
-                "HS256 keys are never published: a resource server cannot verify them".into(),
-            ));
-        }
-        if self.leeway > Duration::from_secs(tessera_token::MAX_LEEWAY_SECS as u64) {
-            return Err(BuildError("leeway: at most 5 s".into()));
-        }
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(BuildError("start() needs a Tokio runtime".into()));
-        }
-        let http = match self.http.clone() {
-            Some(c) => c,
-            None => reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .user_agent(concat!("tessera-axum/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|e| BuildError(format!("HTTP client: {e}")))?,
-        };
-        Ok(Tessera::spawn(Arc::new(Inner::new(self, http))))
     }
 }

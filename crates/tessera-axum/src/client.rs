@@ -1,20 +1,18 @@
 //! The verifier: a handle shared by every request, the state behind it, and the per-request
 //! check (no I/O unless a token names a key we have not seen).
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use axum::http::HeaderValue;
 use serde::Serialize;
-use tessera_token::{VerifyError, VerifyOptions};
-use tokio::sync::watch;
+use tessera_token::{Algorithm, Credential, VerifyError};
 
-use crate::auth::{Auth, Identity};
-use crate::builder::{Builder, OnStale};
+use crate::builder::{BuildError, Builder, OnStale};
+use crate::clock::unix_secs;
 use crate::error::AuthError;
-use crate::keys::KeyCache;
-use crate::revoked::Revoked;
-use crate::verified::VerifiedCache;
+use crate::identity::{Auth, Identity};
+use crate::state::Inner;
 
 /// A Tessera verifier for one API: keys from the JWKS, revocations from the feed, both kept
 /// current in the background. Cheap to clone; the background work stops when the last clone
@@ -61,47 +59,6 @@ impl Drop for Tasks {
     }
 }
 
-pub(crate) struct Inner {
-    pub cfg: Builder,
-    pub opts: VerifyOptions,
-    pub http: reqwest::Client,
-    pub keys: KeyCache,
-    pub verified: VerifiedCache,
-    pub revoked: RwLock<Revoked>,
-    pub health: Health,
-    pub stats: Stats,
-}
-
-/// What the background work knows about its connection to Tessera.
-pub(crate) struct Health {
-    epoch: Instant,
-    keys_loaded: AtomicBool,
-    snapshot_loaded: AtomicBool,
-    ready: watch::Sender<bool>,
-    /// The same as `ready`, read on every request without the watch's lock.
-    ready_now: AtomicBool,
-    /// A stream is open and has answered.
-    pub connected: AtomicBool,
-    /// The next entry of the feed is one this version cannot apply: until one it can apply
-    /// follows it, what Tessera revoked is not known here, so the feed counts as stale at once.
-    pub blocked: AtomicBool,
-    /// When Tessera's feed was last heard from, in ms since `epoch`.
-    last_contact_ms: AtomicU64,
-    pub stale_logged: AtomicBool,
-    pub cursor: Mutex<Option<String>>,
-}
-
-#[derive(Default)]
-pub(crate) struct Stats {
-    pub accepted: AtomicU64,
-    pub refused: AtomicU64,
-    pub refused_revoked: AtomicU64,
-    pub refused_unavailable: AtomicU64,
-    pub stale_accepted: AtomicU64,
-    pub jwks_fetches: AtomicU64,
-    pub feed_reconnects: AtomicU64,
-}
-
 /// A snapshot of the verifier's state, for health checks, logs and metrics.
 #[derive(Clone, Debug, Serialize)]
 #[non_exhaustive]
@@ -139,37 +96,6 @@ pub struct Status {
     pub feed_reconnects: u64,
 }
 
-/// Unix time in seconds.
-pub(crate) fn unix_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
-/// Unix time in milliseconds.
-pub(crate) fn unix_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// The token of an `Authorization: Bearer` header (scheme case-insensitive). A header of another
-/// scheme counts as no credential (API.md §2).
-pub(crate) fn bearer(header: Option<&HeaderValue>) -> Result<&str, AuthError> {
-    let value = header
-        .and_then(|h| h.to_str().ok())
-        .ok_or(AuthError::MissingToken)?;
-    let (scheme, token) = value.split_once(' ').ok_or(AuthError::MissingToken)?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(AuthError::MissingToken);
-    }
-    let token = token.trim();
-    if token.is_empty() {
-        return Err(AuthError::InvalidToken);
-    }
-    Ok(token)
-}
-
 impl Tessera {
     /// Starts configuring a verifier for the Tessera at `base_url` (where `/.well-known/jwks.json`
     /// and `/auth/revocations` are served), with a resource-server key (`resource_server_keys`
@@ -180,7 +106,7 @@ impl Tessera {
 
     pub(crate) fn spawn(inner: Arc<Inner>) -> Tessera {
         let tasks = vec![
-            tokio::spawn(crate::keys::maintain(inner.clone())),
+            tokio::spawn(crate::jwks::maintain(inner.clone())),
             tokio::spawn(crate::feed::follow(inner.clone())),
         ];
         Tessera {
@@ -263,7 +189,7 @@ impl Tessera {
     /// # }
     /// ```
     pub async fn authenticate(&self, header: Option<&HeaderValue>) -> Result<Auth, AuthError> {
-        let result = self.inner.authenticate(header).await;
+        let result = self.verify(header).await;
         let stats = &self.inner.stats;
         match &result {
             Ok(_) => stats.accepted.fetch_add(1, Ordering::Relaxed),
@@ -284,57 +210,29 @@ impl Tessera {
     }
 }
 
-impl Inner {
-    pub fn new(cfg: Builder, http: reqwest::Client) -> Self {
-        let opts = VerifyOptions {
-            issuer: cfg.issuer.clone().unwrap_or_else(|| cfg.base_url.clone()),
-            audience: cfg.audience.clone(),
-            leeway_secs: cfg.leeway.as_secs() as i64,
-            max_lifetime_secs: None,
+impl Tessera {
+    async fn verify(&self, header: Option<&HeaderValue>) -> Result<Auth, AuthError> {
+        let i = &self.inner;
+        let token = match tessera_token::bearer_credential(header.map(|h| h.as_bytes())) {
+            Credential::Bearer(t) => t,
+            Credential::Missing => return Err(AuthError::MissingToken),
+            Credential::Malformed => return Err(AuthError::InvalidToken),
         };
-        Inner {
-            keys: KeyCache::new(cfg.algorithm),
-            cfg,
-            opts,
-            http,
-            verified: VerifiedCache::default(),
-            revoked: RwLock::new(Revoked::default()),
-            health: Health {
-                epoch: Instant::now(),
-                keys_loaded: AtomicBool::new(false),
-                snapshot_loaded: AtomicBool::new(false),
-                ready: watch::Sender::new(false),
-                ready_now: AtomicBool::new(false),
-                connected: AtomicBool::new(false),
-                blocked: AtomicBool::new(false),
-                last_contact_ms: AtomicU64::new(0),
-                stale_logged: AtomicBool::new(false),
-                cursor: Mutex::new(None),
-            },
-            stats: Stats::default(),
-        }
-    }
-
-    async fn authenticate(
-        self: &Arc<Self>,
-        header: Option<&HeaderValue>,
-    ) -> Result<Auth, AuthError> {
-        let token = bearer(header)?;
-        if !self.health.ready_now.load(Ordering::Acquire) {
+        if !i.health.ready_now.load(Ordering::Acquire) {
             return Err(AuthError::Unavailable);
         }
         let now = unix_secs();
-        let auth = match self.verified.get(token) {
-            Some(a) if now >= a.exp.saturating_add(self.opts.leeway_secs) => {
+        let auth = match i.verified.get(token) {
+            Some(a) if now >= a.exp.saturating_add(i.opts.leeway_secs) => {
                 return Err(AuthError::TokenExpired);
             }
             Some(a) => a,
             None => {
-                let claims = match self.keys.verify(token, &self.opts, now) {
+                let claims = match i.keys.verify(token, &i.opts, now) {
                     Err(VerifyError::UnknownKey) => {
                         // Maybe Tessera rotated keys since we last looked.
-                        crate::keys::refetch_for_unknown_kid(self).await;
-                        self.keys.verify(token, &self.opts, now)
+                        crate::jwks::refetch_for_unknown_kid(i).await;
+                        i.keys.verify(token, &i.opts, now)
                     }
                     other => other,
                 };
@@ -343,88 +241,57 @@ impl Inner {
                     _ => AuthError::InvalidToken,
                 })?;
                 let auth = Auth(Arc::new(Identity::from(claims)));
-                self.verified.insert(token, auth.clone());
+                i.verified.insert(token, auth.clone());
                 auth
             }
         };
-        if self
-            .revoked
-            .read()
-            .expect("revocations lock")
-            .refuses(&auth)
-        {
+        if i.revoked.read().expect("revocations lock").refuses(&auth) {
             return Err(AuthError::SessionRevoked);
         }
-        if self.is_stale() {
-            match self.cfg.on_stale {
+        if i.is_stale() {
+            match i.cfg.on_stale {
                 OnStale::Refuse => return Err(AuthError::Unavailable),
                 OnStale::Accept => {
-                    self.stats.stale_accepted.fetch_add(1, Ordering::Relaxed);
+                    i.stats.stale_accepted.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
         Ok(auth)
     }
-
-    /// The feed stopped at an entry this version cannot apply, or it has not been heard from
-    /// for longer than the bound and no stream is open.
-    pub fn is_stale(&self) -> bool {
-        if self.health.blocked.load(Ordering::Relaxed) {
-            return true;
-        }
-        !self.health.connected.load(Ordering::Relaxed)
-            && self
-                .health
-                .silent_ms()
-                .is_some_and(|ms| ms > self.cfg.stale_after.as_millis() as u64)
-    }
 }
 
-impl Health {
-    fn now_ms(&self) -> u64 {
-        // Never 0, which means "never heard".
-        self.epoch.elapsed().as_millis() as u64 + 1
-    }
-
-    /// Tessera's feed answered just now.
-    pub fn contact(&self) {
-        self.last_contact_ms.store(self.now_ms(), Ordering::Relaxed);
-    }
-
-    pub fn silent_ms(&self) -> Option<u64> {
-        match self.last_contact_ms.load(Ordering::Relaxed) {
-            0 => None,
-            t => Some(self.now_ms().saturating_sub(t)),
+impl Builder {
+    /// Starts the background work (JWKS, revocation feed) and returns the verifier at once.
+    /// Until the keys and the first revocation snapshot are in, every token is answered 503
+    /// `unavailable`: await [`Tessera::ready`] before reporting ready. Needs a Tokio runtime.
+    pub fn start(self) -> Result<Tessera, BuildError> {
+        let url = reqwest::Url::parse(&self.base_url)
+            .map_err(|e| BuildError(format!("Tessera URL {:?}: {e}", self.base_url)))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(BuildError("Tessera URL: http or https only".into()));
         }
-    }
-
-    pub fn keys_loaded(&self) {
-        self.keys_loaded.store(true, Ordering::SeqCst);
-        self.update_ready();
-    }
-
-    pub fn snapshot_loaded(&self) {
-        self.snapshot_loaded.store(true, Ordering::SeqCst);
-        self.update_ready();
-    }
-
-    fn update_ready(&self) {
-        if self.keys_loaded.load(Ordering::SeqCst) && self.snapshot_loaded.load(Ordering::SeqCst) {
-            self.ready_now.store(true, Ordering::Release);
-            self.ready.send_replace(true);
+        if self.key.is_empty() {
+            return Err(BuildError("the resource-server key is empty".into()));
         }
+        if self.algorithm == Some(Algorithm::HS256) {
+            return Err(BuildError(
+                "HS256 keys are never published: a resource server cannot verify them".into(),
+            ));
+        }
+        if self.leeway > Duration::from_secs(tessera_token::MAX_LEEWAY_SECS as u64) {
+            return Err(BuildError("leeway: at most 5 s".into()));
+        }
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(BuildError("start() needs a Tokio runtime".into()));
+        }
+        let http = match self.http.clone() {
+            Some(c) => c,
+            None => reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .user_agent(concat!("tessera-axum/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| BuildError(format!("HTTP client: {e}")))?,
+        };
+        Ok(Tessera::spawn(Arc::new(Inner::new(self, http))))
     }
-
-    pub fn cursor(&self) -> Option<String> {
-        self.cursor.lock().expect("cursor lock").clone()
-    }
-
-    pub fn set_cursor(&self, cursor: Option<String>) {
-        *self.cursor.lock().expect("cursor lock") = cursor;
-    }
-}
-
-/// Waits `d`; a helper so the background loops read plainly.
-pub(crate) async fn pause(d: Duration) {
-    tokio::time::sleep(d).await;
 }

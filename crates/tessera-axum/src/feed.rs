@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 use axum::http::header;
 use serde::Deserialize;
 
-use crate::client::{Inner, pause, unix_ms};
+use crate::clock::{pause, unix_ms};
 use crate::revoked::{Entry, Revoked};
 use crate::sse::SseParser;
+use crate::state::Inner;
 
 /// A page request that takes longer than this has failed.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);

@@ -12,8 +12,9 @@ use axum::response::{IntoResponse, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::auth::{Auth, authenticate};
+use crate::auth::authenticate;
 use crate::error::AuthError;
+use crate::identity::Auth;
 
 #[derive(Clone, Debug)]
 enum Need {

@@ -3,7 +3,7 @@
 use tessera_revocation::Revocations;
 pub(crate) use tessera_revocation::{Entry, Unreadable};
 
-use crate::auth::Identity;
+use crate::identity::Identity;
 
 #[derive(Default)]
 pub(crate) struct Revoked(Revocations<String>);

@@ -6,6 +6,7 @@
 //! in-memory implementation, and the `conformance` feature exposes the suite every store must
 //! pass.
 
+pub mod claims;
 pub mod clock;
 mod csrf;
 pub mod engine;

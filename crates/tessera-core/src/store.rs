@@ -71,7 +71,7 @@ pub trait UserStore: Send + Sync {
     /// Replaces the app's claims of the user. `false` if there was no such user;
     /// [`StoreError::ClaimsTooLarge`] (and nothing written) if, merged with the claims of one
     /// of the user's sessions live at `now`, they would not fit in a token
-    /// ([`crate::engine::app_sessions::claims_fit`]), checked with the user's row locked.
+    /// ([`crate::claims::claims_fit`]), checked with the user's row locked.
     async fn set_user_claims(&self, id: Uuid, claims: &Claims, now: i64) -> StoreResult<bool>;
 }
 

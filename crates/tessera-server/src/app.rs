@@ -15,9 +15,6 @@ use crate::metrics::HttpMetrics;
 use crate::state::{AppState, StreamCounts};
 use crate::{files, routes};
 
-/// How often a node reads the revocation feed even if no broadcast arrives: the bound on how
-/// late a revocation is seen here when every broadcast is lost (Redis and `NOTIFY` both down).
-pub const REVOCATION_POLL: Duration = Duration::from_millis(500);
 /// How often a node re-reads the key set (and rotates it when due).
 const KEY_RELOAD: Duration = Duration::from_secs(10);
 

@@ -123,20 +123,13 @@ impl<T: DeserializeOwned> FromRequest<Arc<AppState>> for FormOrJson<T> {
 /// of another scheme (`Basic ...`) counts as no credential (API.md §2); `Err` when a `Bearer`
 /// header carries no usable token.
 pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let invalid = || ApiError::from(tessera_core::Error::InvalidToken);
-    let value = value.to_str().map_err(|_| invalid())?;
-    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Ok(None);
+    use tessera_token::Credential;
+    let header = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
+    match tessera_token::bearer_credential(header) {
+        Credential::Missing => Ok(None),
+        Credential::Bearer(token) => Ok(Some(token)),
+        Credential::Malformed => Err(tessera_core::Error::InvalidToken.into()),
     }
-    let token = token.trim();
-    if token.is_empty() {
-        return Err(invalid());
-    }
-    Ok(Some(token))
 }
 
 /// One path parameter, as text. A parameter that is not valid (bad percent-encoding, not
@@ -183,6 +176,22 @@ fn matching_api_key(parts: &Parts, lists: &[&[[u8; 32]]]) -> Option<[u8; 32]> {
         .get("x-api-key")
         .map(|v| v.as_bytes())
         .unwrap_or_default();
+    key_matches(presented, lists)
+}
+
+/// Whether the admin key is in `X-Api-Key` or is the bearer token (how `/metrics` is read by
+/// scrapers that can only send a bearer token).
+pub fn admin_key_or_bearer(headers: &HeaderMap, state: &AppState) -> bool {
+    let presented = headers
+        .get("x-api-key")
+        .map(|v| v.as_bytes())
+        .or_else(|| bearer_token(headers).ok().flatten().map(str::as_bytes))
+        .unwrap_or_default();
+    key_matches(presented, &[&state.admin_key_hashes]).is_some()
+}
+
+/// The SHA-256 of `presented` if it is one of the keys in `lists`, compared in constant time.
+fn key_matches(presented: &[u8], lists: &[&[[u8; 32]]]) -> Option<[u8; 32]> {
     let digest: [u8; 32] = Sha256::digest(presented).into();
     let mut ok = subtle::Choice::from(0);
     for key in lists.iter().flat_map(|l| l.iter()) {

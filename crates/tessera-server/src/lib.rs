@@ -5,6 +5,7 @@ pub mod app;
 pub mod config;
 mod cookies;
 mod cors;
+pub mod endpoint;
 pub mod error;
 mod extract;
 /// Header parsing, public for the fuzz targets (`fuzz/`); not a stable API.

@@ -1,20 +1,12 @@
-//! `/metrics` in the Prometheus text format. Labels are route templates, methods, status codes
-//! and fixed result words: never an email, id, address or token.
+//! The HTTP counters behind `/metrics`, and the Prometheus text format they are written in.
+//! Labels are route templates, methods, status codes and fixed result words: never an email, id,
+//! address or token. The route that serves them is `routes/metrics.rs`.
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, header};
-use axum::response::{IntoResponse, Response};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
-
-use crate::error::ApiError;
-use crate::extract::bearer_token;
-use crate::state::AppState;
+use axum::http::Method;
 
 /// Latency histogram bounds, in seconds.
 const BUCKETS: [f64; 12] = [
@@ -100,190 +92,74 @@ impl HttpMetrics {
     }
 }
 
-/// The admin key in `X-Api-Key` or as a bearer token, unless `public_metrics`.
-fn authorised(state: &AppState, req: &Request) -> bool {
-    if state.settings.public_metrics {
-        return true;
-    }
-    let presented = req
-        .headers()
-        .get("x-api-key")
-        .map(|v| v.as_bytes().to_vec())
-        .or_else(|| {
-            bearer_token(req.headers())
-                .ok()
-                .flatten()
-                .map(|t| t.as_bytes().to_vec())
-        });
-    let Some(presented) = presented.filter(|p| !p.is_empty()) else {
-        return false;
-    };
-    let digest: [u8; 32] = Sha256::digest(&presented).into();
-    let mut ok = subtle::Choice::from(0);
-    for key in &state.admin_key_hashes {
-        ok |= key.ct_eq(&digest);
-    }
-    ok.into()
-}
-
-pub async fn metrics(State(state): State<Arc<AppState>>, req: Request) -> Response {
-    if !authorised(&state, &req) {
-        return ApiError::unauthorized().into_response();
-    }
-    let mut out = render(&state);
-    // The outbox is shared by every node: these are the deployment's figures.
-    if let Ok(c) = state.engine.mail_counts().await {
+impl HttpMetrics {
+    /// Writes the request counts and the latency histograms.
+    pub fn render(&self, out: &mut String) {
         help(
-            &mut out,
-            "tessera_mail_queued",
-            "gauge",
-            "Mails waiting to be sent (or retried).",
-        );
-        let _ = writeln!(out, "tessera_mail_queued {}", c.queued);
-        help(
-            &mut out,
-            "tessera_mail_sent_total",
+            out,
+            "tessera_http_requests_total",
             "counter",
-            "Mails sent.",
+            "HTTP requests by route template, method and status.",
         );
-        let _ = writeln!(out, "tessera_mail_sent_total {}", c.sent);
-        help(
-            &mut out,
-            "tessera_mail_failed_total",
-            "counter",
-            "Mails given up (refused for good, or too many attempts).",
-        );
-        let _ = writeln!(out, "tessera_mail_failed_total {}", c.failed);
-    }
-    let mut res = out.into_response();
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
-    res
-}
-
-fn render(state: &AppState) -> String {
-    let mut out = String::new();
-    help(
-        &mut out,
-        "tessera_http_requests_total",
-        "counter",
-        "HTTP requests by route template, method and status.",
-    );
-    let m = &state.http_metrics;
-    for (route, t) in m.routes.iter().zip(&m.table) {
-        for (method, row) in METHODS.iter().zip(&t.requests) {
-            for (i, n) in row.iter().enumerate() {
-                let n = n.load(Ordering::Relaxed);
-                if n == 0 {
-                    continue;
+        let m = self;
+        for (route, t) in m.routes.iter().zip(&m.table) {
+            for (method, row) in METHODS.iter().zip(&t.requests) {
+                for (i, n) in row.iter().enumerate() {
+                    let n = n.load(Ordering::Relaxed);
+                    if n == 0 {
+                        continue;
+                    }
+                    let status = STATUSES.get(i).map_or("other".to_owned(), u16::to_string);
+                    let _ = writeln!(
+                        out,
+                        "tessera_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {n}"
+                    );
                 }
-                let status = STATUSES.get(i).map_or("other".to_owned(), u16::to_string);
-                let _ = writeln!(
-                    out,
-                    "tessera_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {n}"
-                );
             }
         }
-    }
-    help(
-        &mut out,
-        "tessera_http_request_duration_seconds",
-        "histogram",
-        "HTTP request latency by route template.",
-    );
-    for (route, t) in m.routes.iter().zip(&m.table) {
-        let count = t.count.load(Ordering::Relaxed);
-        if count == 0 {
-            continue;
-        }
-        let mut cumulative = 0;
-        for (bound, n) in BUCKETS.iter().zip(&t.buckets) {
-            cumulative += n.load(Ordering::Relaxed);
+        help(
+            out,
+            "tessera_http_request_duration_seconds",
+            "histogram",
+            "HTTP request latency by route template.",
+        );
+        for (route, t) in m.routes.iter().zip(&m.table) {
+            let count = t.count.load(Ordering::Relaxed);
+            if count == 0 {
+                continue;
+            }
+            let mut cumulative = 0;
+            for (bound, n) in BUCKETS.iter().zip(&t.buckets) {
+                cumulative += n.load(Ordering::Relaxed);
+                let _ = writeln!(
+                    out,
+                    "tessera_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {cumulative}"
+                );
+            }
             let _ = writeln!(
                 out,
-                "tessera_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {cumulative}"
+                "tessera_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}"
+            );
+            let sum = t.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+            let _ = writeln!(
+                out,
+                "tessera_http_request_duration_seconds_sum{{route=\"{route}\"}} {sum}"
+            );
+            let _ = writeln!(
+                out,
+                "tessera_http_request_duration_seconds_count{{route=\"{route}\"}} {count}"
             );
         }
-        let _ = writeln!(
-            out,
-            "tessera_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {count}"
-        );
-        let sum = t.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let _ = writeln!(
-            out,
-            "tessera_http_request_duration_seconds_sum{{route=\"{route}\"}} {sum}"
-        );
-        let _ = writeln!(
-            out,
-            "tessera_http_request_duration_seconds_count{{route=\"{route}\"}} {count}"
-        );
     }
-    let stats = state.engine.stats();
-    labelled(
-        &mut out,
-        "tessera_logins_total",
-        "Logins by result.",
-        "result",
-        &stats.logins(),
-    );
-    labelled(
-        &mut out,
-        "tessera_refreshes_total",
-        "Refreshes by result.",
-        "result",
-        &stats.refreshes(),
-    );
-    labelled(
-        &mut out,
-        "tessera_revocations_total",
-        "Sessions revoked, by reason.",
-        "reason",
-        &stats.revocations(),
-    );
-    help(
-        &mut out,
-        "tessera_refresh_reuse_detected_total",
-        "counter",
-        "Rotated refresh tokens presented again: sessions revoked as stolen.",
-    );
-    let _ = writeln!(
-        out,
-        "tessera_refresh_reuse_detected_total {}",
-        stats.reuse_detections()
-    );
-    help(
-        &mut out,
-        "tessera_revoked_sessions_held",
-        "gauge",
-        "Revoked sessions this node refuses from memory (until their last access token expires).",
-    );
-    let _ = writeln!(
-        out,
-        "tessera_revoked_sessions_held {}",
-        state.engine.revocations().set().len()
-    );
-    help(
-        &mut out,
-        "tessera_signing_key_age_seconds",
-        "gauge",
-        "How long the current signing key has been signing.",
-    );
-    let _ = writeln!(
-        out,
-        "tessera_signing_key_age_seconds {}",
-        state.engine.signing_key_age_secs()
-    );
-    out
 }
 
-fn help(out: &mut String, name: &str, kind: &str, text: &str) {
+/// `# HELP` and `# TYPE` of a metric.
+pub fn help(out: &mut String, name: &str, kind: &str, text: &str) {
     let _ = writeln!(out, "# HELP {name} {text}\n# TYPE {name} {kind}");
 }
 
 /// A counter family with one fixed-word label.
-fn labelled(out: &mut String, name: &str, text: &str, label: &str, values: &[(&str, u64)]) {
+pub fn labelled(out: &mut String, name: &str, text: &str, label: &str, values: &[(&str, u64)]) {
     help(out, name, "counter", text);
     for (value, n) in values {
         let _ = writeln!(out, "{name}{{{label}=\"{value}\"}} {n}");

@@ -1,26 +1,13 @@
-//! `GET /openapi.json`: an OpenAPI 3.1 document generated from the route table and the schemas
+//! The OpenAPI 3.1 document of `GET /openapi.json`, generated from the route table and the schemas
 //! of the request and response types (JSON Schema 2020-12, which OpenAPI 3.1 uses as is).
-use std::sync::{Arc, OnceLock};
-
-use axum::Json;
-use axum::extract::State;
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
+use crate::endpoint::{Auth, Endpoint};
 use crate::error::Problem;
-use crate::routes::{Auth, Endpoint, endpoints};
-use crate::state::AppState;
-
-pub async fn serve(State(state): State<Arc<AppState>>) -> Json<Value> {
-    static DOC: OnceLock<Value> = OnceLock::new();
-    Json(
-        DOC.get_or_init(|| document(&state.settings.cookies.refresh_name))
-            .clone(),
-    )
-}
 
 /// The document for a server whose refresh cookie is called `refresh_cookie`.
-pub fn document(refresh_cookie: &str) -> Value {
+pub fn document(endpoints: &[Endpoint], refresh_cookie: &str) -> Value {
     let mut generator = SchemaSettings::draft2020_12()
         .with(|s| {
             s.definitions_path = "/components/schemas".into();
@@ -29,8 +16,8 @@ pub fn document(refresh_cookie: &str) -> Value {
         .into_generator();
     let problem = generator.subschema_for::<Problem>();
     let mut paths = Map::new();
-    for e in endpoints() {
-        let op = operation(&e, &mut generator, &problem);
+    for e in endpoints {
+        let op = operation(e, &mut generator, &problem);
         let entry = paths.entry(e.path).or_insert_with(|| json!({}));
         entry[e.method.as_str().to_ascii_lowercase()] = op;
     }

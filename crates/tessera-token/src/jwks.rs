@@ -1,48 +1,15 @@
+//! JSON Web Key Sets: the one Tessera publishes, and reading someone else's.
 use serde::{Deserialize, Serialize};
 
 use crate::alg::Algorithm;
 use crate::error::KeyError;
+use crate::jwk::{Jwk, PublicJwk};
 use crate::keys::VerifyingKey;
-
-/// One public key in RFC 7517 form. Fields that do not apply to the key type are omitted.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Jwk {
-    pub kty: &'static str,
-    pub kid: String,
-    pub alg: &'static str,
-    #[serde(rename = "use")]
-    pub use_: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub crv: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub x: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub y: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub n: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub e: Option<String>,
-}
 
 /// A JSON Web Key Set: what `/.well-known/jwks.json` serves.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Jwks {
     pub keys: Vec<Jwk>,
-}
-
-/// A JWK as read from someone else's JWKS: every field optional, checked by hand.
-#[derive(Deserialize)]
-pub(crate) struct PublicJwk {
-    pub kty: Option<String>,
-    pub kid: Option<String>,
-    pub alg: Option<String>,
-    #[serde(rename = "use")]
-    pub use_: Option<String>,
-    pub crv: Option<String>,
-    pub x: Option<String>,
-    pub y: Option<String>,
-    pub n: Option<String>,
-    pub e: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -11,11 +11,10 @@ use rsa::signature::SignatureEncoding;
 use rsa::traits::PublicKeyParts;
 use sha2::{Digest, Sha256};
 
-use crate::Jwk;
 use crate::alg::Algorithm;
 use crate::b64;
 use crate::error::KeyError;
-use crate::jwks::PublicJwk;
+use crate::jwk::{Jwk, PublicJwk};
 
 const RSA_BITS: usize = 2048;
 const HS256_MIN_SECRET: usize = 32;

@@ -8,18 +8,24 @@
 
 mod alg;
 mod b64;
+mod bearer;
 mod claims;
 mod error;
+mod jwk;
 mod jwks;
 mod jws;
 mod keys;
+mod verified;
 
 pub use alg::Algorithm;
+pub use bearer::{Credential, bearer_credential};
 pub use claims::{AccessClaims, Audience};
 pub use error::{KeyError, VerifyError};
-pub use jwks::{Jwk, Jwks};
+pub use jwk::Jwk;
+pub use jwks::Jwks;
 pub use jws::{KeySet, MAX_LEEWAY_SECS, VerifyOptions, sign};
 pub use keys::{SigningKey, VerifyingKey};
+pub use verified::VerifiedCache;
 
 #[cfg(test)]
 mod tests;

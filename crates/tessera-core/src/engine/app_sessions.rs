@@ -3,14 +3,13 @@
 use uuid::Uuid;
 
 use super::accounts::event;
-use super::issue::ext;
 use super::{Engine, Issued, RequestMeta};
+use crate::claims::{claims_fit, fits};
 use crate::error::Error;
 use crate::model::{Claims, User, event_kind};
 use crate::store::StoreError;
 
-/// The most JSON the app's claims may take in a token (API.md §8), serialized.
-pub const MAX_CLAIMS_BYTES: usize = 4096;
+pub use crate::claims::MAX_CLAIMS_BYTES;
 
 /// What `POST /admin/sessions` asks for. `ip` and `user_agent` describe the user's device (the
 /// app knows them; the admin call comes from the app's backend).
@@ -23,24 +22,12 @@ pub struct AppSession {
     pub user_agent: Option<String>,
 }
 
-fn fits(claims: &Claims) -> bool {
-    serde_json::to_vec(claims).is_ok_and(|v| v.len() <= MAX_CLAIMS_BYTES)
-}
-
 fn check_size(claims: &Claims) -> Result<(), Error> {
     if fits(claims) {
         Ok(())
     } else {
         Err(StoreError::ClaimsTooLarge.into())
     }
-}
-
-/// Whether a session's claims merged over its user's fit in a token's `ext` (API.md §8). The
-/// stores check it again in the transaction that writes either side (with the user's row
-/// locked), so a claims change racing a new session can never let both through;
-/// [`StoreError::ClaimsTooLarge`] otherwise.
-pub fn claims_fit(user: &Claims, session: &Claims) -> bool {
-    ext(user, session).is_none_or(|merged| fits(&merged))
 }
 
 impl Engine {

@@ -4,7 +4,7 @@ use tessera_token::{AccessClaims, Audience};
 use super::{Engine, EngineConfig, Issued};
 use crate::csrf;
 use crate::error::Error;
-use crate::model::{Claims, Session, User};
+use crate::model::{Session, User};
 use crate::refresh_token::RefreshToken;
 use crate::secrets::Redacted;
 
@@ -38,19 +38,8 @@ pub(super) fn claims(
         roles: user.roles.clone(),
         perms,
         auth_time: Some(session.auth_time.div_euclid(1000)),
-        ext: ext(&user.claims, &session.claims),
+        ext: crate::claims::ext(&user.claims, &session.claims),
     }
-}
-
-/// The token's `ext`: the user's claims with the session's over them, or nothing when both are
-/// empty. Nested under `ext`, they can never change a registered claim.
-pub(super) fn ext(user: &Claims, session: &Claims) -> Option<Claims> {
-    if user.is_empty() && session.is_empty() {
-        return None;
-    }
-    let mut merged = user.clone();
-    merged.extend(session.iter().map(|(k, v)| (k.clone(), v.clone())));
-    Some(merged)
 }
 
 impl Engine {

@@ -30,12 +30,11 @@ mod revoke;
 mod sessions;
 pub mod step_up;
 pub mod validate;
-mod verified;
 mod verify;
 
 /// How many verified access tokens a node remembers (so a reused token skips the signature
 /// check); a full cache starts over.
-pub use verified::CAPACITY as VERIFIED_CACHE_CAPACITY;
+pub const VERIFIED_CACHE_CAPACITY: usize = 50_000;
 pub use verify::Principal;
 
 use keyring::KeyRing;
@@ -147,7 +146,7 @@ pub struct Engine {
     hasher: Hasher,
     limiter: Arc<dyn RateLimiter>,
     stats: Stats,
-    verified: verified::VerifiedCache,
+    verified: tessera_token::VerifiedCache<std::sync::Arc<Principal>>,
     /// Woken when mail is queued, so this node's worker sends it at once.
     mail_queued: tokio::sync::Notify,
 }
@@ -190,7 +189,7 @@ impl Engine {
             hasher,
             limiter: Arc::new(MemoryLimiter::new()),
             stats: Stats::default(),
-            verified: Default::default(),
+            verified: tessera_token::VerifiedCache::new(VERIFIED_CACHE_CAPACITY),
             mail_queued: tokio::sync::Notify::new(),
         };
         engine.revocations.sync().await?;

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use crate::engine::app_sessions::claims_fit;
+use crate::claims::claims_fit;
 use crate::model::{
     BulkSelector, Claims, EmailToken, Event, KeyRecord, KeyState, OutboxMail, Revocation,
     RevocationTarget, Revoked, Role, Rotation, Session, SessionLimit, SessionSelector, TokenMail,

@@ -9,6 +9,10 @@ use tessera_token::Algorithm;
 
 use super::{Config, ConfigError, parse_duration_ms};
 
+/// How often a node reads the revocation feed even if no broadcast arrives: the bound on how
+/// late a revocation is seen here when every broadcast is lost (Redis and `NOTIFY` both down).
+pub const REVOCATION_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Validated, typed configuration.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -504,7 +508,7 @@ impl Config {
             },
             rate_limit,
             cors_allowed_origins,
-            revocation_poll: crate::app::REVOCATION_POLL,
+            revocation_poll: REVOCATION_POLL,
             http,
             smtp,
             warnings: self

@@ -7,7 +7,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{MethodRouter, delete, get, post, put};
+use axum::routing::{delete, get, post, put};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 
 use crate::error::ApiError;
@@ -21,47 +21,13 @@ mod app_sessions;
 mod auth;
 mod feed;
 mod introspect;
+mod metrics;
 mod oauth;
 mod page;
 mod public;
 mod recovery;
 
-/// What a route needs to be called.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Auth {
-    None,
-    /// A refresh token: body, `X-Refresh-Token`, or the cookie with `X-CSRF-Token`.
-    Refresh,
-    /// An access token in `Authorization: Bearer`.
-    Bearer,
-    /// An access token, or the refresh credential.
-    BearerOrRefresh,
-    /// An access token, or none with `email` in the body.
-    BearerOrPassword,
-    /// An admin key in `X-Api-Key`.
-    AdminKey,
-    /// An admin key or a resource-server key in `X-Api-Key`.
-    ReaderKey,
-    /// The admin key in `X-Api-Key` or as a bearer token (unless `public_metrics`).
-    Metrics,
-}
-
-pub type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
-
-/// One operation: how it is served and how it is documented.
-pub struct Endpoint {
-    pub method: Method,
-    pub path: &'static str,
-    pub auth: Auth,
-    pub summary: &'static str,
-    pub request: Option<SchemaFn>,
-    pub query: Option<SchemaFn>,
-    pub status: u16,
-    pub response: Option<SchemaFn>,
-    /// Error statuses worth naming (all are problem+json).
-    pub errors: &'static [u16],
-    pub handler: fn() -> MethodRouter<Arc<AppState>>,
-}
+pub use crate::endpoint::{Auth, Endpoint};
 
 fn s<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
     g.subschema_for::<T>()
@@ -117,13 +83,13 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(GET "/.well-known/jwks.json", None, "The public signing keys (RFC 7517)", req: None, query: None, 200 => Some(object), errors: &[], get(public::jwks)),
         endpoint!(GET "/healthz", None, "Liveness", req: None, query: None, 200 => Some(s::<Status>), errors: &[], get(public::healthz)),
         endpoint!(GET "/readyz", None, "Readiness: the store answers", req: None, query: None, 200 => Some(s::<Status>), errors: &[503], get(public::readyz)),
-        endpoint!(GET "/metrics", Metrics, "Prometheus metrics (text format)", req: None, query: None, 200 => None, errors: &[401], get(crate::metrics::metrics)),
+        endpoint!(GET "/metrics", Metrics, "Prometheus metrics (text format)", req: None, query: None, 200 => None, errors: &[401], get(metrics::metrics)),
         endpoint!(GET "/", None, "The account page (HTML): sign in, see and revoke sessions, sign out", req: None, query: None, 200 => None, errors: &[], get(page::page)),
         endpoint!(GET "/account.css", None, "The account page's stylesheet", req: None, query: None, 200 => None, errors: &[], get(page::css)),
         endpoint!(GET "/account.js", None, "The account page's script", req: None, query: None, 200 => None, errors: &[], get(page::js)),
         endpoint!(GET "/tessera.js", None, "The browser client (an ES module): sessions refreshed once for all tabs", req: None, query: None, 200 => None, errors: &[], get(page::client)),
         endpoint!(GET "/favicon.svg", None, "The account page's icon", req: None, query: None, 200 => None, errors: &[], get(page::icon)),
-        endpoint!(GET "/openapi.json", None, "This document", req: None, query: None, 200 => Some(object), errors: &[], get(crate::openapi::serve)),
+        endpoint!(GET "/openapi.json", None, "This document", req: None, query: None, 200 => Some(object), errors: &[], get(public::openapi)),
         endpoint!(POST "/admin/users", AdminKey, "Create a user", req: Some(s::<NewUser>), query: None, 201 => Some(s::<UserView>), errors: &[400, 401, 409, 422], post(create_user)),
         endpoint!(GET "/admin/users", AdminKey, "Find a user by email, or list the newest", req: None, query: Some(q::<UserQuery>), 200 => Some(s::<UserList>), errors: &[400, 401], get(find_users)),
         endpoint!(GET "/admin/users/{id}", AdminKey, "A user", req: None, query: None, 200 => Some(s::<UserView>), errors: &[401, 404], get(get_user)),

@@ -30,3 +30,14 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> ApiResult<Json<Status
         Err(ApiError::unavailable())
     }
 }
+
+/// `GET /openapi.json`: the document of the route table, made once.
+pub async fn openapi(State(state): State<Arc<AppState>>) -> Json<serde_json::Value> {
+    static DOC: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    Json(
+        DOC.get_or_init(|| {
+            crate::openapi::document(&super::endpoints(), &state.settings.cookies.refresh_name)
+        })
+        .clone(),
+    )
+}

@@ -2,7 +2,7 @@
 //! and revocation of sessions. The statements are `crate::sql`'s.
 use async_trait::async_trait;
 use sqlx::postgres::PgRow;
-use tessera_core::engine::app_sessions::claims_fit;
+use tessera_core::claims::claims_fit;
 use tessera_core::model::{
     BulkSelector, Event, OutboxMail, RevocationTarget, Revoked, Rotation, Session, SessionLimit,
     SessionSelector,

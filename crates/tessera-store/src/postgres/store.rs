@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use sqlx::Postgres;
 use sqlx::Row as _;
 use sqlx::postgres::PgRow;
-use tessera_core::engine::app_sessions::claims_fit;
+use tessera_core::claims::claims_fit;
 use tessera_core::model::{
     Claims, Event, KeyRecord, KeyState, Revocation, RevocationTarget, Revoked, Role, TokenMail,
     User,

@@ -3,7 +3,7 @@
 //! writes as one job each on the writer thread (see the module docs of `sqlite`).
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use tessera_core::engine::app_sessions::claims_fit;
+use tessera_core::claims::claims_fit;
 use tessera_core::model::{
     Claims, Event, KeyRecord, KeyState, Revocation, RevocationTarget, Revoked, Role, TokenMail,
     User, email_kind,
