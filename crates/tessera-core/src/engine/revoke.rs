@@ -1,12 +1,14 @@
 //! The one revoke pipeline every kind of revocation goes through: the store writes the
 //! revocation (it is the system of record, and it returns the feed records it wrote, cutoffs
-//! included), this node applies exactly those records, and the transports broadcast them.
+//! included), this node applies exactly those records, and the transports broadcast them. A
+//! revocation the store writes as part of another change (the session limit's evictions, in
+//! the transaction that opens the new session) joins at [`Engine::revoked`].
 use uuid::Uuid;
 
 use super::accounts::event;
 use super::{Engine, RequestMeta};
 use crate::error::Error;
-use crate::model::{BulkSelector, Event, SessionSelector, event_kind};
+use crate::model::{BulkSelector, Event, Revoked, SessionSelector, event_kind};
 
 /// What a revocation ends.
 pub(super) enum Scope {
@@ -37,9 +39,15 @@ impl Engine {
                 .await?
                 .ok_or(Error::NotFound)?,
         };
+        Ok(self.revoked(reason, done))
+    }
+
+    /// The last steps of every revocation, once the store has written it: counted, refused
+    /// here from now on, broadcast. Returns how many live sessions ended.
+    pub(super) fn revoked(&self, reason: &'static str, done: Revoked) -> u64 {
         self.stats.revoked(reason, done.sessions);
         self.revocations.announce(done.records);
-        Ok(done.sessions)
+        done.sessions
     }
 
     /// Ends sessions by id on behalf of `user_id`, with a `session.revoked` event for each.

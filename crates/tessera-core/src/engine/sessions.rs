@@ -72,8 +72,7 @@ impl Engine {
             self.mail_queued();
         }
         if evicted.sessions > 0 {
-            self.stats.revoked("limit", evicted.sessions);
-            self.revocations.announce(evicted.records);
+            self.revoked("limit", evicted);
         }
         self.issue(user, &session, &refresh, now).await
     }

@@ -76,11 +76,6 @@ impl Engine {
         self.verify_access(token).ok()
     }
 
-    /// The CSRF token of a session.
-    pub fn csrf_token(&self, session_id: Uuid) -> String {
-        csrf::token(&self.secrets, session_id)
-    }
-
     /// Checks a presented CSRF token against the session, in constant time.
     pub fn check_csrf(&self, session_id: Uuid, presented: Option<&str>) -> Result<(), Error> {
         match presented {

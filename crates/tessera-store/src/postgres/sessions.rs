@@ -11,7 +11,9 @@ use tessera_core::store::*;
 use uuid::Uuid;
 
 use super::PostgresStore;
-use super::store::{bind_event, get, insert_event, insert_revocation, lock_user_claims};
+use super::store::{
+    bind_event, get, insert_event, insert_revocation, lock_user_claims, update_with_event,
+};
 use crate::codec::{claims_from_json, claims_to_json, uuid};
 use crate::map_err;
 use crate::sql::{self as S, bulk_params, cutoff};
@@ -127,17 +129,10 @@ impl SessionStore for PostgresStore {
 
     async fn reauthenticate_session(&self, id: Uuid, at: i64, event: &Event) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
-        let done = sqlx::query(S::REAUTHENTICATE_SESSION.pg)
+        let update = sqlx::query(S::REAUTHENTICATE_SESSION.pg)
             .bind(at)
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?
-            .rows_affected()
-            == 1;
-        if done {
-            insert_event(&mut tx, event).await?;
-        }
+            .bind(id.to_string());
+        let done = update_with_event(&mut tx, update, Some(event)).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(done)
     }

@@ -86,6 +86,25 @@ pub(super) async fn lock_user_claims(
         .transpose()
 }
 
+/// The "update, event" step of a change: runs `update`, and if it changed exactly one row,
+/// writes `event` in the same transaction. Whether it changed one. The caller commits.
+pub(super) async fn update_with_event(
+    tx: &mut sqlx::Transaction<'static, Postgres>,
+    update: sqlx::query::Query<'_, Postgres, sqlx::postgres::PgArguments>,
+    event: Option<&Event>,
+) -> StoreResult<bool> {
+    let one = update
+        .execute(&mut **tx)
+        .await
+        .map_err(map_err)?
+        .rows_affected()
+        == 1;
+    if let (true, Some(e)) = (one, event) {
+        insert_event(tx, e).await?;
+    }
+    Ok(one)
+}
+
 pub(super) async fn insert_event(
     tx: &mut sqlx::Transaction<'static, Postgres>,
     e: &Event,
@@ -156,21 +175,14 @@ impl UserStore for PostgresStore {
         event: Option<&Event>,
     ) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
-        let done = sqlx::query(S::SET_PASSWORD_HASH.pg)
+        let update = sqlx::query(S::SET_PASSWORD_HASH.pg)
             .bind(hash)
             .bind(changed_at)
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?
-            .rows_affected()
-            == 1;
+            .bind(id.to_string());
+        let done = update_with_event(&mut tx, update, event).await?;
         if let (true, Some(at)) = (done, changed_at) {
             // A reset link mailed before the change must not undo it.
             end_reset_tokens(&mut tx, id, at).await?;
-        }
-        if let (true, Some(e)) = (done, event) {
-            insert_event(&mut tx, e).await?;
         }
         tx.commit().await.map_err(map_err)?;
         Ok(done)
@@ -234,20 +246,13 @@ impl UserStore for PostgresStore {
 
     async fn set_banned(&self, id: Uuid, banned: bool, event: &Event) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
-        let done = sqlx::query(S::SET_BANNED.pg)
+        let update = sqlx::query(S::SET_BANNED.pg)
             .bind(banned)
-            .bind(id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(map_err)?
-            .rows_affected()
-            == 1;
+            .bind(id.to_string());
+        let done = update_with_event(&mut tx, update, Some(event)).await?;
         if done && banned {
             // A banned user's reset link must not reopen the account.
             end_reset_tokens(&mut tx, id, event.at).await?;
-        }
-        if done {
-            insert_event(&mut tx, event).await?;
         }
         tx.commit().await.map_err(map_err)?;
         Ok(done)

@@ -10,7 +10,9 @@ use tessera_core::store::*;
 use uuid::Uuid;
 
 use super::SqliteStore;
-use super::store::{corrupt, insert_event, insert_revocation, session_claims_fit};
+use super::store::{
+    corrupt, insert_event, insert_revocation, session_claims_fit, update_with_event,
+};
 use crate::codec::{claims_from_json, claims_to_json, uuid};
 use crate::sql::{self as S, bulk_params, cutoff};
 
@@ -114,13 +116,12 @@ impl SessionStore for SqliteStore {
     async fn reauthenticate_session(&self, id: Uuid, at: i64, event: &Event) -> StoreResult<bool> {
         let event = event.clone();
         self.write(move |t| {
-            let done = t
-                .prepare_cached(S::REAUTHENTICATE_SESSION.sqlite)?
-                .execute(params![at, id.to_string()])?
-                == 1;
-            if done {
-                insert_event(&t, &event)?;
-            }
+            let done = update_with_event(
+                &t,
+                S::REAUTHENTICATE_SESSION.sqlite,
+                params![at, id.to_string()],
+                Some(&event),
+            )?;
             t.commit()?;
             Ok(done)
         })
@@ -144,9 +145,10 @@ impl SessionStore for SqliteStore {
     ) -> StoreResult<bool> {
         let (r, event) = (r.clone(), event.clone());
         self.write(move |t| {
-            let won = t
-                .prepare_cached(S::ROTATE_SESSION.sqlite)?
-                .execute(params![
+            let won = update_with_event(
+                &t,
+                S::ROTATE_SESSION.sqlite,
+                params![
                     r.generation,
                     r.secret_hash,
                     r.prev_secret_hash,
@@ -155,11 +157,9 @@ impl SessionStore for SqliteStore {
                     r.refresh_count,
                     id.to_string(),
                     from_generation
-                ])?
-                == 1;
-            if won {
-                insert_event(&t, &event)?;
-            }
+                ],
+                Some(&event),
+            )?;
             t.commit()?;
             Ok(won)
         })

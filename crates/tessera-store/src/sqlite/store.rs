@@ -77,6 +77,21 @@ pub(super) fn session_claims_fit(
     })
 }
 
+/// The "update, event" step of a change: runs `stmt`, and if it changed exactly one row, writes
+/// `event` in the same transaction. Whether it changed one. The caller commits.
+pub(super) fn update_with_event(
+    c: &Connection,
+    stmt: &str,
+    params: impl rusqlite::Params,
+    event: Option<&Event>,
+) -> rusqlite::Result<bool> {
+    let one = c.prepare_cached(stmt)?.execute(params)? == 1;
+    if let (true, Some(e)) = (one, event) {
+        insert_event(c, e)?;
+    }
+    Ok(one)
+}
+
 pub(super) fn insert_event(c: &Connection, e: &Event) -> rusqlite::Result<()> {
     c.prepare_cached(S::INSERT_EVENT.sqlite)?.execute(params![
         e.id.to_string(),
@@ -176,17 +191,16 @@ impl UserStore for SqliteStore {
     ) -> StoreResult<bool> {
         let (hash, event) = (hash.to_owned(), event.cloned());
         self.write(move |t| {
-            let done = t
-                .prepare_cached(S::SET_PASSWORD_HASH.sqlite)?
-                .execute(params![hash, changed_at, id.to_string()])?
-                == 1;
+            let done = update_with_event(
+                &t,
+                S::SET_PASSWORD_HASH.sqlite,
+                params![hash, changed_at, id.to_string()],
+                event.as_ref(),
+            )?;
             if let (true, Some(at)) = (done, changed_at) {
                 // A reset link mailed before the change must not undo it.
                 t.prepare_cached(S::USE_USER_EMAIL_TOKENS.sqlite)?
                     .execute(params![at, id.to_string(), email_kind::RESET])?;
-            }
-            if let (true, Some(e)) = (done, &event) {
-                insert_event(&t, e)?;
             }
             t.commit()?;
             Ok(done)
@@ -232,10 +246,9 @@ impl UserStore for SqliteStore {
     async fn set_user_roles(&self, id: Uuid, roles: &[String]) -> StoreResult<bool> {
         let roles = roles_to_json(roles);
         self.write(move |t| {
-            let done = t.execute(
-                "UPDATE users SET roles = ?1 WHERE id = ?2",
-                params![roles, id.to_string()],
-            )?;
+            let done = t
+                .prepare_cached(S::SET_USER_ROLES.sqlite)?
+                .execute(params![roles, id.to_string()])?;
             t.commit()?;
             Ok(done == 1)
         })
@@ -245,17 +258,16 @@ impl UserStore for SqliteStore {
     async fn set_banned(&self, id: Uuid, banned: bool, event: &Event) -> StoreResult<bool> {
         let event = event.clone();
         self.write(move |t| {
-            let done = t
-                .prepare_cached(S::SET_BANNED.sqlite)?
-                .execute(params![banned, id.to_string()])?
-                == 1;
+            let done = update_with_event(
+                &t,
+                S::SET_BANNED.sqlite,
+                params![banned, id.to_string()],
+                Some(&event),
+            )?;
             if done && banned {
                 // A banned user's reset link must not reopen the account.
                 t.prepare_cached(S::USE_USER_EMAIL_TOKENS.sqlite)?
                     .execute(params![event.at, id.to_string(), email_kind::RESET])?;
-            }
-            if done {
-                insert_event(&t, &event)?;
             }
             t.commit()?;
             Ok(done)
@@ -325,10 +337,8 @@ impl RoleStore for SqliteStore {
             for (id, roles) in holders {
                 let mut roles = roles_from_json(&roles).map_err(corrupt)?;
                 roles.retain(|r| *r != name);
-                t.execute(
-                    "UPDATE users SET roles = ?1 WHERE id = ?2",
-                    params![roles_to_json(&roles), id],
-                )?;
+                t.prepare_cached(S::SET_USER_ROLES.sqlite)?
+                    .execute(params![roles_to_json(&roles), id])?;
             }
             t.commit()?;
             Ok(true)
