@@ -56,7 +56,7 @@ async fn scenario(redis: Option<String>) {
     assert_eq!(jwks[0]["keys"].as_array().unwrap().len(), 2);
 
     // A token from one node works on the others.
-    let reg = register(&c, a, "cluster@example.com").await;
+    let reg = a.register("cluster@example.com").await;
     for n in [b, cn] {
         assert_eq!(me_status(&c, n, s(&reg, "access_token")).await.0, 200);
     }
@@ -79,23 +79,25 @@ async fn scenario(redis: Option<String>) {
     }
 
     // Reuse of a rotated refresh token is caught on another node than the one that rotated it.
-    let session: Value = login(&c, b, "cluster@example.com")
+    let session: Value = b
+        .try_login("cluster@example.com")
         .await
         .json()
         .await
         .unwrap();
-    let rotated: Value = refresh(&c, b, s(&session, "refresh_token"))
+    let rotated: Value = b
+        .refresh(s(&session, "refresh_token"))
         .await
         .json()
         .await
         .unwrap();
-    let replay = refresh(&c, cn, s(&session, "refresh_token")).await;
+    let replay = cn.refresh(s(&session, "refresh_token")).await;
     assert_eq!(replay.status(), 401);
     assert_eq!(
         replay.json::<Value>().await.unwrap()["code"],
         "refresh_token_reused"
     );
-    let after = refresh(&c, a, s(&rotated, "refresh_token")).await;
+    let after = a.refresh(s(&rotated, "refresh_token")).await;
     assert_eq!(
         after.json::<Value>().await.unwrap()["code"],
         "session_revoked"
@@ -122,7 +124,7 @@ async fn a_key_rotation_is_honoured_by_every_node() {
     let c = reqwest::Client::new();
     a.ready(&c).await;
     b.ready(&c).await;
-    let before = register(&c, &a, "rotate@example.com").await;
+    let before = a.register("rotate@example.com").await;
     let out = std::process::Command::new(BIN)
         .args(["keys", "rotate"])
         .current_dir(dir.path())
@@ -139,7 +141,8 @@ async fn a_key_rotation_is_honoured_by_every_node() {
     a.kill9();
     a.start();
     a.ready(&c).await;
-    let after: Value = login(&c, &a, "rotate@example.com")
+    let after: Value = a
+        .try_login("rotate@example.com")
         .await
         .json()
         .await
@@ -213,7 +216,7 @@ async fn redis_alone_carries_revocations_between_nodes() {
     let b = Node::spawn(dir.path(), "b", &env);
     b.ready(&c).await;
     for round in 0..5 {
-        let reg = register(&c, &a, &format!("redis-only-{round}@example.com")).await;
+        let reg = a.register(&format!("redis-only-{round}@example.com")).await;
         let token = s(&reg, "access_token");
         assert!(active(&c, &b, token).await);
         let (from, to) = if round % 2 == 0 { (&a, &b) } else { (&b, &a) };
@@ -252,22 +255,22 @@ async fn revocation_wins_races_across_nodes_with_skewed_clocks() {
     let nodes = std::sync::Arc::new([a, b]);
     for round in 0..3 {
         let email = format!("skew-{round}@example.com");
-        let reg = register(&c, &nodes[0], &email).await;
+        let reg = nodes[0].register(&email).await;
         let user_id = reg["user"]["id"].as_str().unwrap().to_owned();
         let mut sessions = vec![reg];
         for i in 1..6 {
-            let res = login(&c, &nodes[i % 2], &email).await;
+            let res = nodes[i % 2].try_login(&email).await;
             sessions.push(res.json().await.unwrap());
         }
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut loops = Vec::new();
         for (i, sess) in sessions.iter().enumerate() {
-            let (c, nodes, stop) = (c.clone(), nodes.clone(), stop.clone());
+            let (nodes, stop) = (nodes.clone(), stop.clone());
             let mut token = s(sess, "refresh_token").to_owned();
             let mut minted = vec![s(sess, "access_token").to_owned()];
             loops.push(tokio::spawn(async move {
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let res = refresh(&c, &nodes[i % 2], &token).await;
+                    let res = nodes[i % 2].refresh(&token).await;
                     if res.status() != 200 {
                         break;
                     }
@@ -319,7 +322,7 @@ async fn the_revocation_stream_follows_other_nodes() {
     a.ready(&c).await;
     let b = Node::spawn(dir.path(), "b", &env);
     b.ready(&c).await;
-    let reg = register(&c, &a, "stream-cluster@example.com").await;
+    let reg = a.register("stream-cluster@example.com").await;
     let mut stream = c
         .get(b.url("/auth/revocations/stream"))
         .header("x-api-key", ADMIN_KEY)

@@ -112,52 +112,6 @@ impl TestServer {
         start_in(dir, extra).await
     }
 
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    pub async fn post(&self, path: &str, body: Value) -> Response {
-        self.client
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    pub async fn register(&self, email: &str) -> Value {
-        let res = self
-            .post(
-                "/auth/register",
-                json!({"email": email, "password": PASSWORD}),
-            )
-            .await;
-        assert_eq!(res.status(), StatusCode::CREATED);
-        res.json().await.unwrap()
-    }
-
-    pub async fn login(&self, email: &str) -> Value {
-        let res = self
-            .post("/auth/login", json!({"email": email, "password": PASSWORD}))
-            .await;
-        assert_eq!(res.status(), StatusCode::OK);
-        res.json().await.unwrap()
-    }
-
-    pub async fn refresh(&self, refresh_token: &str) -> Response {
-        self.post("/auth/refresh", json!({"refresh_token": refresh_token}))
-            .await
-    }
-
-    pub async fn get_auth(&self, path: &str, access: &str) -> Response {
-        self.client
-            .get(self.url(path))
-            .bearer_auth(access)
-            .send()
-            .await
-            .unwrap()
-    }
-
     /// The JWKS this server publishes.
     pub async fn jwks(&self) -> Value {
         let res = self
@@ -169,9 +123,85 @@ impl TestServer {
         assert_eq!(res.status(), StatusCode::OK);
         res.json().await.unwrap()
     }
+}
 
-    pub async fn me(&self, access: &str) -> Response {
+/// Anything that serves Tessera's API: the in-process [`TestServer`], a cluster node, the binary
+/// as a process. One set of request helpers for all of them.
+#[allow(async_fn_in_trait)]
+pub trait TesseraHttp {
+    /// The full URL of `path` on this server.
+    fn url(&self, path: &str) -> String;
+    /// The client to send with.
+    fn http(&self) -> &Client;
+
+    async fn post(&self, path: &str, body: Value) -> Response {
+        self.http()
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Registers `email` with [`PASSWORD`]; the token response.
+    async fn register(&self, email: &str) -> Value {
+        let res = self
+            .post(
+                "/auth/register",
+                json!({"email": email, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED, "register {email}");
+        res.json().await.unwrap()
+    }
+
+    /// A login with [`PASSWORD`], whatever the answer.
+    async fn try_login(&self, email: &str) -> Response {
+        self.post("/auth/login", json!({"email": email, "password": PASSWORD}))
+            .await
+    }
+
+    /// A login that must succeed; the token response.
+    async fn login(&self, email: &str) -> Value {
+        self.login_in(email, None).await
+    }
+
+    /// A login in `namespace` that must succeed; the token response.
+    async fn login_in(&self, email: &str, namespace: Option<&str>) -> Value {
+        let mut body = json!({"email": email, "password": PASSWORD});
+        if let Some(ns) = namespace {
+            body["namespace"] = ns.into();
+        }
+        let res = self.post("/auth/login", body).await;
+        assert_eq!(res.status(), StatusCode::OK, "login {email}");
+        res.json().await.unwrap()
+    }
+
+    async fn refresh(&self, refresh_token: &str) -> Response {
+        self.post("/auth/refresh", json!({"refresh_token": refresh_token}))
+            .await
+    }
+
+    async fn get_auth(&self, path: &str, access: &str) -> Response {
+        self.http()
+            .get(self.url(path))
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn me(&self, access: &str) -> Response {
         self.get_auth("/auth/me", access).await
+    }
+}
+
+impl TesseraHttp for TestServer {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+    fn http(&self) -> &Client {
+        &self.client
     }
 }
 

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::smtp::{Catcher, available};
-use crate::tessera_process::TesseraProcess;
+use crate::tessera_process::{TesseraHttp, TesseraProcess};
 
 const WAIT: Duration = Duration::from_secs(10);
 

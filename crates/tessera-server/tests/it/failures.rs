@@ -27,12 +27,8 @@ async fn redis_killed_mid_run_keeps_revocations_and_service() {
     let c = reqwest::Client::new();
     a.ready(&c).await;
     b.ready(&c).await;
-    let first = register(&c, &a, "redis@example.com").await;
-    let second: Value = login(&c, &a, "redis@example.com")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let first = a.register("redis@example.com").await;
+    let second: Value = a.try_login("redis@example.com").await.json().await.unwrap();
 
     redis.kill();
 
@@ -47,11 +43,8 @@ async fn redis_killed_mid_run_keeps_revocations_and_service() {
     assert_eq!(res.status(), 204);
     refused_within_a_second(&c, &b, s(&first, "access_token")).await;
     assert_eq!(me_status(&c, &b, s(&second, "access_token")).await.0, 200);
-    assert_eq!(login(&c, &b, "redis@example.com").await.status(), 200);
-    assert_eq!(
-        refresh(&c, &b, s(&second, "refresh_token")).await.status(),
-        200
-    );
+    assert_eq!(b.try_login("redis@example.com").await.status(), 200);
+    assert_eq!(b.refresh(s(&second, "refresh_token")).await.status(), 200);
     // Nothing revoked comes back while Redis stays down.
     tokio::time::sleep(Duration::from_millis(300)).await;
     for n in [&a, &b] {
@@ -80,10 +73,10 @@ async fn postgres_stopped_gives_503_and_service_returns_without_a_restart() {
     );
     let c = reqwest::Client::new();
     node.ready(&c).await;
-    let reg = register(&c, &node, "pgdown@example.com").await;
+    let reg = node.register("pgdown@example.com").await;
 
     pg.stop();
-    let res = login(&c, &node, "pgdown@example.com").await;
+    let res = node.try_login("pgdown@example.com").await;
     assert_eq!(res.status(), 503);
     assert_eq!(res.headers()["retry-after"], "1");
     assert_eq!(res.json::<Value>().await.unwrap()["code"], "unavailable");
@@ -116,11 +109,8 @@ async fn postgres_stopped_gives_503_and_service_returns_without_a_restart() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(login(&c, &node, "pgdown@example.com").await.status(), 200);
-    assert_eq!(
-        refresh(&c, &node, s(&reg, "refresh_token")).await.status(),
-        200
-    );
+    assert_eq!(node.try_login("pgdown@example.com").await.status(), 200);
+    assert_eq!(node.refresh(s(&reg, "refresh_token")).await.status(), 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -137,7 +127,7 @@ async fn sigkill_mid_refresh_loop_leaves_one_live_lineage() {
     );
     let c = reqwest::Client::new();
     node.ready(&c).await;
-    let reg = register(&c, &node, "crash@example.com").await;
+    let reg = node.register("crash@example.com").await;
 
     // Refresh as fast as possible; the node is killed mid-loop.
     let url = node.url("/auth/refresh");
@@ -178,11 +168,11 @@ async fn sigkill_mid_refresh_loop_leaves_one_live_lineage() {
     // The last token handed out works (it is current, or the predecessor of a rotation whose
     // answer was lost in the kill, which the grace covers).
     let last = handed_out.last().unwrap();
-    let res = refresh(&c, &node, last).await;
+    let res = node.refresh(last).await;
     assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
     // Older tokens are dead: presenting one is reuse, which ends the session.
     let old = &handed_out[handed_out.len() - 3];
-    let res = refresh(&c, &node, old).await;
+    let res = node.refresh(old).await;
     assert_eq!(
         res.json::<Value>().await.unwrap()["code"],
         "refresh_token_reused"

@@ -237,7 +237,7 @@ async fn the_example_accepts_tokens_and_refuses_forgeries() {
         )
         .await;
     assert_eq!(res.status(), 200);
-    let boss = t.login("ada@example.com", None).await;
+    let boss = t.login("ada@example.com").await;
     assert_eq!(
         api.get("/admin-only", Some(s(&boss, "access_token")))
             .await
@@ -372,7 +372,7 @@ async fn every_kind_of_revocation_reaches_the_resource_server_within_a_second() 
 
     // One session revoked from another.
     let b1 = t.register("one@example.com").await;
-    let b2 = t.login("one@example.com", None).await;
+    let b2 = t.login("one@example.com").await;
     let sid = claims_of(s(&b1, "access_token"))["sid"]
         .as_str()
         .unwrap()
@@ -398,7 +398,7 @@ async fn every_kind_of_revocation_reaches_the_resource_server_within_a_second() 
 
     // All of a user's sessions.
     let c1 = t.register("all@example.com").await;
-    let c2 = t.login("all@example.com", None).await;
+    let c2 = t.login("all@example.com").await;
     assert_eq!(api.hello(s(&c1, "access_token")).await.status(), 200);
     let res = t
         .client
@@ -452,7 +452,7 @@ async fn every_kind_of_revocation_reaches_the_resource_server_within_a_second() 
 
     // A user in one namespace, then a namespace.
     let f = t.register("ns@example.com").await;
-    let f_web = t.login("ns@example.com", Some("web")).await;
+    let f_web = t.login_in("ns@example.com", Some("web")).await;
     let fid = claims_of(s(&f, "access_token"))["sub"]
         .as_str()
         .unwrap()
@@ -475,7 +475,7 @@ async fn every_kind_of_revocation_reaches_the_resource_server_within_a_second() 
         "other namespace kept"
     );
     let g = t.register("ns2@example.com").await;
-    let g_mobile = t.login("ns2@example.com", Some("mobile")).await;
+    let g_mobile = t.login_in("ns2@example.com", Some("mobile")).await;
     let res = t
         .admin(
             Method::POST,
@@ -598,7 +598,7 @@ async fn optional_auth_role_guards_and_a_forgotten_layer() {
         )
         .await;
     assert_eq!(res.status(), 200);
-    let editor = t.login("opt@example.com", None).await;
+    let editor = t.login("opt@example.com").await;
     assert_eq!(
         api.get("/editors", Some(s(&editor, "access_token")))
             .await

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-pub use crate::common::{ADMIN_KEY, BIN, PASSWORD};
+pub use crate::common::{ADMIN_KEY, BIN, TesseraHttp, s};
 pub const SECRET: &str = "cluster-master-secret-0123456789abcdef";
 
 /// `TESSERA_TEST_<what>` or a loud skip (a failure under CI=true).
@@ -96,6 +96,7 @@ pub struct Node {
     child: Option<Child>,
     env: Vec<(String, String)>,
     dir: PathBuf,
+    client: reqwest::Client,
 }
 
 impl Node {
@@ -112,6 +113,7 @@ impl Node {
             child: None,
             env,
             dir: dir.to_owned(),
+            client: reqwest::Client::new(),
         };
         node.base = format!("http://127.0.0.1:{}", node.port);
         node.start();
@@ -169,9 +171,14 @@ impl Node {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
+}
 
-    pub fn url(&self, path: &str) -> String {
+impl TesseraHttp for Node {
+    fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+    fn http(&self) -> &reqwest::Client {
+        &self.client
     }
 }
 
@@ -179,33 +186,6 @@ impl Drop for Node {
     fn drop(&mut self) {
         self.kill9();
     }
-}
-
-pub async fn register(c: &reqwest::Client, node: &Node, email: &str) -> Value {
-    let res = c
-        .post(node.url("/auth/register"))
-        .json(&json!({"email": email, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
-    res.json().await.unwrap()
-}
-
-pub async fn login(c: &reqwest::Client, node: &Node, email: &str) -> reqwest::Response {
-    c.post(node.url("/auth/login"))
-        .json(&json!({"email": email, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-}
-
-pub async fn refresh(c: &reqwest::Client, node: &Node, token: &str) -> reqwest::Response {
-    c.post(node.url("/auth/refresh"))
-        .json(&json!({"refresh_token": token}))
-        .send()
-        .await
-        .unwrap()
 }
 
 pub async fn me_status(c: &reqwest::Client, node: &Node, access: &str) -> (u16, Value) {
@@ -255,11 +235,6 @@ pub async fn refused_within_a_second(c: &reqwest::Client, node: &Node, access: &
 /// Slows every node's fallback poll to a minute: a revocation that reaches another node within
 /// a second can only have been carried by a broadcast.
 pub const SLOW_POLL: (&str, &str) = ("TESSERA_TEST_REVOCATION_POLL", "60s");
-
-pub fn s<'a>(v: &'a Value, k: &str) -> &'a str {
-    v[k].as_str()
-        .unwrap_or_else(|| panic!("{k} missing in {v}"))
-}
 
 /// A private PostgreSQL (initdb + pg_ctl) on a spare port, run as the `postgres` user when the
 /// test runs as root (PostgreSQL refuses to run as root).

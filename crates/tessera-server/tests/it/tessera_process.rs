@@ -5,9 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-pub use crate::common::{ADMIN_KEY, BIN, PASSWORD, RESOURCE_KEY};
+pub use crate::common::{ADMIN_KEY, BIN, PASSWORD, RESOURCE_KEY, TesseraHttp};
+use crate::support::free_port;
 
 pub struct TesseraProcess {
     pub dir: tempfile::TempDir,
@@ -21,14 +22,6 @@ impl Drop for TesseraProcess {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl TesseraProcess {
@@ -63,10 +56,6 @@ impl TesseraProcess {
 
     pub fn base(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base())
     }
 
     fn config(&self) -> PathBuf {
@@ -153,15 +142,6 @@ impl TesseraProcess {
         self.dir.path()
     }
 
-    pub async fn post(&self, path: &str, body: Value) -> reqwest::Response {
-        self.client
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-    }
-
     pub async fn admin(
         &self,
         method: reqwest::Method,
@@ -176,26 +156,13 @@ impl TesseraProcess {
             .await
             .unwrap()
     }
+}
 
-    /// Registers `email` and returns the token response.
-    pub async fn register(&self, email: &str) -> Value {
-        let res = self
-            .post(
-                "/auth/register",
-                json!({"email": email, "password": PASSWORD}),
-            )
-            .await;
-        assert_eq!(res.status(), 201, "register {email}");
-        res.json().await.unwrap()
+impl TesseraHttp for TesseraProcess {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base())
     }
-
-    pub async fn login(&self, email: &str, namespace: Option<&str>) -> Value {
-        let mut body = json!({"email": email, "password": PASSWORD});
-        if let Some(ns) = namespace {
-            body["namespace"] = ns.into();
-        }
-        let res = self.post("/auth/login", body).await;
-        assert_eq!(res.status(), 200, "login {email}");
-        res.json().await.unwrap()
+    fn http(&self) -> &reqwest::Client {
+        &self.client
     }
 }
