@@ -3,8 +3,9 @@
 use tessera_core::mail::{MailConfig, Templates};
 use tessera_core::secrets::Redacted;
 
-use super::settings::{duration, err};
-use super::{ConfigError, Email};
+use super::Email;
+use super::problems::{Problems, err};
+use super::settings::duration;
 
 /// Where and as whom mail is sent.
 #[derive(Clone, Debug)]
@@ -28,67 +29,49 @@ pub fn smtp_display(url: &str) -> String {
 }
 
 impl Email {
+    /// The engine's mail settings and the SMTP server, with every problem noted in `p`.
     pub(super) fn validate(
         &self,
         issuer: &str,
-    ) -> Result<(MailConfig, Option<SmtpSettings>), ConfigError> {
-        let reset_ttl_ms = duration("email.reset_ttl", &self.reset_ttl)?;
-        let verify_ttl_ms = duration("email.verify_ttl", &self.verify_ttl)?;
-        for (key, ms) in [
-            ("email.reset_ttl", reset_ttl_ms),
-            ("email.verify_ttl", verify_ttl_ms),
-        ] {
-            if !(1_000..=30 * 86_400_000).contains(&ms) {
-                return Err(err(key, "must be between 1s and 30d"));
-            }
-        }
+        p: &mut Problems,
+    ) -> (MailConfig, Option<SmtpSettings>) {
+        let mut ttl = |key: &str, raw: &str| {
+            let ms = p.or(duration(key, raw), 3_600_000);
+            p.check(
+                (1_000..=30 * 86_400_000).contains(&ms),
+                key,
+                "must be between 1s and 30d",
+            );
+            ms
+        };
+        let reset_ttl_ms = ttl("email.reset_ttl", &self.reset_ttl);
+        let verify_ttl_ms = ttl("email.verify_ttl", &self.verify_ttl);
         let link_base = match self.link_base.as_str() {
             "" => format!("{}/", issuer.trim_end_matches('/')),
             set if set.starts_with("https://") || set.starts_with("http://") => {
-                if set.contains('#') {
-                    return Err(err(
-                        "email.link_base",
-                        "must not have a fragment (the token goes there)",
-                    ));
-                }
+                p.check(
+                    !set.contains('#'),
+                    "email.link_base",
+                    "must not have a fragment (the token goes there)",
+                );
                 set.to_owned()
             }
-            _ => return Err(err("email.link_base", "expected an http(s) URL")),
+            set => {
+                p.note(err("email.link_base", "expected an http(s) URL"));
+                set.to_owned()
+            }
         };
         let templates = match self.templates_dir.as_str() {
             "" => Templates::built_in(&self.product_name),
-            dir => Templates::load(&self.product_name, std::path::Path::new(dir))
-                .map_err(|e| err("email.templates_dir", e))?,
+            dir => p.or(
+                Templates::load(&self.product_name, std::path::Path::new(dir))
+                    .map_err(|e| err("email.templates_dir", e)),
+                Templates::built_in(&self.product_name),
+            ),
         };
         let smtp = match self.smtp_url.as_str() {
             "" => None,
-            raw => {
-                let mut url = url::Url::parse(raw).map_err(|_| {
-                    err(
-                        "email.smtp_url",
-                        "not a URL (smtp://host:port or smtps://user:pass@host:465)",
-                    )
-                })?;
-                if !matches!(url.scheme(), "smtp" | "smtps")
-                    || url.host_str().is_none_or(str::is_empty)
-                {
-                    return Err(err(
-                        "email.smtp_url",
-                        "expected smtp://host:port or smtps://host:port",
-                    ));
-                }
-                if url.scheme() == "smtp" && !url.query_pairs().any(|(k, _)| k == "tls") {
-                    url.query_pairs_mut().append_pair("tls", "opportunistic");
-                }
-                let from = self
-                    .from
-                    .parse()
-                    .map_err(|_| err("email.from", "required with smtp_url: an address, e.g. \"Example <no-reply@example.com>\""))?;
-                Some(SmtpSettings {
-                    url: Redacted(url.to_string()),
-                    from,
-                })
-            }
+            raw => self.smtp(raw, p),
         };
         let mail = MailConfig {
             enabled: smtp.is_some(),
@@ -99,6 +82,37 @@ impl Email {
             notify_new_device: self.notify_new_device,
             templates,
         };
-        Ok((mail, smtp))
+        (mail, smtp)
+    }
+
+    fn smtp(&self, raw: &str, p: &mut Problems) -> Option<SmtpSettings> {
+        let Ok(mut url) = url::Url::parse(raw) else {
+            p.note(err(
+                "email.smtp_url",
+                "not a URL (smtp://host:port or smtps://user:pass@host:465)",
+            ));
+            return None;
+        };
+        if !matches!(url.scheme(), "smtp" | "smtps") || url.host_str().is_none_or(str::is_empty) {
+            p.note(err(
+                "email.smtp_url",
+                "expected smtp://host:port or smtps://host:port",
+            ));
+            return None;
+        }
+        if url.scheme() == "smtp" && !url.query_pairs().any(|(k, _)| k == "tls") {
+            url.query_pairs_mut().append_pair("tls", "opportunistic");
+        }
+        let Ok(from) = self.from.parse() else {
+            p.note(err(
+                "email.from",
+                "required with smtp_url: an address, e.g. \"Example <no-reply@example.com>\"",
+            ));
+            return None;
+        };
+        Some(SmtpSettings {
+            url: Redacted(url.to_string()),
+            from,
+        })
     }
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 mod duration;
 pub mod email;
+mod problems;
 mod settings;
 
 pub use duration::parse_duration_ms;

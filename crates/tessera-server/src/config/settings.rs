@@ -7,6 +7,7 @@ use tessera_core::{EngineConfig, Redacted};
 use tessera_store::DatabaseUrl;
 use tessera_token::Algorithm;
 
+use super::problems::{KeyError, Problems, err};
 use super::{Config, ConfigError, parse_duration_ms};
 
 /// How often a node reads the revocation feed even if no broadcast arrives: the bound on how
@@ -99,15 +100,11 @@ pub struct RateLimitSettings {
     pub trust_forwarded_for: bool,
 }
 
-pub(super) fn err(key: &str, why: impl std::fmt::Display) -> ConfigError {
-    ConfigError(format!("config key `{key}`: {why}"))
-}
-
-pub(super) fn duration(key: &str, value: &str) -> Result<i64, ConfigError> {
+pub(super) fn duration(key: &str, value: &str) -> Result<i64, KeyError> {
     parse_duration_ms(value).map_err(|e| err(key, e))
 }
 
-fn int_in(key: &str, v: i64, range: std::ops::RangeInclusive<i64>) -> Result<i64, ConfigError> {
+fn int_in(key: &str, v: i64, range: std::ops::RangeInclusive<i64>) -> Result<i64, KeyError> {
     if range.contains(&v) {
         Ok(v)
     } else {
@@ -118,7 +115,7 @@ fn int_in(key: &str, v: i64, range: std::ops::RangeInclusive<i64>) -> Result<i64
     }
 }
 
-fn cookie_name(key: &str, name: &str, secure: bool) -> Result<String, ConfigError> {
+fn cookie_name(key: &str, name: &str, secure: bool) -> Result<String, KeyError> {
     let token_char = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
     if name.is_empty() || !name.chars().all(token_char) {
         return Err(err(key, format!("{name:?} is not a valid cookie name")));
@@ -130,19 +127,6 @@ fn cookie_name(key: &str, name: &str, secure: bool) -> Result<String, ConfigErro
         ));
     }
     Ok(name.to_owned())
-}
-
-/// Sets the value at a dotted path; false if the path does not exist.
-fn set_path(v: &mut toml::Value, path: &[&str], new: toml::Value) -> bool {
-    match path {
-        [] => {
-            *v = new;
-            true
-        }
-        [first, rest @ ..] => v
-            .get_mut(*first)
-            .is_some_and(|next| set_path(next, rest, new)),
-    }
 }
 
 fn origin(o: &str) -> Result<String, String> {
@@ -162,76 +146,38 @@ impl Config {
     /// Checks every value and resolves defaults that depend on other keys. Reports every bad
     /// key at once (one per line), each with where its value came from.
     pub fn validate(&self) -> Result<Settings, ConfigError> {
-        let defaults = toml::Value::try_from(Config::default()).expect("defaults serialize");
-        let mut probe = self.clone();
-        let mut problems: Vec<String> = Vec::new();
-        loop {
-            let e = match probe.validate_first() {
-                Ok(settings) if problems.is_empty() => return Ok(settings),
-                Ok(_) => break,
-                Err(e) => e,
-            };
-            let key =
-                e.0.strip_prefix("config key `")
-                    .and_then(|rest| rest.split_once('`'))
-                    .map(|(k, _)| k.to_owned());
-            let origin = key.as_ref().and_then(|k| {
-                self.origins
-                    .iter()
-                    .rev()
-                    .find(|(o, _)| o == k)
-                    .map(|(_, from)| from.clone())
-            });
-            let line = match (&key, origin) {
-                (Some(k), Some(from)) => {
-                    e.0.replacen(&format!("`{k}`"), &format!("`{k}` ({from})"), 1)
-                }
-                _ => e.0.clone(),
-            };
-            if problems.contains(&line) {
-                break;
-            }
-            problems.push(line);
-            // Put the key back to its default and look for the next problem.
-            let Some(k) = key else { break };
-            let path: Vec<&str> = k.split('.').collect();
-            let Some(default) = path.iter().try_fold(&defaults, |v, p| v.get(*p)) else {
-                break;
-            };
-            let mut value = toml::Value::try_from(&probe).expect("config serializes");
-            if !set_path(&mut value, &path, default.clone()) {
-                break;
-            }
-            let (unknown_env, origins) = (probe.unknown_env.clone(), probe.origins.clone());
-            probe = match value.try_into() {
-                Ok(c) => c,
-                Err(_) => break,
-            };
-            probe.unknown_env = unknown_env;
-            probe.origins = origins;
-        }
-        Err(ConfigError(problems.join("\n")))
+        let mut p = Problems::default();
+        let settings = self.settings(&mut p);
+        p.finish(settings, &self.origins)
     }
 
-    fn validate_first(&self) -> Result<Settings, ConfigError> {
-        let listen: SocketAddr = self.listen.parse().map_err(|_| {
-            err(
-                "listen",
-                format!("{:?} is not an address like 127.0.0.1:8080", self.listen),
-            )
-        })?;
-        let database =
-            DatabaseUrl::parse(&self.database_url).map_err(|e| err("database_url", e))?;
+    /// The settings, with every problem noted in `p` (and a stand-in in its place).
+    fn settings(&self, p: &mut Problems) -> Settings {
+        let stand_in_listen = SocketAddr::from(([127, 0, 0, 1], 8080));
+        let listen: SocketAddr = p.or(
+            self.listen.parse().map_err(|_| {
+                err(
+                    "listen",
+                    format!("{:?} is not an address like 127.0.0.1:8080", self.listen),
+                )
+            }),
+            stand_in_listen,
+        );
+        let database = p.or(
+            DatabaseUrl::parse(&self.database_url).map_err(|e| err("database_url", e)),
+            DatabaseUrl::Sqlite(PathBuf::from("tessera-data/tessera.db")),
+        );
         let redis_url = match self.redis_url.as_str() {
             "" => None,
             u if u.starts_with("redis://") || u.starts_with("rediss://") => {
                 Some(Redacted(u.to_owned()))
             }
             _ => {
-                return Err(err(
+                p.note(err(
                     "redis_url",
                     "expected redis://… or rediss://… (or empty)",
                 ));
+                None
             }
         };
         // API.md §1: the default issuer follows the address served on, so a server moved with
@@ -240,75 +186,51 @@ impl Config {
             "" => format!("http://{}", self.listen),
             set => set.to_owned(),
         };
-        if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
-            return Err(err("issuer", "expected an http(s) URL"));
-        }
-        let http = {
-            let h = &self.http;
-            let positive = |key: &str, v: &str| -> Result<std::time::Duration, ConfigError> {
-                let ms = duration(key, v)?;
-                if ms <= 0 {
-                    return Err(err(key, "must be more than 0"));
-                }
-                Ok(std::time::Duration::from_millis(ms as u64))
-            };
-            if !(1..=1_000_000).contains(&h.max_connections) {
-                return Err(err("http.max_connections", "must be between 1 and 1000000"));
-            }
-            if !(0..=1_000_000).contains(&h.max_streams_per_key) {
-                return Err(err(
-                    "http.max_streams_per_key",
-                    "must be between 0 (no bound) and 1000000",
-                ));
-            }
-            HttpSettings {
-                header_timeout: positive("http.header_timeout", &h.header_timeout)?,
-                request_timeout: positive("http.request_timeout", &h.request_timeout)?,
-                idle_timeout: positive("http.idle_timeout", &h.idle_timeout)?,
-                max_connections: h.max_connections as usize,
-                max_streams_per_key: h.max_streams_per_key as usize,
-            }
-        };
-        if let Some(bad) = self
+        p.check(
+            issuer.starts_with("https://") || issuer.starts_with("http://"),
+            "issuer",
+            "expected an http(s) URL",
+        );
+        let http = self.http.validate(p);
+        let bad_namespace = self
             .sessions
             .namespaces
             .iter()
-            .find(|ns| tessera_core::engine::validate::check_namespace(ns).is_err())
-        {
-            return Err(err(
+            .find(|ns| tessera_core::engine::validate::check_namespace(ns).is_err());
+        if let Some(bad) = bad_namespace {
+            p.note(err(
                 "sessions.namespaces",
                 format!("{bad:?} is not a namespace (1-64 of A-Z a-z 0-9 _ . -)"),
             ));
         }
-        if self.audience.iter().any(|a| a.trim().is_empty()) {
-            return Err(err("audience", "entries must not be empty"));
-        }
-        if let Some(k) = self.admin_api_keys.iter().find(|k| k.len() < 16) {
-            let _ = k;
-            return Err(err(
-                "admin_api_keys",
-                "every key must be at least 16 characters",
-            ));
-        }
-        if self.resource_server_keys.iter().any(|k| k.len() < 16) {
-            return Err(err(
-                "resource_server_keys",
-                "every key must be at least 16 characters",
-            ));
-        }
+        p.check(
+            !self.audience.iter().any(|a| a.trim().is_empty()),
+            "audience",
+            "entries must not be empty",
+        );
+        p.check(
+            self.admin_api_keys.iter().all(|k| k.len() >= 16),
+            "admin_api_keys",
+            "every key must be at least 16 characters",
+        );
+        p.check(
+            self.resource_server_keys.iter().all(|k| k.len() >= 16),
+            "resource_server_keys",
+            "every key must be at least 16 characters",
+        );
         // A key in both lists would make a read-only key an admin key.
-        if self
-            .resource_server_keys
-            .iter()
-            .any(|k| self.admin_api_keys.contains(k))
-        {
-            return Err(err(
-                "resource_server_keys",
-                "a key must not also be in admin_api_keys",
-            ));
-        }
-        let max_body_bytes =
-            int_in("max_body_bytes", self.max_body_bytes, 1024..=16 << 20)? as usize;
+        p.check(
+            !self
+                .resource_server_keys
+                .iter()
+                .any(|k| self.admin_api_keys.contains(k)),
+            "resource_server_keys",
+            "a key must not also be in admin_api_keys",
+        );
+        let max_body_bytes = p.or(
+            int_in("max_body_bytes", self.max_body_bytes, 1024..=16 << 20),
+            65_536,
+        ) as usize;
         let data_dir = match (&self.data_dir, &database) {
             (d, _) if !d.is_empty() => PathBuf::from(d),
             (_, DatabaseUrl::Sqlite(p)) => p
@@ -320,154 +242,43 @@ impl Config {
         let secret_key = match self.secret_key.as_str() {
             "" => None,
             s if s.len() >= 32 => Some(Redacted(s.to_owned())),
-            _ => return Err(err("secret_key", "must be at least 32 bytes")),
+            _ => {
+                p.note(err("secret_key", "must be at least 32 bytes"));
+                None
+            }
         };
         let log_json = match self.log_format.as_str() {
             "text" => false,
             "json" => true,
-            _ => return Err(err("log_format", "expected text or json")),
-        };
-
-        let t = &self.tokens;
-        let algorithm: Algorithm = t
-            .algorithm
-            .parse()
-            .map_err(|e| err("tokens.algorithm", e))?;
-        let hs256_secret = if algorithm == Algorithm::HS256 {
-            if t.hs256_secret.is_empty() {
-                return Err(err(
-                    "tokens.hs256_secret",
-                    "is required with tokens.algorithm = \"HS256\" (at least 32 bytes)",
-                ));
-            }
-            if t.hs256_secret.len() < 32 {
-                return Err(err(
-                    "tokens.hs256_secret",
-                    "HS256 needs a secret of at least 32 bytes",
-                ));
-            }
-            Some(Redacted(t.hs256_secret.as_bytes().to_vec()))
-        } else {
-            None
-        };
-        let access_ttl_ms = duration("tokens.access_ttl", &t.access_ttl)?;
-        if !(1_000..=86_400_000).contains(&access_ttl_ms) {
-            return Err(err("tokens.access_ttl", "must be between 1s and 24h"));
-        }
-        let refresh_ttl_ms = duration("tokens.refresh_ttl", &t.refresh_ttl)?;
-        let session_max_lifetime_ms =
-            duration("tokens.session_max_lifetime", &t.session_max_lifetime)?;
-        let reuse_grace_ms = duration("tokens.reuse_grace", &t.reuse_grace)?;
-        if reuse_grace_ms > 600_000 {
-            return Err(err("tokens.reuse_grace", "must be at most 10m"));
-        }
-        let key_rotation_interval_ms =
-            duration("tokens.key_rotation_interval", &t.key_rotation_interval)?;
-        if key_rotation_interval_ms != 0 && key_rotation_interval_ms < 2 * access_ttl_ms {
-            return Err(err(
-                "tokens.key_rotation_interval",
-                "must be 0 or at least twice tokens.access_ttl",
-            ));
-        }
-
-        let c = &self.cookies;
-        let same_site = match c.same_site.as_str() {
-            "Strict" => SameSite::Strict,
-            "Lax" => SameSite::Lax,
-            "None" if c.secure => SameSite::None,
-            "None" => return Err(err("cookies.same_site", "None needs cookies.secure = true")),
-            _ => return Err(err("cookies.same_site", "expected Strict, Lax or None")),
-        };
-        let default_name = |secure_name: &str, plain: &str| {
-            if c.secure {
-                secure_name.to_owned()
-            } else {
-                plain.to_owned()
+            _ => {
+                p.note(err("log_format", "expected text or json"));
+                false
             }
         };
-        let refresh_name = match c.refresh_name.as_str() {
-            "" => default_name("__Secure-tessera_refresh", "tessera_refresh"),
-            n => cookie_name("cookies.refresh_name", n, c.secure)?,
-        };
-        let csrf_name = match c.csrf_name.as_str() {
-            "" => default_name("__Host-tessera_csrf", "tessera_csrf"),
-            n => cookie_name("cookies.csrf_name", n, c.secure)?,
-        };
-        let default_transport = match c.default_transport.as_str() {
-            "body" => Transport::Body,
-            "cookie" => Transport::Cookie,
-            _ => return Err(err("cookies.default_transport", "expected body or cookie")),
-        };
-
-        let p = &self.passwords;
-        let max_length = int_in("passwords.max_length", p.max_length, 1..=4096)?;
-        let min_length = int_in("passwords.min_length", p.min_length, 1..=max_length)?;
-        let policy = PasswordPolicy {
-            min_length: min_length as usize,
-            max_length: max_length as usize,
-            argon2_memory_kib: int_in(
-                "passwords.argon2_memory_kib",
-                p.argon2_memory_kib,
-                8..=4 << 20,
-            )? as u32,
-            argon2_iterations: int_in("passwords.argon2_iterations", p.argon2_iterations, 1..=64)?
-                as u32,
-            argon2_parallelism: int_in(
-                "passwords.argon2_parallelism",
-                p.argon2_parallelism,
-                1..=64,
-            )? as u32,
-        };
-        argon2::Params::new(
-            policy.argon2_memory_kib,
-            policy.argon2_iterations,
-            policy.argon2_parallelism,
-            None,
-        )
-        .map_err(|e| {
-            err(
-                "passwords.argon2_memory_kib",
-                format!("invalid Argon2 parameters: {e}"),
-            )
-        })?;
-        let password_max_age_ms = duration("passwords.max_age", &p.max_age)?;
-
-        let r = &self.rate_limit;
-        let rate_limit = RateLimitSettings {
-            login_per_ip_per_minute: int_in(
-                "rate_limit.login_per_ip_per_minute",
-                r.login_per_ip_per_minute,
-                0..=1_000_000,
-            )? as u32,
-            failed_logins_per_account: int_in(
-                "rate_limit.failed_logins_per_account",
-                r.failed_logins_per_account,
-                0..=1_000_000,
-            )? as u32,
-            failed_login_window_ms: duration(
-                "rate_limit.failed_login_window",
-                &r.failed_login_window,
-            )?,
-            trust_forwarded_for: r.trust_forwarded_for,
-        };
-        let (mail, smtp) = self.email.validate(&issuer)?;
-        let cors_allowed_origins = self
-            .cors
-            .allowed_origins
-            .iter()
-            .map(|o| origin(o))
-            .collect::<Result<_, _>>()
-            .map_err(|e| err("cors.allowed_origins", e))?;
+        let tokens = self.tokens.validate(p);
+        let cookies = self.cookies.validate(p);
+        let (policy, password_max_age_ms) = self.passwords.validate(p);
+        let rate_limit = self.rate_limit.validate(p);
+        let (mail, smtp) = self.email.validate(&issuer, p);
+        let cors_allowed_origins = p.or(
+            self.cors
+                .allowed_origins
+                .iter()
+                .map(|o| origin(o))
+                .collect::<Result<_, _>>()
+                .map_err(|e| err("cors.allowed_origins", e)),
+            Vec::new(),
+        );
 
         let engine = EngineConfig {
             issuer: issuer.clone(),
             audience: self.audience.clone(),
-            algorithm,
-            hs256_secret,
-            access_ttl_ms,
-            refresh_ttl_ms,
-            session_max_lifetime_ms,
-            reuse_grace_ms,
+            algorithm: tokens.algorithm,
+            hs256_secret: tokens.hs256_secret,
+            access_ttl_ms: tokens.access_ttl_ms,
+            refresh_ttl_ms: tokens.refresh_ttl_ms,
+            session_max_lifetime_ms: tokens.session_max_lifetime_ms,
+            reuse_grace_ms: tokens.reuse_grace_ms,
             password_max_age_ms,
             passwords: policy,
             public_registration: self.public_registration,
@@ -481,7 +292,7 @@ impl Config {
             mail,
             ..EngineConfig::new(issuer)
         };
-        Ok(Settings {
+        Settings {
             listen,
             database,
             redis_url,
@@ -498,14 +309,8 @@ impl Config {
             secret_key,
             log_json,
             engine,
-            key_rotation_interval_ms,
-            cookies: CookieSettings {
-                secure: c.secure,
-                same_site,
-                refresh_name,
-                csrf_name,
-                default_transport,
-            },
+            key_rotation_interval_ms: tokens.key_rotation_interval_ms,
+            cookies,
             rate_limit,
             cors_allowed_origins,
             revocation_poll: REVOCATION_POLL,
@@ -516,6 +321,243 @@ impl Config {
                 .iter()
                 .map(|name| format!("environment variable {name} names no config key; ignored"))
                 .collect(),
-        })
+        }
+    }
+}
+
+/// `[tokens]`, validated.
+struct TokenSettings {
+    algorithm: Algorithm,
+    hs256_secret: Option<Redacted<Vec<u8>>>,
+    access_ttl_ms: i64,
+    refresh_ttl_ms: i64,
+    session_max_lifetime_ms: i64,
+    reuse_grace_ms: i64,
+    key_rotation_interval_ms: i64,
+}
+
+impl super::Tokens {
+    fn validate(&self, p: &mut Problems) -> TokenSettings {
+        let t = self;
+        let algorithm: Algorithm = p.or(
+            t.algorithm.parse().map_err(|e| err("tokens.algorithm", e)),
+            Algorithm::EdDSA,
+        );
+        let hs256_secret = if algorithm == Algorithm::HS256 {
+            if t.hs256_secret.is_empty() {
+                p.note(err(
+                    "tokens.hs256_secret",
+                    "is required with tokens.algorithm = \"HS256\" (at least 32 bytes)",
+                ));
+            }
+            p.check(
+                t.hs256_secret.len() >= 32,
+                "tokens.hs256_secret",
+                "HS256 needs a secret of at least 32 bytes",
+            );
+            Some(Redacted(t.hs256_secret.as_bytes().to_vec()))
+        } else {
+            None
+        };
+        let access_ttl_ms = p.or(duration("tokens.access_ttl", &t.access_ttl), 900_000);
+        p.check(
+            (1_000..=86_400_000).contains(&access_ttl_ms),
+            "tokens.access_ttl",
+            "must be between 1s and 24h",
+        );
+        let refresh_ttl_ms = p.or(duration("tokens.refresh_ttl", &t.refresh_ttl), 0);
+        let session_max_lifetime_ms = p.or(
+            duration("tokens.session_max_lifetime", &t.session_max_lifetime),
+            0,
+        );
+        let reuse_grace_ms = p.or(duration("tokens.reuse_grace", &t.reuse_grace), 0);
+        p.check(
+            reuse_grace_ms <= 600_000,
+            "tokens.reuse_grace",
+            "must be at most 10m",
+        );
+        let key_rotation_interval_ms = p.or(
+            duration("tokens.key_rotation_interval", &t.key_rotation_interval),
+            0,
+        );
+        p.check(
+            key_rotation_interval_ms == 0 || key_rotation_interval_ms >= 2 * access_ttl_ms,
+            "tokens.key_rotation_interval",
+            "must be 0 or at least twice tokens.access_ttl",
+        );
+        TokenSettings {
+            algorithm,
+            hs256_secret,
+            access_ttl_ms,
+            refresh_ttl_ms,
+            session_max_lifetime_ms,
+            reuse_grace_ms,
+            key_rotation_interval_ms,
+        }
+    }
+}
+
+impl super::Http {
+    fn validate(&self, p: &mut Problems) -> HttpSettings {
+        let mut positive = |key: &str, v: &str| {
+            let ms = p.or(duration(key, v), 1_000);
+            p.check(ms > 0, key, "must be more than 0");
+            std::time::Duration::from_millis(ms.max(1) as u64)
+        };
+        let header_timeout = positive("http.header_timeout", &self.header_timeout);
+        let request_timeout = positive("http.request_timeout", &self.request_timeout);
+        let idle_timeout = positive("http.idle_timeout", &self.idle_timeout);
+        p.check(
+            (1..=1_000_000).contains(&self.max_connections),
+            "http.max_connections",
+            "must be between 1 and 1000000",
+        );
+        p.check(
+            (0..=1_000_000).contains(&self.max_streams_per_key),
+            "http.max_streams_per_key",
+            "must be between 0 (no bound) and 1000000",
+        );
+        HttpSettings {
+            header_timeout,
+            request_timeout,
+            idle_timeout,
+            max_connections: self.max_connections.clamp(1, 1_000_000) as usize,
+            max_streams_per_key: self.max_streams_per_key.clamp(0, 1_000_000) as usize,
+        }
+    }
+}
+
+impl super::Cookies {
+    fn validate(&self, p: &mut Problems) -> CookieSettings {
+        let c = self;
+        let same_site = match c.same_site.as_str() {
+            "Strict" => SameSite::Strict,
+            "Lax" => SameSite::Lax,
+            "None" if c.secure => SameSite::None,
+            "None" => {
+                p.note(err("cookies.same_site", "None needs cookies.secure = true"));
+                SameSite::Strict
+            }
+            _ => {
+                p.note(err("cookies.same_site", "expected Strict, Lax or None"));
+                SameSite::Strict
+            }
+        };
+        let default_name = |secure_name: &str, plain: &str| {
+            if c.secure {
+                secure_name.to_owned()
+            } else {
+                plain.to_owned()
+            }
+        };
+        let refresh_name = match c.refresh_name.as_str() {
+            "" => default_name("__Secure-tessera_refresh", "tessera_refresh"),
+            n => p.or(
+                cookie_name("cookies.refresh_name", n, c.secure),
+                String::new(),
+            ),
+        };
+        let csrf_name = match c.csrf_name.as_str() {
+            "" => default_name("__Host-tessera_csrf", "tessera_csrf"),
+            n => p.or(cookie_name("cookies.csrf_name", n, c.secure), String::new()),
+        };
+        let default_transport = match c.default_transport.as_str() {
+            "body" => Transport::Body,
+            "cookie" => Transport::Cookie,
+            _ => {
+                p.note(err("cookies.default_transport", "expected body or cookie"));
+                Transport::Body
+            }
+        };
+        CookieSettings {
+            secure: c.secure,
+            same_site,
+            refresh_name,
+            csrf_name,
+            default_transport,
+        }
+    }
+}
+
+impl super::Passwords {
+    /// The policy and `max_age` in ms.
+    fn validate(&self, p: &mut Problems) -> (PasswordPolicy, i64) {
+        let max_length = p.or(
+            int_in("passwords.max_length", self.max_length, 1..=4096),
+            256,
+        );
+        let min_length = p.or(
+            int_in("passwords.min_length", self.min_length, 1..=max_length),
+            1,
+        );
+        let policy = PasswordPolicy {
+            min_length: min_length as usize,
+            max_length: max_length as usize,
+            argon2_memory_kib: p.or(
+                int_in(
+                    "passwords.argon2_memory_kib",
+                    self.argon2_memory_kib,
+                    8..=4 << 20,
+                ),
+                19_456,
+            ) as u32,
+            argon2_iterations: p.or(
+                int_in(
+                    "passwords.argon2_iterations",
+                    self.argon2_iterations,
+                    1..=64,
+                ),
+                2,
+            ) as u32,
+            argon2_parallelism: p.or(
+                int_in(
+                    "passwords.argon2_parallelism",
+                    self.argon2_parallelism,
+                    1..=64,
+                ),
+                1,
+            ) as u32,
+        };
+        if let Err(e) = argon2::Params::new(
+            policy.argon2_memory_kib,
+            policy.argon2_iterations,
+            policy.argon2_parallelism,
+            None,
+        ) {
+            p.note(err(
+                "passwords.argon2_memory_kib",
+                format!("invalid Argon2 parameters: {e}"),
+            ));
+        }
+        let max_age_ms = p.or(duration("passwords.max_age", &self.max_age), 0);
+        (policy, max_age_ms)
+    }
+}
+
+impl super::RateLimit {
+    fn validate(&self, p: &mut Problems) -> RateLimitSettings {
+        RateLimitSettings {
+            login_per_ip_per_minute: p.or(
+                int_in(
+                    "rate_limit.login_per_ip_per_minute",
+                    self.login_per_ip_per_minute,
+                    0..=1_000_000,
+                ),
+                0,
+            ) as u32,
+            failed_logins_per_account: p.or(
+                int_in(
+                    "rate_limit.failed_logins_per_account",
+                    self.failed_logins_per_account,
+                    0..=1_000_000,
+                ),
+                0,
+            ) as u32,
+            failed_login_window_ms: p.or(
+                duration("rate_limit.failed_login_window", &self.failed_login_window),
+                0,
+            ),
+            trust_forwarded_for: self.trust_forwarded_for,
+        }
     }
 }

@@ -380,3 +380,27 @@ fn a_missing_hs256_secret_is_said_to_be_required() {
         ),
     }
 }
+
+/// Issue 21 item 6: errors are collected as values, one line per bad key, even several in one
+/// section and after a key whose value everything else depends on.
+#[test]
+fn several_bad_keys_of_one_section_are_each_reported_once() {
+    let toml = "listen = \"nowhere\"\nmax_body_bytes = 1\n[http]\nheader_timeout = \"soon\"\nmax_connections = 0\n[passwords]\nmax_length = 0\nargon2_iterations = 0\n[email]\nreset_ttl = \"0\"\nlink_base = \"ftp://x\"\n";
+    let Err(ConfigError(e)) = load_str(toml, &[]) else {
+        panic!("refused");
+    };
+    for key in [
+        "listen",
+        "max_body_bytes",
+        "http.header_timeout",
+        "http.max_connections",
+        "passwords.max_length",
+        "passwords.argon2_iterations",
+        "email.reset_ttl",
+        "email.link_base",
+    ] {
+        let n = e.lines().filter(|l| l.contains(&format!("`{key}`"))).count();
+        assert_eq!(n, 1, "{key} reported {n} times in:\n{e}");
+    }
+    assert_eq!(e.lines().count(), 8, "{e}");
+}
