@@ -64,11 +64,20 @@ impl ApiError {
             "An access token is required",
         )
     }
+    /// No admin key where one is needed.
     pub fn unauthorized() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "A valid admin API key is required",
+        )
+    }
+    /// Neither an admin key nor a resource-server key where either will do.
+    pub fn unauthorized_reader() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "A valid admin or resource-server API key is required",
         )
     }
     /// The request (its body included) did not arrive and get answered within
@@ -104,6 +113,15 @@ impl ApiError {
             "Request body must be JSON",
         )
         .detail("send Content-Type: application/json")
+    }
+    /// For routes that take a form (as OAuth clients send it) as well as JSON.
+    pub fn unsupported_media_type_form_or_json() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Request body must be a form or JSON",
+        )
+        .detail("send Content-Type: application/x-www-form-urlencoded or application/json")
     }
     pub fn unavailable() -> Self {
         ApiError {

@@ -110,7 +110,7 @@ impl<T: DeserializeOwned> FromRequest<Arc<AppState>> for FormOrJson<T> {
                     .eq_ignore_ascii_case("application/x-www-form-urlencoded")
             });
         if !form {
-            return Err(ApiError::unsupported_media_type());
+            return Err(ApiError::unsupported_media_type_form_or_json());
         }
         // Like `parse`: the category only, never the value that failed.
         serde_urlencoded::from_bytes(&bytes)
@@ -233,7 +233,7 @@ impl FromRequestParts<Arc<AppState>> for ReaderKey {
         let lists = [&state.admin_key_hashes[..], &state.resource_key_hashes[..]];
         matching_api_key(parts, &lists)
             .map(ReaderKey)
-            .ok_or_else(ApiError::unauthorized)
+            .ok_or_else(ApiError::unauthorized_reader)
     }
 }
 

@@ -399,7 +399,10 @@ fn several_bad_keys_of_one_section_are_each_reported_once() {
         "email.reset_ttl",
         "email.link_base",
     ] {
-        let n = e.lines().filter(|l| l.contains(&format!("`{key}`"))).count();
+        let n = e
+            .lines()
+            .filter(|l| l.contains(&format!("`{key}`")))
+            .count();
         assert_eq!(n, 1, "{key} reported {n} times in:\n{e}");
     }
     assert_eq!(e.lines().count(), 8, "{e}");

@@ -640,7 +640,9 @@ async fn the_documented_walkthrough_runs_against_the_binary() {
             std::env::var("CI").ok().as_deref() != Some("true"),
             "CI must install curl and jq"
         );
-        eprintln!("\n*** SKIPPED: the walk-through needs curl and jq ***\n");
+        eprintln!(
+            "\n*** SKIPPED: the walk-through needs curl and jq: run `apt-get install curl jq` ***\n"
+        );
         return;
     }
     let tessera = crate::tessera_process::TesseraProcess::start("", "").await;

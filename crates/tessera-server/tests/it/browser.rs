@@ -28,7 +28,7 @@ fn browser_suite() -> Option<PathBuf> {
     );
     let _ = writeln!(
         std::io::stderr(),
-        "\n*** SKIPPED: the browser tests need /usr/bin/chromium and `npm ci` in {} ***\n",
+        "\n*** SKIPPED: the browser tests need /usr/bin/chromium and `npm ci` in {}: run `apt-get install chromium` and `(cd crates/tessera-server/tests/browser && npm ci)` ***\n",
         dir.display()
     );
     None

@@ -27,7 +27,7 @@ fn openssl_available() -> bool {
         );
         let _ = writeln!(
             std::io::stderr(),
-            "\n*** SKIPPED: the mail-over-TLS test needs the openssl CLI ***\n"
+            "\n*** SKIPPED: the mail-over-TLS test needs the openssl CLI: run `apt-get install openssl` ***\n"
         );
     }
     ok

@@ -16,7 +16,7 @@ async fn the_js_client_tests_pass_against_the_real_server() {
         );
         let _ = writeln!(
             std::io::stderr(),
-            "\n*** SKIPPED: the JS client's tests need node ***\n"
+            "\n*** SKIPPED: the JS client's tests need node (20 or newer): run `apt-get install nodejs` ***\n"
         );
         return;
     }

@@ -39,7 +39,7 @@ async fn the_node_recipe_verifies_tokens_and_follows_revocations() {
         );
         let _ = writeln!(
             std::io::stderr(),
-            "\n*** SKIPPED: the Node recipe test needs node and `npm ci` in {} ***\n",
+            "\n*** SKIPPED: the Node recipe test needs node and `npm ci` in {}: run `(cd examples/node-resource-server && npm ci)` ***\n",
             dir.display()
         );
         return;

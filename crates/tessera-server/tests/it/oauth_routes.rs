@@ -145,7 +145,9 @@ async fn a_request_without_a_token_or_of_another_type_is_refused() {
         .send()
         .await
         .unwrap();
-    problem(res, 415, "unsupported_media_type").await;
+    let body = problem(res, 415, "unsupported_media_type").await;
+    // The route takes a form as well as JSON, and says so.
+    assert!(body["title"].as_str().unwrap().contains("form"), "{body}");
 }
 
 #[tokio::test]

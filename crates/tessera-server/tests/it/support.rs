@@ -22,7 +22,7 @@ pub fn required_env(var: &str) -> Option<String> {
         _ => {
             let _ = writeln!(
                 std::io::stderr(),
-                "\n*** SKIPPED: this test needs {var} ***\n"
+                "\n*** SKIPPED: this test needs {var}: set it as the README says (e.g. TESSERA_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test, TESSERA_TEST_REDIS_URL=redis://127.0.0.1:6379) ***\n"
             );
             None
         }
