@@ -207,23 +207,11 @@ async fn streams_are_bounded_per_key_and_a_closed_one_gives_its_place_back() {
     let srv = start_tuned(dir, &extra, |_| {}).await;
     let first = open_stream(&srv, None).await;
     let _second = open_stream(&srv, None).await;
-    let third = srv
-        .client
-        .get(srv.url("/auth/revocations/stream"))
-        .header("x-api-key", RESOURCE_KEY)
-        .send()
-        .await
-        .unwrap();
+    let third = get_with(&srv, "/auth/revocations/stream", RESOURCE_KEY).await;
     assert_eq!(third.headers()["retry-after"], "5");
     problem(third, 429, "rate_limited").await;
     // Another key has its own count, and the server still answers everyone else.
-    let other = srv
-        .client
-        .get(srv.url("/auth/revocations/stream"))
-        .header("x-api-key", ADMIN_KEY)
-        .send()
-        .await
-        .unwrap();
+    let other = get_with(&srv, "/auth/revocations/stream", ADMIN_KEY).await;
     assert_eq!(other.status(), 200);
     let health = srv.client.get(srv.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
@@ -231,13 +219,7 @@ async fn streams_are_bounded_per_key_and_a_closed_one_gives_its_place_back() {
     drop(first);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let res = srv
-            .client
-            .get(srv.url("/auth/revocations/stream"))
-            .header("x-api-key", RESOURCE_KEY)
-            .send()
-            .await
-            .unwrap();
+        let res = get_with(&srv, "/auth/revocations/stream", RESOURCE_KEY).await;
         if res.status() == 200 {
             break;
         }
@@ -247,4 +229,14 @@ async fn streams_are_bounded_per_key_and_a_closed_one_gives_its_place_back() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// `GET path` with `key` in `X-Api-Key`.
+async fn get_with(srv: &TestServer, path: &str, key: &str) -> reqwest::Response {
+    srv.client
+        .get(srv.url(path))
+        .header("x-api-key", key)
+        .send()
+        .await
+        .unwrap()
 }
