@@ -13,6 +13,7 @@ pub mod engine;
 mod error;
 pub mod mail;
 pub mod memory;
+pub mod mfa;
 pub mod model;
 pub mod passwords;
 pub mod ratelimit;

@@ -59,6 +59,15 @@ pub mod event_kind {
     pub const PASSWORD_RESET: &str = "password.reset";
     pub const EMAIL_VERIFICATION_SENT: &str = "email.verification_sent";
     pub const EMAIL_VERIFIED: &str = "email.verified";
+    /// A factor confirmed (enrolled).
+    pub const MFA_ENROLLED: &str = "mfa.enrolled";
+    pub const MFA_REMOVED: &str = "mfa.removed";
+    pub const MFA_FAILED: &str = "mfa.failed";
+    pub const MFA_RECOVERY_CODE_USED: &str = "mfa.recovery_code_used";
+    /// A new set of recovery codes (the types of API.md are "at least" these; this one is ours).
+    pub const MFA_RECOVERY_CODES_REPLACED: &str = "mfa.recovery_codes_replaced";
+    /// An admin removed every factor of a user who lost the device.
+    pub const MFA_RESET: &str = "mfa.reset";
 }
 
 /// One login on one device, with the rotation state of its refresh token.

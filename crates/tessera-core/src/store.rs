@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use thiserror::Error;
 use uuid::Uuid;
 
+use crate::mfa::{Factor, MfaToken};
 use crate::model::{
     BulkSelector, ClaimedMail, Claims, EmailToken, Event, KeyRecord, MailCounts, OutboxMail,
     Revocation, RevocationTarget, Revoked, Role, Rotation, Session, SessionLimit, SessionSelector,
@@ -259,9 +260,72 @@ pub trait MailStore: Send + Sync {
 }
 
 /// The whole family, as the engine holds it.
+/// Second factors, recovery codes and the two-step login (API.md §9). Every one-time thing (a
+/// TOTP time step, a recovery code, an mfa token's attempts) is claimed with one statement, so
+/// two nodes can never both accept it.
+#[async_trait]
+pub trait FactorStore: Send + Sync {
+    /// Adds a pending factor.
+    async fn add_factor(&self, factor: &Factor) -> StoreResult<()>;
+    /// The user's factors, oldest first: confirmed ones, and pending ones unexpired at `now`.
+    async fn factors(&self, user_id: Uuid, now: i64) -> StoreResult<Vec<Factor>>;
+    /// Confirms the user's pending factor `id` (unexpired at `now`), accepting its TOTP time step
+    /// `step` (-1: none), with `event`; with `recovery`, the user's recovery codes become these
+    /// hashes in the same transaction. `false` if there was no such pending factor.
+    async fn confirm_factor(
+        &self,
+        id: Uuid,
+        user_id: Uuid,
+        step: i64,
+        now: i64,
+        recovery: Option<&[Vec<u8>]>,
+        event: &Event,
+    ) -> StoreResult<bool>;
+    /// Accepts TOTP time step `step` of the confirmed factor `id`: one compare-and-set, so a step
+    /// (or an earlier one) is accepted once, whichever node asks. `false` if it was already.
+    async fn claim_step(&self, id: Uuid, step: i64, now: i64) -> StoreResult<bool>;
+    /// Removes the user's factor `id`, with `event`; removing the last confirmed factor takes the
+    /// recovery codes with it. `false` if there was no such factor.
+    async fn remove_factor(&self, id: Uuid, user_id: Uuid, event: &Event) -> StoreResult<bool>;
+    /// Replaces the user's recovery codes with these hashes, with `event`.
+    async fn replace_recovery_codes(
+        &self,
+        user_id: Uuid,
+        hashes: &[Vec<u8>],
+        event: &Event,
+    ) -> StoreResult<()>;
+    /// Uses the user's unused recovery code with this hash, with `event`. `false` if none.
+    async fn use_recovery_code(
+        &self,
+        user_id: Uuid,
+        hash: &[u8],
+        now: i64,
+        event: &Event,
+    ) -> StoreResult<bool>;
+    /// How many of the user's recovery codes are unused.
+    async fn recovery_codes_left(&self, user_id: Uuid) -> StoreResult<i64>;
+    /// Keeps the first step of a login.
+    async fn add_mfa_token(&self, token: &MfaToken) -> StoreResult<()>;
+    /// The mfa token with this hash, if unexpired at `now`.
+    async fn mfa_token(&self, hash: &[u8], now: i64) -> StoreResult<Option<MfaToken>>;
+    /// Counts a wrong code against the token; the attempts after it (0: no such token). At `max`
+    /// the token is deleted in the same statement's transaction.
+    async fn mfa_token_failed(&self, hash: &[u8], max: i64) -> StoreResult<i64>;
+    /// Takes (deletes and returns) the token with this hash if unexpired at `now`: single use,
+    /// whichever node finishes the login.
+    async fn take_mfa_token(&self, hash: &[u8], now: i64) -> StoreResult<Option<MfaToken>>;
+}
+
 #[async_trait]
 pub trait Store:
-    UserStore + RoleStore + SessionStore + RevocationStore + KeyStore + EventStore + MailStore
+    UserStore
+    + RoleStore
+    + SessionStore
+    + RevocationStore
+    + KeyStore
+    + EventStore
+    + MailStore
+    + FactorStore
 {
     /// Cheap round trip for readiness checks.
     async fn ping(&self) -> StoreResult<()>;

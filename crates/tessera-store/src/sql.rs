@@ -140,6 +140,23 @@ statements! {
     /// Uses a token, only if it is still live: of two concurrent uses, one wins.
     USE_EMAIL_TOKEN = "UPDATE email_tokens SET used_at = $1 WHERE hash = $2 AND kind = $3 AND used_at IS NULL AND expires_at > $1 RETURNING user_id";
     USE_USER_EMAIL_TOKENS = "UPDATE email_tokens SET used_at = $1 WHERE user_id = $2 AND kind = $3 AND used_at IS NULL";
+    INSERT_FACTOR = "INSERT INTO factors (id, user_id, kind, name, sealed, confirmed, created_at, expires_at, last_used_at, last_step) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+    FACTORS = "SELECT id, user_id, kind, name, sealed, confirmed, created_at, expires_at, last_used_at, last_step FROM factors WHERE user_id = $1 AND (confirmed OR expires_at > $2) ORDER BY created_at, id";
+    CONFIRM_FACTOR = "UPDATE factors SET confirmed = TRUE, expires_at = NULL, last_step = $1, last_used_at = $2 WHERE id = $3 AND user_id = $4 AND NOT confirmed AND expires_at > $2";
+    /// The compare-and-set that accepts each TOTP time step once, on every node.
+    CLAIM_STEP = "UPDATE factors SET last_step = $1, last_used_at = $2 WHERE id = $3 AND confirmed AND last_step < $1";
+    DELETE_FACTOR = "DELETE FROM factors WHERE id = $1 AND user_id = $2";
+    /// Recovery codes outlive no confirmed factor.
+    DELETE_ORPHAN_RECOVERY_CODES = "DELETE FROM recovery_codes WHERE user_id = $1 AND NOT EXISTS (SELECT 1 FROM factors WHERE user_id = $1 AND confirmed)";
+    DELETE_RECOVERY_CODES = "DELETE FROM recovery_codes WHERE user_id = $1";
+    INSERT_RECOVERY_CODE = "INSERT INTO recovery_codes (user_id, hash) VALUES ($1, $2)";
+    USE_RECOVERY_CODE = "UPDATE recovery_codes SET used_at = $1 WHERE user_id = $2 AND hash = $3 AND used_at IS NULL";
+    RECOVERY_CODES_LEFT = "SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL";
+    INSERT_MFA_TOKEN = "INSERT INTO mfa_tokens (hash, user_id, created_at, expires_at, attempts, namespace, transport) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    MFA_TOKEN = "SELECT hash, user_id, created_at, expires_at, attempts, namespace, transport FROM mfa_tokens WHERE hash = $1 AND expires_at > $2";
+    MFA_TOKEN_FAILED = "UPDATE mfa_tokens SET attempts = attempts + 1 WHERE hash = $1 RETURNING attempts";
+    DELETE_MFA_TOKEN = "DELETE FROM mfa_tokens WHERE hash = $1";
+    TAKE_MFA_TOKEN = "DELETE FROM mfa_tokens WHERE hash = $1 RETURNING hash, user_id, created_at, expires_at, attempts, namespace, transport";
     RESET_USER_PASSWORD = "UPDATE users SET password_hash = $1, password_changed_at = $2, email_verified = TRUE WHERE id = $3";
     VERIFY_USER_EMAIL = "UPDATE users SET email_verified = TRUE WHERE id = $1";
     /// A worker claims due mails for a lease (SQLite: its single writer makes this atomic).

@@ -11,6 +11,7 @@ use crate::store::Store;
 
 mod app_sessions;
 mod events;
+mod factors;
 mod keys;
 mod mail;
 mod races;
@@ -19,6 +20,7 @@ mod users;
 
 pub use app_sessions::*;
 pub use events::*;
+pub use factors::*;
 pub use keys::*;
 pub use mail::*;
 pub use races::*;
@@ -62,6 +64,10 @@ macro_rules! store_conformance {
             claimed_mail_is_leased_then_sent_retried_or_given_up,
             concurrent_claims_never_share_a_mail,
             devices_are_known_for_the_window_revoked_or_not,
+            pending_factors_expire_and_confirming_one_writes_its_recovery_codes,
+            each_totp_step_is_accepted_once_even_when_raced,
+            recovery_codes_work_once_and_leave_with_the_last_factor,
+            mfa_tokens_count_failures_end_at_the_limit_and_are_taken_once,
             ping_answers
         );
     };

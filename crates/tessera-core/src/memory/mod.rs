@@ -15,6 +15,7 @@ use crate::model::{
 };
 use crate::store::*;
 
+mod factors;
 mod mail;
 
 #[derive(Default)]
@@ -28,7 +29,14 @@ struct State {
     /// Email tokens by hash, with their use time.
     email_tokens: HashMap<Vec<u8>, (EmailToken, Option<i64>)>,
     outbox: Vec<OutboxRow>,
+    factors: Vec<crate::mfa::Factor>,
+    /// Recovery code hashes by user.
+    recovery_codes: HashMap<Uuid, Vec<RecoveryCode>>,
+    mfa_tokens: HashMap<Vec<u8>, crate::mfa::MfaToken>,
 }
+
+/// A recovery code's hash and when it was used.
+type RecoveryCode = (Vec<u8>, Option<i64>);
 
 /// A mail and its delivery state.
 struct OutboxRow {

@@ -13,6 +13,7 @@ use tessera_core::store::StoreResult;
 
 use crate::{map_err, unix_ms};
 
+mod factors;
 mod listen;
 mod mail;
 mod sessions;
@@ -36,6 +37,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         4,
         include_str!("../../migrations/postgres/0004_revocation_kinds.sql"),
+    ),
+    (
+        5,
+        include_str!("../../migrations/postgres/0005_factors.sql"),
     ),
 ];
 

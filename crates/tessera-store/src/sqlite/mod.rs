@@ -21,6 +21,7 @@ use tessera_core::store::{StoreError, StoreResult};
 
 use crate::unix_ms;
 
+mod factors;
 mod mail;
 mod sessions;
 mod store;
@@ -37,6 +38,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../migrations/sqlite/0004_revocation_kinds.sql"),
     ),
+    (5, include_str!("../../migrations/sqlite/0005_factors.sql")),
 ];
 
 /// Idle read connections kept for reuse.
