@@ -47,3 +47,56 @@ pub struct MfaToken {
     /// `body` or `cookie`.
     pub transport: String,
 }
+
+/// Authentication method references (RFC 8176) a session can prove.
+pub mod amr {
+    pub const PWD: &str = "pwd";
+    pub const OTP: &str = "otp";
+    /// A device-bound passkey.
+    pub const HWK: &str = "hwk";
+    /// A synced passkey.
+    pub const SWK: &str = "swk";
+    /// User verification on the authenticator.
+    pub const USER: &str = "user";
+    /// Two factors were proven.
+    pub const MFA: &str = "mfa";
+}
+
+/// Assurance levels (`acr`).
+pub mod acr {
+    pub const AAL1: &str = "aal1";
+    pub const AAL2: &str = "aal2";
+}
+
+/// The assurance a session's methods give: `aal2` for two different factors (`mfa`), or a
+/// passkey with user verification on its own; else `aal1`. Always computed from what the
+/// session stored, never taken from a presented token.
+pub fn acr_for(methods: &[String]) -> &'static str {
+    let has = |m: &str| methods.iter().any(|x| x == m);
+    if has(amr::MFA) || ((has(amr::HWK) || has(amr::SWK)) && has(amr::USER)) {
+        acr::AAL2
+    } else {
+        acr::AAL1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_factors_or_a_verified_passkey_make_aal2() {
+        let m = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(acr_for(&m(&[])), acr::AAL1);
+        assert_eq!(acr_for(&m(&["pwd"])), acr::AAL1);
+        assert_eq!(
+            acr_for(&m(&["pwd", "otp"])),
+            acr::AAL1,
+            "mfa says two were proven"
+        );
+        assert_eq!(acr_for(&m(&["pwd", "otp", "mfa"])), acr::AAL2);
+        assert_eq!(acr_for(&m(&["hwk"])), acr::AAL1, "no user verification");
+        assert_eq!(acr_for(&m(&["hwk", "user"])), acr::AAL2);
+        assert_eq!(acr_for(&m(&["swk", "user"])), acr::AAL2);
+    }
+}

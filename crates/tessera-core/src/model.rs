@@ -99,6 +99,12 @@ pub struct Session {
     /// When the user last proved a credential in this session (login, reauthentication, or an
     /// app starting it): the tokens' `auth_time`, in milliseconds.
     pub auth_time: i64,
+    /// The assurance the session proved (`aal1`, `aal2`: [`crate::mfa::acr_for`] of `amr`).
+    pub acr: String,
+    /// The methods it proved (RFC 8176: [`crate::mfa::amr`]).
+    pub amr: Vec<String>,
+    /// The second factor it proved, if any: removing that factor ends the session.
+    pub factor_id: Option<Uuid>,
 }
 
 impl Session {

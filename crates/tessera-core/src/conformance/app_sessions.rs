@@ -46,6 +46,10 @@ pub async fn app_claims_and_auth_time_round_trip(store: Arc<dyn Store>) {
     let mut s = session(u.id, T0);
     s.claims = claims(json!({"device": "kiosk"}));
     s.auth_time = T0 - 5_000;
+    // What the session proved round-trips too (API.md §9).
+    s.acr = crate::mfa::acr::AAL2.into();
+    s.amr = vec!["pwd".into(), "otp".into(), "mfa".into()];
+    s.factor_id = Some(new_id());
     let none = store
         .create_session(&s, &ev(event_kind::SESSION_CREATED, T0), None, None)
         .await

@@ -120,6 +120,9 @@ pub(crate) fn session(user_id: Uuid, last_active: i64) -> Session {
         revoke_reason: None,
         claims: Default::default(),
         auth_time: T0,
+        acr: crate::mfa::acr::AAL1.into(),
+        amr: vec![crate::mfa::amr::PWD.into()],
+        factor_id: None,
     }
 }
 

@@ -98,7 +98,8 @@ impl Engine {
             None
         };
         let e = event(event_kind::LOGIN_SUCCEEDED, now, meta, Some(user.id), None);
-        self.open_session(user, namespace, Default::default(), e, notice, meta)
+        let amr = vec![crate::mfa::amr::PWD.to_owned()];
+        self.open_session(user, namespace, amr, Default::default(), e, notice, meta)
             .await
     }
 

@@ -63,7 +63,8 @@ impl Engine {
                 None,
             )
         };
-        self.open_session(user, namespace, req.claims, e, None, &device)
+        // How the app authenticated the user is its to say (API.md §5): none until it does.
+        self.open_session(user, namespace, Vec::new(), req.claims, e, None, &device)
             .await
     }
 

@@ -17,10 +17,12 @@ impl Engine {
     /// the opening (its time is the session's start and its `auth_time`); with
     /// `[sessions] max_per_user`, the user's least recently active sessions beyond the limit are
     /// revoked in the same write, and that revocation is in force before the tokens are returned.
+    /// Opens a session that proved the methods `amr` (its `acr` follows from them).
     pub(super) async fn open_session(
         &self,
         user: User,
         namespace: String,
+        amr: Vec<String>,
         claims: crate::model::Claims,
         event: crate::model::Event,
         notice: Option<crate::model::OutboxMail>,
@@ -49,6 +51,9 @@ impl Engine {
             revoke_reason: None,
             claims,
             auth_time: now,
+            acr: crate::mfa::acr_for(&amr).to_owned(),
+            amr,
+            factor_id: None,
         };
         let e = crate::model::Event {
             session_id: Some(id),

@@ -30,3 +30,9 @@ CREATE TABLE mfa_tokens (
     namespace  TEXT NOT NULL,
     transport  TEXT NOT NULL
 );
+
+-- What each session proved: its assurance level, its methods (RFC 8176, a JSON array) and the
+-- second factor it used. Sessions before this were opened with a password alone.
+ALTER TABLE sessions ADD COLUMN acr TEXT NOT NULL DEFAULT 'aal1';
+ALTER TABLE sessions ADD COLUMN amr TEXT NOT NULL DEFAULT '["pwd"]';
+ALTER TABLE sessions ADD COLUMN factor_id TEXT;

@@ -14,7 +14,9 @@ use super::PostgresStore;
 use super::store::{
     bind_event, get, insert_event, insert_revocation, lock_user_claims, update_with_event,
 };
-use crate::codec::{claims_from_json, claims_to_json, uuid};
+use crate::codec::{
+    claims_from_json, claims_to_json, opt_uuid, roles_from_json, roles_to_json, uuid,
+};
 use crate::map_err;
 use crate::sql::{self as S, bulk_params, cutoff};
 
@@ -38,6 +40,9 @@ fn session_from(row: &PgRow) -> StoreResult<Session> {
         revoke_reason: get(row, "revoke_reason")?,
         claims: claims_from_json(&get::<String>(row, "claims")?)?,
         auth_time: get(row, "auth_time")?,
+        acr: get(row, "acr")?,
+        amr: roles_from_json(&get::<String>(row, "amr")?)?,
+        factor_id: opt_uuid(get(row, "factor_id")?)?,
     })
 }
 
@@ -86,6 +91,9 @@ impl SessionStore for PostgresStore {
             .bind(&s.revoke_reason)
             .bind(claims_to_json(&s.claims))
             .bind(s.auth_time)
+            .bind(&s.acr)
+            .bind(roles_to_json(&s.amr))
+            .bind(s.factor_id.map(|f| f.to_string()))
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;

@@ -13,7 +13,9 @@ use super::SqliteStore;
 use super::store::{
     corrupt, insert_event, insert_revocation, session_claims_fit, update_with_event,
 };
-use crate::codec::{claims_from_json, claims_to_json, uuid};
+use crate::codec::{
+    claims_from_json, claims_to_json, opt_uuid, roles_from_json, roles_to_json, uuid,
+};
 use crate::sql::{self as S, bulk_params, cutoff};
 
 fn session_from(row: &Row<'_>) -> rusqlite::Result<Session> {
@@ -36,6 +38,9 @@ fn session_from(row: &Row<'_>) -> rusqlite::Result<Session> {
         revoke_reason: row.get("revoke_reason")?,
         claims: claims_from_json(&row.get::<_, String>("claims")?).map_err(corrupt)?,
         auth_time: row.get("auth_time")?,
+        acr: row.get("acr")?,
+        amr: roles_from_json(&row.get::<_, String>("amr")?).map_err(corrupt)?,
+        factor_id: opt_uuid(row.get("factor_id")?).map_err(corrupt)?,
     })
 }
 
@@ -74,6 +79,9 @@ impl SessionStore for SqliteStore {
                     s.revoke_reason,
                     claims_to_json(&s.claims),
                     s.auth_time,
+                    s.acr,
+                    roles_to_json(&s.amr),
+                    s.factor_id.map(|f| f.to_string()),
                 ])?;
             insert_event(&t, &event)?;
             if let Some(m) = &notice {
