@@ -98,9 +98,12 @@ impl Engine {
             None
         };
         let e = event(event_kind::LOGIN_SUCCEEDED, now, meta, Some(user.id), None);
-        let amr = vec![crate::mfa::amr::PWD.to_owned()];
-        self.open_session(user, namespace, amr, Default::default(), e, notice, meta)
-            .await
+        let opening = super::sessions::Opening {
+            namespace,
+            amr: vec![crate::mfa::amr::PWD.to_owned()],
+            claims: Default::default(),
+        };
+        self.open_session(user, opening, e, notice, meta).await
     }
 
     /// Changes a password. With a session, the user's other sessions are revoked; by email,

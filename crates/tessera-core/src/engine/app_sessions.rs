@@ -64,8 +64,12 @@ impl Engine {
             )
         };
         // How the app authenticated the user is its to say (API.md §5): none until it does.
-        self.open_session(user, namespace, Vec::new(), req.claims, e, None, &device)
-            .await
+        let opening = super::sessions::Opening {
+            namespace,
+            amr: Vec::new(),
+            claims: req.claims,
+        };
+        self.open_session(user, opening, e, None, &device).await
     }
 
     /// Replaces the app's claims of a user; access tokens carry them from the next refresh on.

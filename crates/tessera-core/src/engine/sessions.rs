@@ -12,22 +12,33 @@ use crate::refresh_token::RefreshToken;
 /// A lost race re-reads the session and tries again this many times before answering 503.
 const ROTATION_ATTEMPTS: usize = 4;
 
+/// Where a new session lives and what it proved.
+pub(super) struct Opening {
+    pub namespace: String,
+    /// The methods proved (RFC 8176); the session's `acr` follows from them.
+    pub amr: Vec<String>,
+    /// The app's claims for this session.
+    pub claims: crate::model::Claims,
+}
+
 impl Engine {
     /// Opens a session for an authenticated user and issues its first tokens. `event` records
     /// the opening (its time is the session's start and its `auth_time`); with
     /// `[sessions] max_per_user`, the user's least recently active sessions beyond the limit are
     /// revoked in the same write, and that revocation is in force before the tokens are returned.
-    /// Opens a session that proved the methods `amr` (its `acr` follows from them).
     pub(super) async fn open_session(
         &self,
         user: User,
-        namespace: String,
-        amr: Vec<String>,
-        claims: crate::model::Claims,
+        opening: Opening,
         event: crate::model::Event,
         notice: Option<crate::model::OutboxMail>,
         meta: &RequestMeta,
     ) -> Result<Issued, Error> {
+        let Opening {
+            namespace,
+            amr,
+            claims,
+        } = opening;
         let now = event.at;
         let id = crate::model::new_id();
         let refresh = RefreshToken::first(id);
