@@ -24,6 +24,7 @@ pub mod revocation;
 pub mod secrets;
 pub mod stats;
 pub mod store;
+pub mod totp;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
