@@ -147,6 +147,11 @@ pub enum SessionSelector {
         user_id: Uuid,
         except: Option<Uuid>,
     },
+    /// Every live session of a user whose second factor was `factor_id` (it is being removed).
+    Factor {
+        user_id: Uuid,
+        factor_id: Uuid,
+    },
 }
 
 /// What a revocation record kills, as broadcast to every verifier: the shared rules'

@@ -129,6 +129,16 @@ pub trait SessionStore: Send + Sync {
     /// `last_active_at` rises to it (it is the new token's issue stamp), with `event`; only if
     /// the session is not revoked.
     async fn reauthenticate_session(&self, id: Uuid, at: i64, event: &Event) -> StoreResult<bool>;
+    /// Sets what a live session proved (`acr`, `amr`, its second factor), with `event`: a
+    /// session that has just added its user's first factor. `false` if it is not live.
+    async fn set_session_proof(
+        &self,
+        id: Uuid,
+        acr: &str,
+        amr: &[String],
+        factor_id: Option<Uuid>,
+        event: &Event,
+    ) -> StoreResult<bool>;
     /// Revokes the live (unrevoked) sessions that `selector` names, writing a revocation record
     /// and an event (from `event`, with `session_id` filled in) for each, and returns the
     /// records, ordered by session id; sessions already revoked are left alone.

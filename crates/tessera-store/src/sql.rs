@@ -111,6 +111,9 @@ statements! {
     /// never both record the same session.
     REVOKE_SESSION = "UPDATE sessions SET revoked_at = $1, revoke_reason = $2 WHERE id = $3 AND revoked_at IS NULL RETURNING id, user_id";
     REVOKE_USER_SESSIONS = "UPDATE sessions SET revoked_at = $1, revoke_reason = $2 WHERE user_id = $3 AND revoked_at IS NULL AND id IS DISTINCT FROM $4 RETURNING id, user_id";
+    REVOKE_FACTOR_SESSIONS = "UPDATE sessions SET revoked_at = $1, revoke_reason = $2 WHERE user_id = $3 AND factor_id = $4 AND revoked_at IS NULL RETURNING id, user_id";
+    /// What a live session proved, raised after a second factor (its next token says so).
+    SET_SESSION_PROOF = "UPDATE sessions SET acr = $1, amr = $2, factor_id = $3 WHERE id = $4 AND revoked_at IS NULL";
     /// A bulk revocation: a namespace (`$3`), a user (`$4`, optionally in namespace `$3`), or
     /// all (both NULL). Returns each revoked session's newest token stamp, for the cutoff.
     REVOKE_BULK = "UPDATE sessions SET revoked_at = $1, revoke_reason = $2 WHERE revoked_at IS NULL AND ($3 IS NULL OR namespace = $3) AND ($4 IS NULL OR user_id = $4) RETURNING last_active_at";

@@ -265,3 +265,64 @@ pub async fn mfa_tokens_count_failures_end_at_the_limit_and_are_taken_once(store
         None
     );
 }
+
+pub async fn a_session_proof_is_raised_and_a_factors_sessions_end_with_it(store: Arc<dyn Store>) {
+    let u = with_user(store.as_ref(), "proof@example.com").await;
+    let f = confirmed(store.as_ref(), u.id, T0).await;
+    let plain = with_session(store.as_ref(), u.id, T0).await;
+    let second = with_session(store.as_ref(), u.id, T0).await;
+    let amr: Vec<String> = ["pwd", "otp", "mfa"].map(String::from).to_vec();
+    let raised = ev(event_kind::MFA_ENROLLED, T0 + 1);
+    assert!(
+        store
+            .set_session_proof(second.id, "aal2", &amr, Some(f.id), &raised)
+            .await
+            .unwrap()
+    );
+    let s = store.session(second.id).await.unwrap().unwrap();
+    assert_eq!(
+        (s.acr.as_str(), &s.amr, s.factor_id),
+        ("aal2", &amr, Some(f.id))
+    );
+
+    let sel = SessionSelector::Factor {
+        user_id: u.id,
+        factor_id: f.id,
+    };
+    let done = store
+        .revoke_sessions(
+            &sel,
+            T0 + 2,
+            "mfa_removed",
+            &ev(event_kind::SESSION_REVOKED, T0 + 2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.sessions, 1, "only the session whose factor it was");
+    assert!(
+        store
+            .session(second.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+    assert!(
+        store
+            .session(plain.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_none()
+    );
+    // A revoked session's proof no longer changes.
+    let again = ev(event_kind::MFA_ENROLLED, T0 + 3);
+    assert!(
+        !store
+            .set_session_proof(second.id, "aal1", &[], None, &again)
+            .await
+            .unwrap()
+    );
+}

@@ -68,6 +68,7 @@ macro_rules! store_conformance {
             each_totp_step_is_accepted_once_even_when_raced,
             recovery_codes_work_once_and_leave_with_the_last_factor,
             mfa_tokens_count_failures_end_at_the_limit_and_are_taken_once,
+            a_session_proof_is_raised_and_a_factors_sessions_end_with_it,
             ping_answers
         );
     };

@@ -338,6 +338,27 @@ impl SessionStore for MemoryStore {
         }
     }
 
+    async fn set_session_proof(
+        &self,
+        id: Uuid,
+        acr: &str,
+        amr: &[String],
+        factor_id: Option<Uuid>,
+        event: &Event,
+    ) -> StoreResult<bool> {
+        let mut s = self.lock();
+        match s.sessions.get_mut(&id) {
+            Some(sess) if sess.revoked_at.is_none() => {
+                sess.acr = acr.to_owned();
+                sess.amr = amr.to_vec();
+                sess.factor_id = factor_id;
+                s.events.push(event.clone());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn session(&self, id: Uuid) -> StoreResult<Option<Session>> {
         Ok(self.lock().sessions.get(&id).cloned())
     }
@@ -466,6 +487,9 @@ fn selected(selector: &SessionSelector, s: &Session) -> bool {
     match selector {
         SessionSelector::One(id) => s.id == *id,
         SessionSelector::User { user_id, except } => s.user_id == *user_id && Some(s.id) != *except,
+        SessionSelector::Factor { user_id, factor_id } => {
+            s.user_id == *user_id && s.factor_id == Some(*factor_id)
+        }
     }
 }
 

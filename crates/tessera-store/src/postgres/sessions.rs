@@ -145,6 +145,25 @@ impl SessionStore for PostgresStore {
         Ok(done)
     }
 
+    async fn set_session_proof(
+        &self,
+        id: Uuid,
+        acr: &str,
+        amr: &[String],
+        factor_id: Option<Uuid>,
+        event: &Event,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let update = sqlx::query(S::SET_SESSION_PROOF.pg)
+            .bind(acr)
+            .bind(roles_to_json(amr))
+            .bind(factor_id.map(|f| f.to_string()))
+            .bind(id.to_string());
+        let done = update_with_event(&mut tx, update, Some(event)).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(done)
+    }
+
     async fn session(&self, id: Uuid) -> StoreResult<Option<Session>> {
         sqlx::query(S::SESSION.pg)
             .bind(id.to_string())
@@ -216,6 +235,15 @@ impl SessionStore for PostgresStore {
                     .bind(reason)
                     .bind(user_id.to_string())
                     .bind(except.map(|e| e.to_string()))
+                    .fetch_all(&mut *tx)
+                    .await
+            }
+            SessionSelector::Factor { user_id, factor_id } => {
+                sqlx::query(S::REVOKE_FACTOR_SESSIONS.pg)
+                    .bind(at)
+                    .bind(reason)
+                    .bind(user_id.to_string())
+                    .bind(factor_id.to_string())
                     .fetch_all(&mut *tx)
                     .await
             }

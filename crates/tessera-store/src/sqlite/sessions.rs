@@ -136,6 +136,28 @@ impl SessionStore for SqliteStore {
         .await
     }
 
+    async fn set_session_proof(
+        &self,
+        id: Uuid,
+        acr: &str,
+        amr: &[String],
+        factor_id: Option<Uuid>,
+        event: &Event,
+    ) -> StoreResult<bool> {
+        let (acr, amr, event) = (acr.to_owned(), roles_to_json(amr), event.clone());
+        self.write(move |t| {
+            let done = update_with_event(
+                &t,
+                S::SET_SESSION_PROOF.sqlite,
+                params![acr, amr, factor_id.map(|f| f.to_string()), id.to_string()],
+                Some(&event),
+            )?;
+            t.commit()?;
+            Ok(done)
+        })
+        .await
+    }
+
     async fn session(&self, id: Uuid) -> StoreResult<Option<Session>> {
         self.read(|c| {
             c.prepare_cached(S::SESSION.sqlite)?
@@ -210,6 +232,13 @@ impl SessionStore for SqliteStore {
                             user_id.to_string(),
                             except.map(|e| e.to_string())
                         ],
+                        pair,
+                    )?
+                    .collect::<rusqlite::Result<_>>()?,
+                SessionSelector::Factor { user_id, factor_id } => t
+                    .prepare_cached(S::REVOKE_FACTOR_SESSIONS.sqlite)?
+                    .query_map(
+                        params![at, reason, user_id.to_string(), factor_id.to_string()],
                         pair,
                     )?
                     .collect::<rusqlite::Result<_>>()?,
