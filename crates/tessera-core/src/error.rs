@@ -51,6 +51,21 @@ pub enum Error {
     /// A route that sends mail, with no SMTP server configured.
     #[error("email not configured")]
     EmailNotConfigured,
+    /// Step-up needed (RFC 9470): an `auth_time` within `max_age_secs`, or the `acr` named.
+    #[error("insufficient user authentication")]
+    InsufficientUserAuthentication {
+        max_age_secs: Option<i64>,
+        acr: Option<&'static str>,
+    },
+    /// The right password, and a second factor is needed: the challenge carries the mfa token.
+    #[error("a second factor is required")]
+    MfaRequired(Box<crate::engine::mfa::MfaChallenge>),
+    /// An mfa token that is unknown, used, expired, or spent by too many wrong codes.
+    #[error("invalid mfa token")]
+    InvalidMfaToken,
+    /// A wrong, reused or expired TOTP code or recovery code.
+    #[error("invalid mfa code")]
+    InvalidMfaCode,
     #[error("too many attempts")]
     RateLimited { retry_after_secs: u64 },
     /// The store cannot be reached or is busy; retryable.

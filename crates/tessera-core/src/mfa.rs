@@ -12,8 +12,8 @@ pub mod factor_kind {
     pub const PASSKEY: &str = "passkey";
 }
 
-/// A user's second factor.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A user's second factor. `Debug` leaves out the sealed data.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Factor {
     pub id: Uuid,
     pub user_id: Uuid,
@@ -30,6 +30,23 @@ pub struct Factor {
     pub last_used_at: Option<i64>,
     /// The last TOTP time step accepted (-1: none): each step is accepted once, on every node.
     pub last_step: i64,
+}
+
+impl std::fmt::Debug for Factor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Factor")
+            .field("id", &self.id)
+            .field("user_id", &self.user_id)
+            .field("kind", &self.kind)
+            .field("name", &self.name)
+            .field("sealed", &"[redacted]")
+            .field("confirmed", &self.confirmed)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .field("last_used_at", &self.last_used_at)
+            .field("last_step", &self.last_step)
+            .finish()
+    }
 }
 
 /// The first step of a login that needs a second one: who, where the session will live and how

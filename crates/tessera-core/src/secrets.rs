@@ -48,6 +48,8 @@ pub struct DerivedKeys {
     pub(crate) refresh_mac: [u8; 32],
     pub(crate) refresh_derive: [u8; 32],
     pub(crate) csrf: [u8; 32],
+    /// Keys the HMAC of recovery codes.
+    pub(crate) recovery: [u8; 32],
 }
 
 impl MasterKey {
@@ -86,6 +88,7 @@ impl MasterKey {
             refresh_mac: get(b"tessera/refresh-mac"),
             refresh_derive: get(b"tessera/refresh-derive"),
             csrf: get(b"tessera/csrf"),
+            recovery: get(b"tessera/recovery-codes"),
         }
     }
 }

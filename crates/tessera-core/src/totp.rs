@@ -32,6 +32,14 @@ impl TotpSecret {
         TotpSecret(Redacted(bytes))
     }
 
+    /// A secret as an authenticator app was given it (base32), for clients and tests.
+    pub fn from_base32(s: &str) -> Option<Self> {
+        Secret::Encoded(s.to_owned())
+            .to_bytes()
+            .ok()
+            .map(Self::from_bytes)
+    }
+
     /// The raw bytes, to seal for the store.
     pub fn expose(&self) -> &[u8] {
         &self.0.0
@@ -154,6 +162,8 @@ mod tests {
     fn the_secret_in_base32_and_the_otpauth_url() {
         let s = TotpSecret::from_bytes(b"12345678901234567890".to_vec());
         assert_eq!(s.base32(), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
+        let back = TotpSecret::from_base32(&s.base32()).unwrap();
+        assert_eq!(back.expose(), s.expose());
         assert_eq!(
             s.otpauth_url("Acme Notes", "ada@example.com"),
             "otpauth://totp/Acme%20Notes:ada%40example.com?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Acme%20Notes&algorithm=SHA1&digits=6&period=30"

@@ -14,6 +14,10 @@ pub struct ApiError {
     pub title: &'static str,
     pub detail: Option<String>,
     pub retry_after: Option<u64>,
+    /// A `WWW-Authenticate` value of its own (else the bearer challenge of every 401).
+    pub challenge: Option<String>,
+    /// More members of the problem body (RFC 9457 extensions), e.g. `mfa_token`.
+    pub extra: Option<Box<serde_json::Map<String, serde_json::Value>>>,
 }
 
 /// The `code` of an error response, kept as a response extension so middleware (the
@@ -41,6 +45,8 @@ impl ApiError {
             title,
             detail: None,
             retry_after: None,
+            challenge: None,
+            extra: None,
         }
     }
 
@@ -230,6 +236,55 @@ impl From<Error> for ApiError {
                 ..Self::new(S::TOO_MANY_REQUESTS, "rate_limited", "Too many attempts")
                     .detail("wait for the time in Retry-After, then try again")
             },
+            Error::InsufficientUserAuthentication { max_age_secs, acr } => {
+                // RFC 9470: the challenge says what would do.
+                let mut challenge = String::from(
+                    "Bearer realm=\"tessera\", error=\"insufficient_user_authentication\"",
+                );
+                if let Some(secs) = max_age_secs {
+                    challenge.push_str(&format!(", max_age={secs}"));
+                }
+                if let Some(acr) = acr {
+                    challenge.push_str(&format!(", acr_values=\"{acr}\""));
+                }
+                ApiError {
+                    challenge: Some(challenge),
+                    ..Self::new(
+                        S::UNAUTHORIZED,
+                        "insufficient_user_authentication",
+                        "A more recent or stronger authentication is required",
+                    )
+                }
+            }
+            Error::MfaRequired(challenge) => {
+                let factors: Vec<serde_json::Value> = challenge
+                    .factors
+                    .iter()
+                    .map(|f| serde_json::json!({"id": f.id, "type": f.kind, "name": f.name}))
+                    .collect();
+                let mut extra = serde_json::Map::new();
+                extra.insert(
+                    "mfa_token".into(),
+                    challenge.mfa_token.expose().clone().into(),
+                );
+                extra.insert("factors".into(), factors.into());
+                ApiError {
+                    extra: Some(Box::new(extra)),
+                    ..Self::new(
+                        S::UNAUTHORIZED,
+                        "mfa_required",
+                        "A second factor is required",
+                    )
+                    .detail("send a code with the mfa_token to POST /auth/mfa/verify")
+                }
+            }
+            Error::InvalidMfaToken => Self::new(
+                S::UNAUTHORIZED,
+                "invalid_mfa_token",
+                "Invalid or expired sign-in attempt",
+            )
+            .detail("sign in again with your password"),
+            Error::InvalidMfaCode => Self::new(S::UNAUTHORIZED, "invalid_mfa_code", "Invalid code"),
             Error::Unavailable => Self::unavailable(),
             Error::Internal => Self::internal(),
         }
@@ -245,11 +300,17 @@ impl IntoResponse for ApiError {
             title: self.title,
             detail: self.detail.as_deref(),
         };
-        let mut res = (
-            self.status,
-            serde_json::to_string(&body).unwrap_or_default(),
-        )
-            .into_response();
+        let text = match &self.extra {
+            None => serde_json::to_string(&body).unwrap_or_default(),
+            Some(extra) => {
+                let mut v = serde_json::to_value(&body).unwrap_or_default();
+                if let Some(obj) = v.as_object_mut() {
+                    obj.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+                }
+                v.to_string()
+            }
+        };
+        let mut res = (self.status, text).into_response();
         let h = res.headers_mut();
         h.insert(
             header::CONTENT_TYPE,
@@ -257,6 +318,13 @@ impl IntoResponse for ApiError {
         );
         if let Some(secs) = self.retry_after {
             h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let Some(v) = self
+            .challenge
+            .as_deref()
+            .and_then(|c| HeaderValue::from_str(c).ok())
+        {
+            h.insert(header::WWW_AUTHENTICATE, v);
         }
         res.extensions_mut().insert(ErrorCode(self.code));
         res

@@ -36,7 +36,10 @@ pub fn security_headers() -> (
 /// RFC 6750 §3: every 401 of a protected route carries a Bearer challenge naming the error.
 pub async fn bearer_challenge(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
-    if res.status() == StatusCode::UNAUTHORIZED {
+    // A challenge of the error's own (step-up) stays.
+    if res.status() == StatusCode::UNAUTHORIZED
+        && !res.headers().contains_key(header::WWW_AUTHENTICATE)
+    {
         let code = res
             .extensions()
             .get::<ErrorCode>()

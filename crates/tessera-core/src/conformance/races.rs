@@ -85,6 +85,7 @@ async fn race(a: &Arc<Engine>, b: &Arc<Engine>, kind: Kind, tag: &str) {
         email: format!("race-{tag}@example.com"),
         password: PASSWORD.into(),
         namespace: Some(format!("ns-{tag}")),
+        transport: "body".into(),
     };
     let mut sessions: Vec<Issued> = vec![a.register(creds(), &meta).await.unwrap()];
     for i in 1..SESSIONS {

@@ -15,6 +15,8 @@ pub struct Credentials {
     pub email: String,
     pub password: String,
     pub namespace: Option<String>,
+    /// How the tokens will travel (`body`, `cookie`): kept for the second step of a login.
+    pub transport: String,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -79,6 +81,10 @@ impl Engine {
         self.limit_ip(meta).await?;
         let namespace = self.namespace(c.namespace)?;
         let user = self.check_password(&c.email, c.password, meta).await?;
+        // A password alone never opens a session for a user with a second factor.
+        if let Some(challenge) = self.mfa_challenge(&user, &namespace, &c.transport).await? {
+            return Err(Error::MfaRequired(Box::new(challenge)));
+        }
         self.open_login_session(user, namespace, true, meta).await
     }
 
@@ -102,6 +108,7 @@ impl Engine {
             namespace,
             amr: vec![crate::mfa::amr::PWD.to_owned()],
             claims: Default::default(),
+            factor_id: None,
         };
         self.open_session(user, opening, e, notice, meta).await
     }
@@ -207,7 +214,11 @@ impl Engine {
                 .await?;
         match user {
             Some(user) if ok => {
-                self.record_success(email).await;
+                // For a user with a second factor, only the second step clears the failures:
+                // else a right password between wrong codes would reset the lock for good.
+                if !self.has_second_factor(user.id).await? {
+                    self.record_success(email).await;
+                }
                 if self.hasher.needs_rehash(&user.password_hash) {
                     self.rehash(&user, password).await;
                 }

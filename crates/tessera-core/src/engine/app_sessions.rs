@@ -68,6 +68,7 @@ impl Engine {
             namespace,
             amr: Vec::new(),
             claims: req.claims,
+            factor_id: None,
         };
         self.open_session(user, opening, e, None, &device).await
     }

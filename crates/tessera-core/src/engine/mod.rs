@@ -24,6 +24,7 @@ pub mod app_sessions;
 mod issue;
 mod keyring;
 mod limits;
+pub mod mfa;
 pub mod outbox;
 pub mod recovery;
 mod revoke;
@@ -65,6 +66,8 @@ pub struct EngineConfig {
     pub max_sessions_per_user: u32,
     /// Account mail (`[email]`).
     pub mail: crate::mail::MailConfig,
+    /// Second factors (`[mfa]`).
+    pub mfa: mfa::MfaConfig,
 }
 
 /// Login throttling. A limit of 0 is off.
@@ -108,6 +111,7 @@ impl EngineConfig {
             namespaces: Vec::new(),
             max_sessions_per_user: 0,
             mail: crate::mail::MailConfig::disabled(""),
+            mfa: mfa::MfaConfig::default(),
         }
     }
 }

@@ -19,6 +19,8 @@ pub(super) struct Opening {
     pub amr: Vec<String>,
     /// The app's claims for this session.
     pub claims: crate::model::Claims,
+    /// The second factor proved, if any.
+    pub factor_id: Option<uuid::Uuid>,
 }
 
 impl Engine {
@@ -38,6 +40,7 @@ impl Engine {
             namespace,
             amr,
             claims,
+            factor_id,
         } = opening;
         let now = event.at;
         let id = crate::model::new_id();
@@ -64,7 +67,7 @@ impl Engine {
             auth_time: now,
             acr: crate::mfa::acr_for(&amr).to_owned(),
             amr,
-            factor_id: None,
+            factor_id,
         };
         let e = crate::model::Event {
             session_id: Some(id),

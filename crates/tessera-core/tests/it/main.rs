@@ -4,5 +4,6 @@
 mod common;
 
 mod memory_conformance;
+mod mfa;
 mod rotation;
 mod rotation_properties;

@@ -51,6 +51,10 @@ impl CredentialsBody {
             email: self.email,
             password: self.password,
             namespace: self.namespace,
+            transport: match transport {
+                Transport::Body => "body".into(),
+                Transport::Cookie => "cookie".into(),
+            },
         };
         (creds, transport)
     }

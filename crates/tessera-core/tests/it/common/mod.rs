@@ -47,6 +47,7 @@ pub fn creds(email: &str) -> Credentials {
         email: email.into(),
         password: PASSWORD.into(),
         namespace: None,
+        transport: "body".into(),
     }
 }
 
