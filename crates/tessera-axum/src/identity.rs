@@ -37,6 +37,11 @@ pub struct Identity {
     pub jti: String,
     /// When the token was issued, unix milliseconds: what revocation cutoffs compare with.
     pub issued_at_ms: i64,
+    /// The session's assurance level (`aal1`, `aal2`); `None` for tokens of a Tessera from
+    /// before second factors.
+    pub acr: Option<String>,
+    /// The methods the session proved (RFC 8176: `pwd`, `otp`, `hwk`, `swk`, `user`, `mfa`).
+    pub amr: Vec<String>,
 }
 
 impl From<AccessClaims> for Identity {
@@ -53,6 +58,8 @@ impl From<AccessClaims> for Identity {
             exp: c.exp,
             iat: c.iat,
             jti: c.jti,
+            acr: c.acr,
+            amr: c.amr.unwrap_or_default(),
         }
     }
 }

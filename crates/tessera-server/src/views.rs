@@ -237,6 +237,12 @@ pub struct IntrospectedClaims {
     /// The app's claims, when the token carries any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ext: Option<serde_json::Map<String, Value>>,
+    /// The session's assurance level: `aal1` or `aal2` (two factors, or a verified passkey).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    /// The methods the session proved (RFC 8176).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
 }
 
 /// `Session` of API.md §5.
@@ -251,6 +257,10 @@ pub struct SessionView {
     user_agent: Option<String>,
     refresh_count: i64,
     current: bool,
+    /// The session's assurance level: `aal1` or `aal2`.
+    acr: String,
+    /// The methods it proved (RFC 8176).
+    amr: Vec<String>,
 }
 
 impl SessionView {
@@ -265,6 +275,8 @@ impl SessionView {
             user_agent: s.user_agent.clone(),
             refresh_count: s.refresh_count,
             current,
+            acr: s.acr.clone(),
+            amr: s.amr.clone(),
         }
     }
 }

@@ -25,6 +25,13 @@ pub struct AccessClaims {
     /// The app's own claims (API.md §8), a JSON object, when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ext: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The session's assurance level (`aal1`, `aal2`; API.md §9). Tokens of a Tessera before
+    /// second factors have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    /// The methods the session proved (RFC 8176: `pwd`, `otp`, `hwk`, `swk`, `user`, `mfa`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
 }
 
 impl AccessClaims {

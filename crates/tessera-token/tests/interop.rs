@@ -23,6 +23,8 @@ fn claims() -> AccessClaims {
         perms: vec!["read".into()],
         auth_time: None,
         ext: None,
+        acr: None,
+        amr: None,
     }
 }
 

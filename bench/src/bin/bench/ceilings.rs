@@ -20,6 +20,8 @@ pub(super) fn signed(
         perms: vec![],
         auth_time: None,
         ext: None,
+        acr: None,
+        amr: None,
     };
     let opts = VerifyOptions {
         issuer: "https://bench".into(),

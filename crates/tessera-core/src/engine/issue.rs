@@ -39,6 +39,9 @@ pub(super) fn claims(
         perms,
         auth_time: Some(session.auth_time.div_euclid(1000)),
         ext: crate::claims::ext(&user.claims, &session.claims),
+        // What the session proved, as stored: never copied from a presented token.
+        acr: Some(session.acr.clone()),
+        amr: Some(session.amr.clone()),
     }
 }
 

@@ -307,3 +307,44 @@ async fn challenge_any(h: &Harness, email: &str) -> String {
         other => panic!("expected mfa_required, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn tokens_carry_what_the_session_proved_and_a_refresh_keeps_it() {
+    let h = harness(config()).await;
+    let plain = register(&h, "plain@example.com").await;
+    let c = &principal(&h, &plain).claims;
+    assert_eq!(c.acr.as_deref(), Some(acr::AAL1));
+    assert_eq!(c.amr.as_deref(), Some(&["pwd".to_string()][..]));
+
+    let (_, secret, enrolling, _) = enrolled(&h, "proved@example.com").await;
+    // The enrolling session's next token says aal2.
+    let refreshed = h
+        .engine
+        .refresh(enrolling.refresh_token.expose(), &meta())
+        .await
+        .unwrap();
+    assert_eq!(
+        principal(&h, &refreshed).claims.acr.as_deref(),
+        Some(acr::AAL2)
+    );
+    h.clock.advance_ms(STEP_SECS * 1000);
+    let token = challenge(&h, "proved@example.com").await;
+    let (issued, _) = h
+        .engine
+        .verify_mfa(&token, &code(&h, &secret), None, &meta())
+        .await
+        .unwrap();
+    let first = principal(&h, &issued).claims.clone();
+    assert_eq!(first.acr.as_deref(), Some(acr::AAL2));
+    assert_eq!(
+        first.amr.as_deref(),
+        Some(&["pwd".to_string(), "otp".into(), "mfa".into()][..])
+    );
+    let again = h
+        .engine
+        .refresh(issued.refresh_token.expose(), &meta())
+        .await
+        .unwrap();
+    let later = principal(&h, &again).claims.clone();
+    assert_eq!((later.acr, later.amr), (first.acr, first.amr));
+}

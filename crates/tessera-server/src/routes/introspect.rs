@@ -34,6 +34,8 @@ pub async fn introspect(
             perms: c.perms.clone(),
             auth_time: c.auth_time,
             ext: c.ext.clone(),
+            acr: c.acr.clone(),
+            amr: c.amr.clone(),
         }
     });
     Ok(Json(Introspection {
