@@ -51,6 +51,7 @@ pub struct Config {
     pub cors: Cors,
     pub http: Http,
     pub sessions: Sessions,
+    pub mfa: Mfa,
     pub email: Email,
     /// `TESSERA_*` variables that name no key: reported, not fatal (API.md §1; orchestrators
     /// inject variables such as `TESSERA_PORT`). Not a key itself.
@@ -145,6 +146,28 @@ pub struct Sessions {
     pub max_per_user: u32,
 }
 
+/// `[mfa]` (API.md §1 and §9).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Mfa {
+    /// The name authenticator apps show; empty: the issuer's host.
+    pub totp_issuer: String,
+    /// Adding or removing a factor needs an `auth_time` this recent.
+    pub enroll_window: String,
+    /// How long the second step of a login may take.
+    pub mfa_token_ttl: String,
+}
+
+impl Default for Mfa {
+    fn default() -> Self {
+        Mfa {
+            totp_issuer: String::new(),
+            enroll_window: "10m".into(),
+            mfa_token_ttl: "5m".into(),
+        }
+    }
+}
+
 /// `[email]` (API.md §1 and §7).
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -206,6 +229,7 @@ impl Default for Config {
             cors: Cors::default(),
             http: Http::default(),
             sessions: Sessions::default(),
+            mfa: Mfa::default(),
             email: Email::default(),
             unknown_env: Vec::new(),
             origins: Vec::new(),

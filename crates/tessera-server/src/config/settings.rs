@@ -290,6 +290,7 @@ impl Config {
             namespaces: self.sessions.namespaces.clone(),
             max_sessions_per_user: self.sessions.max_per_user,
             mail,
+            mfa: self.mfa.validate(p),
             ..EngineConfig::new(issuer)
         };
         Settings {
@@ -558,6 +559,32 @@ impl super::RateLimit {
                 0,
             ),
             trust_forwarded_for: self.trust_forwarded_for,
+        }
+    }
+}
+
+impl super::Mfa {
+    fn validate(&self, p: &mut Problems) -> tessera_core::engine::mfa::MfaConfig {
+        let mut window = |key: &str, raw: &str, stand_in: i64| {
+            let ms = p.or(duration(key, raw), stand_in);
+            p.check(
+                (1_000..=86_400_000).contains(&ms),
+                key,
+                "must be between 1s and 24h",
+            );
+            ms
+        };
+        let enroll_window_ms = window("mfa.enroll_window", &self.enroll_window, 600_000);
+        let mfa_token_ttl_ms = window("mfa.mfa_token_ttl", &self.mfa_token_ttl, 300_000);
+        p.check(
+            !self.totp_issuer.contains(':'),
+            "mfa.totp_issuer",
+            "must not contain ':' (authenticator apps split on it)",
+        );
+        tessera_core::engine::mfa::MfaConfig {
+            totp_issuer: self.totp_issuer.clone(),
+            enroll_window_ms,
+            mfa_token_ttl_ms,
         }
     }
 }

@@ -139,7 +139,7 @@ fn refresh_credential(
     Ok(Some((token.to_owned(), Transport::Cookie)))
 }
 
-fn respond(
+pub(super) fn respond(
     state: &AppState,
     status: StatusCode,
     issued: &Issued,

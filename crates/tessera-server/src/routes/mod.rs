@@ -22,6 +22,7 @@ mod auth;
 mod feed;
 mod introspect;
 mod metrics;
+mod mfa;
 mod oauth;
 mod page;
 mod public;
@@ -63,6 +64,12 @@ pub fn endpoints() -> Vec<Endpoint> {
     vec![
         endpoint!(POST "/auth/register", None, "Create an account and its first session", req: Some(s::<CredentialsBody>), query: None, 201 => Some(s::<TokenResponse>), errors: &[400, 403, 409, 413, 415, 422, 429], post(register)),
         endpoint!(POST "/auth/login", None, "Log in: a new session", req: Some(s::<CredentialsBody>), query: None, 200 => Some(s::<TokenResponse>), errors: &[400, 401, 403, 413, 415, 422, 429], post(login)),
+        endpoint!(POST "/auth/mfa/verify", None, "The second step of a login: a TOTP code or a recovery code, with the mfa_token of mfa_required", req: Some(s::<mfa::VerifyBody>), query: None, 200 => Some(s::<TokenResponse>), errors: &[400, 401, 403, 413, 415, 429], post(mfa::verify)),
+        endpoint!(POST "/auth/mfa/totp", Bearer, "Add a TOTP factor (pending until confirmed); needs a recent, and once the user has a factor aal2, session", req: Some(s::<mfa::EnrollBody>), query: None, 201 => Some(s::<mfa::TotpEnrolled>), errors: &[400, 401, 413, 415], post(mfa::enroll_totp)),
+        endpoint!(POST "/auth/mfa/totp/{id}/confirm", Bearer, "Confirm a pending TOTP factor with a code; the first factor comes with recovery codes", req: Some(s::<mfa::CodeBody>), query: None, 200 => Some(s::<mfa::Confirmed>), errors: &[400, 401, 404, 413, 415], post(mfa::confirm_totp)),
+        endpoint!(GET "/auth/mfa/factors", Bearer, "The user's factors", req: None, query: None, 200 => Some(s::<mfa::FactorList>), errors: &[401], get(mfa::list_factors)),
+        endpoint!(DELETE "/auth/mfa/factors/{id}", Bearer, "Remove a factor; the sessions it was the second factor of end", req: None, query: None, 204 => None, errors: &[401, 404], delete(mfa::remove_factor)),
+        endpoint!(POST "/auth/mfa/recovery-codes", Bearer, "A new set of recovery codes; the old set stops working", req: None, query: None, 200 => Some(s::<mfa::RecoveryCodes>), errors: &[401, 404], post(mfa::new_recovery_codes)),
         endpoint!(POST "/auth/refresh", Refresh, "Rotate a refresh token for new tokens", req: Some(s::<RefreshBody>), query: None, 200 => Some(s::<TokenResponse>), errors: &[400, 401, 403, 503], post(refresh)),
         endpoint!(POST "/auth/logout", BearerOrRefresh, "End the session (idempotent; clears cookies)", req: Some(s::<RefreshBody>), query: None, 204 => None, errors: &[401, 403], post(logout)),
         endpoint!(GET "/auth/me", Bearer, "The user and session behind the access token", req: None, query: None, 200 => Some(s::<MeView>), errors: &[401], get(me)),

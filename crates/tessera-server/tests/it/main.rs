@@ -31,6 +31,7 @@ mod http_limits;
 mod js_client;
 mod keys;
 mod metrics;
+mod mfa_routes;
 mod node_resource_server;
 mod oauth_routes;
 mod openapi;

@@ -1,0 +1,222 @@
+//! Second factors over HTTP (API.md §9.1, §9.2): TOTP enrolment, the two-step login, one-time
+//! codes, step-up answers with their RFC 9470 challenge, and acr/amr in what Tessera answers.
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use reqwest::{Method, Response};
+use serde_json::{Value, json};
+use tessera_core::totp::{STEP_SECS, TotpSecret};
+
+use crate::common::*;
+
+/// The code of the current step, plus `ahead` steps.
+fn code(secret: &TotpSecret, ahead: i64) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    secret.code_at_step(now / STEP_SECS + ahead)
+}
+
+async fn call(srv: &TestServer, method: Method, path: &str, access: &str, body: Value) -> Response {
+    srv.client
+        .request(method, srv.url(path))
+        .bearer_auth(access)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Registers and enrols a TOTP factor: (token response, factor id, secret, recovery codes).
+async fn enrolled(srv: &TestServer, email: &str) -> (Value, String, TotpSecret, Vec<String>) {
+    let t = srv.register(email).await;
+    let access = s(&t, "access_token").to_owned();
+    let res = call(
+        srv,
+        Method::POST,
+        "/auth/mfa/totp",
+        &access,
+        json!({"name": "phone"}),
+    )
+    .await;
+    assert_eq!(res.status(), 201);
+    let e: Value = res.json().await.unwrap();
+    assert_eq!(e["factor"]["type"], "totp");
+    assert_eq!(e["factor"]["confirmed"], false);
+    assert!(s(&e, "otpauth_url").starts_with("otpauth://totp/tessera.test:"));
+    let secret = TotpSecret::from_base32(s(&e, "secret")).unwrap();
+    let id = s(&e["factor"], "id").to_owned();
+    let path = format!("/auth/mfa/totp/{id}/confirm");
+    let wrong = call(srv, Method::POST, &path, &access, json!({"code": "000000"})).await;
+    problem(wrong, 401, "invalid_mfa_code").await;
+    let res = call(
+        srv,
+        Method::POST,
+        &path,
+        &access,
+        json!({"code": code(&secret, 0)}),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let c: Value = res.json().await.unwrap();
+    assert_eq!(c["factor"]["confirmed"], true);
+    let codes: Vec<String> = c["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(codes.len(), 10);
+    (t, id, secret, codes)
+}
+
+async fn introspect(srv: &TestServer, token: &str) -> Value {
+    let res = srv
+        .client
+        .post(srv.url("/auth/introspect"))
+        .header("x-api-key", ADMIN_KEY)
+        .json(&json!({"token": token}))
+        .send()
+        .await
+        .unwrap();
+    res.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_login_with_a_factor_takes_two_steps_and_tokens_say_aal2() {
+    let srv = start("").await;
+    let before = srv.register("two-step@example.com").await;
+    let plain = introspect(&srv, s(&before, "access_token")).await;
+    assert_eq!(
+        (&plain["acr"], &plain["amr"]),
+        (&json!("aal1"), &json!(["pwd"]))
+    );
+    let (_, factor, secret, codes) = enrolled(&srv, "mfa-http@example.com").await;
+
+    let res = srv.try_login("mfa-http@example.com").await;
+    assert!(res.headers().get("set-cookie").is_none(), "no session yet");
+    let body = problem(res, 401, "mfa_required").await;
+    let mfa_token = s(&body, "mfa_token").to_owned();
+    assert_eq!(
+        body["factors"],
+        json!([{"id": factor, "type": "totp", "name": "phone"}])
+    );
+
+    // The confirming code's step is spent: the next step's code (accepted one ahead) logs in.
+    let verify = |token: &str, code: String| {
+        srv.post(
+            "/auth/mfa/verify",
+            json!({"mfa_token": token, "code": code}),
+        )
+    };
+    // One string throughout: recomputed after a step boundary it would be another step's.
+    let next = code(&secret, 1);
+    let res = verify(&mfa_token, next.clone()).await;
+    assert_eq!(res.status(), 200);
+    let t: Value = res.json().await.unwrap();
+    let i = introspect(&srv, s(&t, "access_token")).await;
+    assert_eq!(i["acr"], "aal2");
+    assert_eq!(i["amr"], json!(["pwd", "otp", "mfa"]));
+    let me: Value = srv.me(s(&t, "access_token")).await.json().await.unwrap();
+    assert_eq!(me["session"]["acr"], "aal2");
+
+    // Spent token, reused code.
+    problem(
+        verify(&mfa_token, next.clone()).await,
+        401,
+        "invalid_mfa_token",
+    )
+    .await;
+    let again = problem(
+        srv.try_login("mfa-http@example.com").await,
+        401,
+        "mfa_required",
+    )
+    .await;
+    let second = s(&again, "mfa_token").to_owned();
+    problem(verify(&second, next.clone()).await, 401, "invalid_mfa_code").await;
+    // A recovery code, once.
+    assert_eq!(verify(&second, codes[0].clone()).await.status(), 200);
+    // Malformed input is a 400, never a 500.
+    let bad = srv
+        .post("/auth/mfa/verify", json!({"mfa_token": 5, "code": "1"}))
+        .await;
+    problem(bad, 400, "invalid_request").await;
+    let unknown = srv
+        .post(
+            "/auth/mfa/verify",
+            json!({"mfa_token": "mfa_x", "code": "1", "factor_id": "no"}),
+        )
+        .await;
+    problem(unknown, 401, "invalid_mfa_code").await;
+}
+
+#[tokio::test]
+async fn the_first_factor_ends_password_only_sessions_and_changes_need_recent_aal2() {
+    let srv = start("[mfa]\nenroll_window = \"1s\"").await;
+    let other = srv.register("steps@example.com").await;
+    let t = srv.login("steps@example.com").await;
+    let access = s(&t, "access_token").to_owned();
+    let res = call(&srv, Method::POST, "/auth/mfa/totp", &access, json!({})).await;
+    let e: Value = res.json().await.unwrap();
+    let secret = TotpSecret::from_base32(s(&e, "secret")).unwrap();
+    let id = s(&e["factor"], "id").to_owned();
+    let listed: Value = call(&srv, Method::GET, "/auth/mfa/factors", &access, json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["factors"][0]["confirmed"], false, "pending");
+    let path = format!("/auth/mfa/totp/{id}/confirm");
+    let res = call(
+        &srv,
+        Method::POST,
+        &path,
+        &access,
+        json!({"code": code(&secret, 0)}),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    // The password-only session ended; this one goes on.
+    problem(
+        srv.me(s(&other, "access_token")).await,
+        401,
+        "session_revoked",
+    )
+    .await;
+    // One second later (the enroll window), a change needs step-up, said in the challenge.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let path = format!("/auth/mfa/factors/{id}");
+    let res = call(&srv, Method::DELETE, &path, &access, json!({})).await;
+    let challenge = res.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.contains("error=\"insufficient_user_authentication\"")
+            && challenge.contains("max_age=1"),
+        "{challenge}"
+    );
+    problem(res, 401, "insufficient_user_authentication").await;
+    let res = call(
+        &srv,
+        Method::POST,
+        "/auth/mfa/recovery-codes",
+        &access,
+        json!({}),
+    )
+    .await;
+    problem(res, 401, "insufficient_user_authentication").await;
+    // Unknown and malformed factor ids are 404s.
+    let res = call(
+        &srv,
+        Method::POST,
+        "/auth/mfa/totp/nope/confirm",
+        &access,
+        json!({"code": "1"}),
+    )
+    .await;
+    problem(res, 404, "not_found").await;
+    // No secret or code in the server's log of this test: the engine never logs them; the
+    // routes log nothing of bodies. (The binary's log is checked in binary.rs.)
+}
