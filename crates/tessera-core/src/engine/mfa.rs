@@ -434,6 +434,52 @@ impl Engine {
         Ok((issued, taken.transport))
     }
 
+    /// For a user with a second factor, the code that must come with a password (reauthenticate):
+    /// the session raised to what the two prove, as stored. `None` for a user without a factor.
+    pub(super) async fn second_step_of(
+        &self,
+        user: &User,
+        code: Option<String>,
+        session: &Session,
+        meta: &RequestMeta,
+    ) -> Result<Option<Session>, Error> {
+        if !self.has_second_factor(user.id).await? {
+            return Ok(None);
+        }
+        let proved = match code {
+            Some(code) => self.second_factor(user, &code, None, meta).await?,
+            None => None,
+        };
+        let Some((factor_id, method)) = proved else {
+            self.mfa_failed(user.id, meta).await?;
+            return Err(Error::InvalidMfaCode);
+        };
+        self.record_success(&user.email).await;
+        let methods: Vec<String> = vec![amr::PWD.into(), method.into(), amr::MFA.into()];
+        let now = self.clock.now_ms();
+        let raised = event(
+            event_kind::SESSION_REAUTHENTICATED,
+            now,
+            meta,
+            Some(user.id),
+            Some(session.id),
+        );
+        let acr = acr_for(&methods);
+        if !self
+            .store
+            .set_session_proof(session.id, acr, &methods, factor_id, &raised)
+            .await?
+        {
+            return Err(Error::SessionRevoked);
+        }
+        Ok(Some(Session {
+            acr: acr.to_owned(),
+            amr: methods,
+            factor_id,
+            ..session.clone()
+        }))
+    }
+
     /// Which factor `code` proves: a TOTP code (its time step accepted once) or a recovery code
     /// (used once). `None` for a wrong, reused or expired code.
     async fn second_factor(

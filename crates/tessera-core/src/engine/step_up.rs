@@ -18,12 +18,15 @@ pub struct Reauthenticated {
 }
 
 impl Engine {
-    /// Checks the password of the session's user, throttled and recorded like a login, then
-    /// stamps the session's `auth_time` and issues a token that carries it.
+    /// Checks the password of the session's user (and, for a user with a second factor, a code:
+    /// a password alone never yields a token for them), throttled and recorded like a login,
+    /// then stamps the session's `auth_time` and issues a token that carries it (and `aal2`
+    /// after a code).
     pub async fn reauthenticate(
         &self,
         principal: &Principal,
         password: String,
+        code: Option<String>,
         meta: &RequestMeta,
     ) -> Result<Reauthenticated, Error> {
         self.limit_ip(meta).await?;
@@ -46,6 +49,10 @@ impl Engine {
         if now >= session.expires_at {
             return Err(Error::SessionExpired);
         }
+        let session = match self.second_step_of(&user, code, &session, meta).await? {
+            Some(raised) => raised,
+            None => session,
+        };
         let e = event(
             event_kind::SESSION_REAUTHENTICATED,
             now,

@@ -348,3 +348,51 @@ async fn tokens_carry_what_the_session_proved_and_a_refresh_keeps_it() {
     let later = principal(&h, &again).claims.clone();
     assert_eq!((later.acr, later.amr), (first.acr, first.amr));
 }
+
+#[tokio::test]
+async fn a_password_alone_never_yields_tokens_once_there_is_a_factor() {
+    let h = harness(config()).await;
+    let (_, secret, first, codes) = enrolled(&h, "never-alone@example.com").await;
+    let p = principal(&h, &first);
+    // Reauthenticate: the password without a code is refused, and recorded as a failure.
+    let alone = h
+        .engine
+        .reauthenticate(&p, PASSWORD.into(), None, &meta())
+        .await;
+    assert!(matches!(alone, Err(Error::InvalidMfaCode)), "{alone:?}");
+    let wrong = h
+        .engine
+        .reauthenticate(&p, PASSWORD.into(), Some("000000".into()), &meta())
+        .await;
+    assert!(matches!(wrong, Err(Error::InvalidMfaCode)), "{wrong:?}");
+    h.clock.advance_ms(STEP_SECS * 1000);
+    let ok = h
+        .engine
+        .reauthenticate(&p, PASSWORD.into(), Some(code(&h, &secret)), &meta())
+        .await
+        .unwrap();
+    let claims = h.engine.verify_access(ok.access_token.expose()).unwrap();
+    assert_eq!(claims.claims.acr.as_deref(), Some(acr::AAL2));
+    // A password reset changes the password and ends the sessions; the factor stays, so the
+    // new password alone still gets only mfa_required.
+    let uid = p.user_id;
+    let reset = h
+        .engine
+        .admin_email_token(uid, tessera_core::model::email_kind::RESET, &meta())
+        .await
+        .unwrap();
+    let new_password = "a completely new passphrase here".to_string();
+    h.engine
+        .reset_password(reset.token.expose(), new_password.clone(), &meta())
+        .await
+        .unwrap();
+    let c = tessera_core::engine::accounts::Credentials {
+        password: new_password,
+        ..creds("never-alone@example.com")
+    };
+    let after = h.engine.login(c, &meta()).await;
+    assert!(matches!(after, Err(Error::MfaRequired(_))), "{after:?}");
+    // And the reset ended every session, the enrolling one included.
+    assert!(h.engine.verify_access(first.access_token.expose()).is_err());
+    assert_eq!(codes.len(), 10);
+}

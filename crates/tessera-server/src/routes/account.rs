@@ -102,6 +102,9 @@ pub async fn change_password(
 #[serde(deny_unknown_fields)]
 pub struct ReauthenticateBody {
     password: String,
+    /// A TOTP code or a recovery code: required for a user with a second factor.
+    #[schemars(length(max = 64))]
+    code: Option<String>,
 }
 
 /// `POST /auth/reauthenticate` (RFC 9470 step-up): the password again, for a token of this
@@ -112,7 +115,10 @@ pub async fn reauthenticate(
     Meta(meta): Meta,
     JsonBody(b): JsonBody<ReauthenticateBody>,
 ) -> ApiResult<Json<Reauthenticated>> {
-    let r = state.engine.reauthenticate(&p, b.password, &meta).await?;
+    let r = state
+        .engine
+        .reauthenticate(&p, b.password, b.code, &meta)
+        .await?;
     Ok(Json(Reauthenticated {
         access_token: r.access_token.expose().clone(),
         expires_in: r.expires_in,
