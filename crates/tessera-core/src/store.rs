@@ -297,6 +297,9 @@ pub trait FactorStore: Send + Sync {
     /// Removes the user's factor `id`, with `event`; removing the last confirmed factor takes the
     /// recovery codes with it. `false` if there was no such factor.
     async fn remove_factor(&self, id: Uuid, user_id: Uuid, event: &Event) -> StoreResult<bool>;
+    /// Removes every factor and recovery code of the user, with `event` (an admin's reset for a
+    /// user who lost their devices); how many factors went.
+    async fn remove_all_factors(&self, user_id: Uuid, event: &Event) -> StoreResult<u64>;
     /// Replaces the user's recovery codes with these hashes, with `event`.
     async fn replace_recovery_codes(
         &self,

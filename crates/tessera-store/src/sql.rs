@@ -149,6 +149,7 @@ statements! {
     /// The compare-and-set that accepts each TOTP time step once, on every node.
     CLAIM_STEP = "UPDATE factors SET last_step = $1, last_used_at = $2 WHERE id = $3 AND confirmed AND last_step < $1";
     DELETE_FACTOR = "DELETE FROM factors WHERE id = $1 AND user_id = $2";
+    DELETE_USER_FACTORS = "DELETE FROM factors WHERE user_id = $1";
     /// Recovery codes outlive no confirmed factor.
     DELETE_ORPHAN_RECOVERY_CODES = "DELETE FROM recovery_codes WHERE user_id = $1 AND NOT EXISTS (SELECT 1 FROM factors WHERE user_id = $1 AND confirmed)";
     DELETE_RECOVERY_CODES = "DELETE FROM recovery_codes WHERE user_id = $1";

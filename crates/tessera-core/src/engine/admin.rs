@@ -125,6 +125,25 @@ impl Engine {
         self.user(id).await
     }
 
+    /// For a user who lost their devices: every second factor and recovery code removed, and
+    /// every session revoked (they were opened with the lost factors). An `mfa.reset` event.
+    pub async fn reset_mfa(&self, id: Uuid, meta: &RequestMeta) -> Result<User, Error> {
+        self.user(id).await?;
+        let now = self.clock.now_ms();
+        let e = event(event_kind::MFA_RESET, now, meta, Some(id), None);
+        self.store.remove_all_factors(id, &e).await?;
+        self.bulk_revoke(
+            BulkSelector::User {
+                user_id: id,
+                namespace: None,
+            },
+            "mfa_reset",
+            meta,
+        )
+        .await?;
+        self.user(id).await
+    }
+
     pub async fn unban(&self, id: Uuid, meta: &RequestMeta) -> Result<User, Error> {
         let now = self.clock.now_ms();
         let e = event(event_kind::USER_UNBANNED, now, meta, Some(id), None);

@@ -87,6 +87,15 @@ impl FactorStore for MemoryStore {
         Ok(true)
     }
 
+    async fn remove_all_factors(&self, user_id: Uuid, event: &Event) -> StoreResult<u64> {
+        let mut s = self.lock();
+        let before = s.factors.len();
+        s.factors.retain(|f| f.user_id != user_id);
+        s.recovery_codes.remove(&user_id);
+        s.events.push(event.clone());
+        Ok((before - s.factors.len()) as u64)
+    }
+
     async fn replace_recovery_codes(
         &self,
         user_id: Uuid,

@@ -133,6 +133,18 @@ pub(super) async fn unban(
     )))
 }
 
+/// For a user who lost their devices: every factor and recovery code removed, every session
+/// revoked.
+pub(super) async fn reset_mfa(
+    State(st): State<Arc<AppState>>,
+    Meta(meta): Meta,
+    PathParam(raw): PathParam,
+) -> ApiResult<Json<UserView>> {
+    Ok(Json(UserView::from(
+        &st.engine.reset_mfa(id(&raw)?, &meta).await?,
+    )))
+}
+
 pub(super) async fn user_sessions(
     State(st): State<Arc<AppState>>,
     PathParam(raw): PathParam,

@@ -220,3 +220,60 @@ async fn the_first_factor_ends_password_only_sessions_and_changes_need_recent_aa
     // No secret or code in the server's log of this test: the engine never logs them; the
     // routes log nothing of bodies. (The binary's log is checked in binary.rs.)
 }
+
+#[tokio::test]
+async fn an_admin_resets_the_factors_of_a_user_who_lost_the_device() {
+    let srv = start("").await;
+    let (t, _, _, codes) = enrolled(&srv, "lost@example.com").await;
+    let uid = s(&t["user"], "id").to_owned();
+    let reset = |key: &'static str, path: String| {
+        srv.client
+            .delete(srv.url(&path))
+            .header("x-api-key", key)
+            .send()
+    };
+    let path = format!("/admin/users/{uid}/mfa");
+    problem(
+        reset(RESOURCE_KEY, path.clone()).await.unwrap(),
+        401,
+        "unauthorized",
+    )
+    .await;
+    let zero = "/admin/users/00000000-0000-7000-8000-000000000000/mfa".to_string();
+    problem(reset(ADMIN_KEY, zero).await.unwrap(), 404, "not_found").await;
+    let res = reset(ADMIN_KEY, path).await.unwrap();
+    assert_eq!(res.status(), 200);
+    // Every session ended; the password alone logs in again; the old recovery codes are gone.
+    problem(srv.me(s(&t, "access_token")).await, 401, "session_revoked").await;
+    let again = srv.login("lost@example.com").await;
+    let i = introspect(&srv, s(&again, "access_token")).await;
+    assert_eq!(i["acr"], "aal1");
+    let listed: Value = call(
+        &srv,
+        Method::GET,
+        "/auth/mfa/factors",
+        s(&again, "access_token"),
+        json!({}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(listed["factors"], json!([]));
+    assert_eq!(codes.len(), 10);
+    let events: Value = srv
+        .client
+        .get(srv.url(&format!("/admin/events?user_id={uid}&type=mfa.reset")))
+        .header("x-api-key", ADMIN_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        events["events"].as_array().map(Vec::len),
+        Some(1),
+        "{events}"
+    );
+}

@@ -142,6 +142,24 @@ impl FactorStore for PostgresStore {
         Ok(done)
     }
 
+    async fn remove_all_factors(&self, user_id: Uuid, event: &Event) -> StoreResult<u64> {
+        let mut tx = self.begin().await?;
+        let n = sqlx::query(S::DELETE_USER_FACTORS.pg)
+            .bind(user_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?
+            .rows_affected();
+        sqlx::query(S::DELETE_RECOVERY_CODES.pg)
+            .bind(user_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        insert_event(&mut tx, event).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(n)
+    }
+
     async fn replace_recovery_codes(
         &self,
         user_id: Uuid,

@@ -140,6 +140,21 @@ impl FactorStore for SqliteStore {
         .await
     }
 
+    async fn remove_all_factors(&self, user_id: Uuid, event: &Event) -> StoreResult<u64> {
+        let event = event.clone();
+        self.write(move |t| {
+            let n = t
+                .prepare_cached(S::DELETE_USER_FACTORS.sqlite)?
+                .execute([user_id.to_string()])?;
+            t.prepare_cached(S::DELETE_RECOVERY_CODES.sqlite)?
+                .execute([user_id.to_string()])?;
+            insert_event(&t, &event)?;
+            t.commit()?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
     async fn replace_recovery_codes(
         &self,
         user_id: Uuid,
