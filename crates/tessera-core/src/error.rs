@@ -59,7 +59,7 @@ pub enum Error {
     },
     /// The right password, and a second factor is needed: the challenge carries the mfa token.
     #[error("a second factor is required")]
-    MfaRequired(Box<crate::engine::mfa::MfaChallenge>),
+    MfaRequired(Box<crate::mfa::MfaChallenge>),
     /// An mfa token that is unknown, used, expired, or spent by too many wrong codes.
     #[error("invalid mfa token")]
     InvalidMfaToken,

@@ -65,6 +65,14 @@ pub struct MfaToken {
     pub transport: String,
 }
 
+/// What the first step of a login hands back when a second is needed.
+#[derive(Debug)]
+pub struct MfaChallenge {
+    pub mfa_token: crate::secrets::Redacted<String>,
+    /// `{id, kind, name}` of each confirmed factor.
+    pub factors: Vec<Factor>,
+}
+
 /// Authentication method references (RFC 8176) a session can prove.
 pub mod amr {
     pub const PWD: &str = "pwd";

@@ -12,7 +12,7 @@ use super::sessions::Opening;
 use super::verify::Principal;
 use super::{Engine, Issued, RequestMeta};
 use crate::error::Error;
-use crate::mfa::{Factor, MfaToken, acr, acr_for, amr, factor_kind};
+use crate::mfa::{Factor, MfaChallenge, MfaToken, acr, acr_for, amr, factor_kind};
 use crate::model::{Session, SessionSelector, User, event_kind, new_id};
 use crate::secrets::Redacted;
 use crate::totp::TotpSecret;
@@ -60,14 +60,6 @@ pub struct TotpEnrollment {
 pub struct Confirmation {
     pub factor: Factor,
     pub recovery_codes: Option<Vec<Redacted<String>>>,
-}
-
-/// What the first step of a login hands back when a second is needed.
-#[derive(Debug)]
-pub struct MfaChallenge {
-    pub mfa_token: Redacted<String>,
-    /// `{id, kind, name}` of each confirmed factor.
-    pub factors: Vec<Factor>,
 }
 
 /// A new recovery code: 12 characters of a 31-letter alphabet (59 bits), in three groups.
