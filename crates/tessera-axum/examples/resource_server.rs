@@ -7,7 +7,8 @@
 //! ```
 //!
 //! Routes: `GET /hello` (any valid token), `GET /admin-only` (permission `admin`),
-//! `GET /recent` (an authentication within the last 300 s), `GET /healthz` (200 once the keys
+//! `GET /recent` (an authentication within the last 300 s), `GET /mfa` (a session of assurance
+//! `aal2`: two factors), `GET /healthz` (200 once the keys
 //! and the revocation snapshot are loaded and the feed is not stale, else 503).
 use std::time::Duration;
 
@@ -55,6 +56,10 @@ pub fn app(tessera: Tessera) -> Router {
             "/recent",
             get(|| async { Json(json!({"ok": true})) })
                 .route_layer(Require::recent_authentication(Duration::from_secs(300))),
+        )
+        .route(
+            "/mfa",
+            get(|| async { Json(json!({"ok": true})) }).route_layer(Require::acr("aal2")),
         )
         .route("/healthz", get(move || healthz(health.clone())))
         .layer(tessera.layer())

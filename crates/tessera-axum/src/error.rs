@@ -35,6 +35,11 @@ pub enum AuthError {
         /// The route's bound, in seconds.
         max_age: u64,
     },
+    /// The session's assurance (`acr`) is below what this route needs, e.g. `aal2` (RFC 9470).
+    InsufficientAssurance {
+        /// The level needed.
+        acr: String,
+    },
     /// The verifier cannot vouch for a token now: keys or revocations not loaded yet, or the
     /// revocation feed unheard-of for longer than the configured bound (503).
     Unavailable,
@@ -62,7 +67,8 @@ impl AuthError {
             AuthError::TokenExpired => "token_expired",
             AuthError::SessionRevoked => "session_revoked",
             AuthError::InsufficientScope { .. } => "insufficient_scope",
-            AuthError::InsufficientUserAuthentication { .. } => "insufficient_user_authentication",
+            AuthError::InsufficientUserAuthentication { .. }
+            | AuthError::InsufficientAssurance { .. } => "insufficient_user_authentication",
             AuthError::Unavailable => "unavailable",
             AuthError::LayerMissing => "internal",
         }
@@ -78,6 +84,7 @@ impl AuthError {
             AuthError::InsufficientUserAuthentication { .. } => {
                 "A more recent authentication is required"
             }
+            AuthError::InsufficientAssurance { .. } => "A stronger authentication is required",
             AuthError::Unavailable => "Tokens cannot be checked right now",
             AuthError::LayerMissing => "Authentication is not set up on this route",
         }
@@ -93,6 +100,10 @@ impl AuthError {
             AuthError::InsufficientUserAuthentication { max_age } => Some(format!(
                 "Bearer error=\"insufficient_user_authentication\", \
                  error_description=\"A more recent authentication is required\", max_age={max_age}"
+            )),
+            AuthError::InsufficientAssurance { acr } => Some(format!(
+                "Bearer error=\"insufficient_user_authentication\", \
+                 error_description=\"A stronger authentication is required\", acr_values=\"{acr}\""
             )),
             _ => Some(format!(
                 "Bearer error=\"invalid_token\", error_description=\"{code}\""
@@ -125,6 +136,11 @@ impl IntoResponse for AuthError {
             AuthError::InsufficientUserAuthentication { max_age } => {
                 body["detail"] =
                     format!("sign in again: this needs an authentication within {max_age} s").into()
+            }
+            AuthError::InsufficientAssurance { acr } => {
+                body["detail"] =
+                    format!("this needs a session of assurance {acr}: sign in with a second factor")
+                        .into()
             }
             _ => {}
         }

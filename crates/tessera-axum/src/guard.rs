@@ -22,6 +22,7 @@ enum Need {
     Role(Arc<str>),
     Permission(Arc<str>),
     Recent(Duration),
+    Acr(Arc<str>),
 }
 
 /// A guard for a route or a group of routes, applied with `route_layer` (so unmatched paths
@@ -61,12 +62,20 @@ impl Require {
         Require(Need::Recent(max_age))
     }
 
+    /// A session of assurance `level` or higher (`aal2`: two factors, or a passkey with user
+    /// verification); otherwise 401 `insufficient_user_authentication` with `acr_values` in
+    /// `WWW-Authenticate` (RFC 9470).
+    pub fn acr(level: &str) -> Self {
+        Require(Need::Acr(level.into()))
+    }
+
     fn check(&self, auth: &Auth) -> Result<(), AuthError> {
         match &self.0 {
             Need::Token => Ok(()),
             Need::Role(r) => auth.require_role(r),
             Need::Permission(p) => auth.require_permission(p),
             Need::Recent(max_age) => auth.require_recent_authentication(*max_age),
+            Need::Acr(level) => auth.require_acr(level),
         }
     }
 }

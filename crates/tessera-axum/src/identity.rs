@@ -146,6 +146,24 @@ impl Auth {
         }
     }
 
+    /// `Ok` if the session's assurance (`acr`) is at least `level` (`aal1` < `aal2`), else 401
+    /// `insufficient_user_authentication` with `acr_values` in `WWW-Authenticate` (RFC 9470).
+    /// A token without `acr` (from a Tessera before second factors) counts as `aal1`.
+    pub fn require_acr(&self, level: &str) -> Result<(), AuthError> {
+        let rank = |a: &str| match a {
+            "aal2" => 2,
+            "aal1" => 1,
+            _ => 0,
+        };
+        let have = rank(self.acr.as_deref().unwrap_or("aal1"));
+        // An unknown level asked for is never met (fail closed).
+        if rank(level) > 0 && have >= rank(level) {
+            Ok(())
+        } else {
+            Err(AuthError::InsufficientAssurance { acr: level.into() })
+        }
+    }
+
     /// `Ok` if the user proved a credential within `max_age` (by `auth_time`), else 401
     /// `insufficient_user_authentication` with `max_age` in `WWW-Authenticate` (RFC 9470).
     pub fn require_recent_authentication(&self, max_age: Duration) -> Result<(), AuthError> {

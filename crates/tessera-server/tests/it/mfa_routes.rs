@@ -277,3 +277,47 @@ async fn an_admin_resets_the_factors_of_a_user_who_lost_the_device() {
         "{events}"
     );
 }
+
+#[tokio::test]
+async fn the_example_resource_server_requires_aal2_on_mfa() {
+    use crate::example;
+    use crate::resource_server::Api;
+    let srv = start(&format!("resource_server_keys = [\"{RESOURCE_KEY}\"]")).await;
+    let t = example::tessera(
+        &srv.base,
+        RESOURCE_KEY,
+        Some("http://tessera.test".into()),
+        vec![],
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    let api = Api::start(t).await;
+    api.ready().await;
+    let plain = srv.register("aal1@example.com").await;
+    let res = api.get("/mfa", Some(s(&plain, "access_token"))).await;
+    let challenge = res.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.contains("insufficient_user_authentication")
+            && challenge.contains("acr_values=\"aal2\""),
+        "{challenge}"
+    );
+    crate::resource_server::refused(res, 401, "insufficient_user_authentication").await;
+    assert_eq!(api.hello(s(&plain, "access_token")).await.status(), 200);
+
+    let (_, _, secret, _) = enrolled(&srv, "aal2@example.com").await;
+    let first = problem(srv.try_login("aal2@example.com").await, 401, "mfa_required").await;
+    let res = srv
+        .post(
+            "/auth/mfa/verify",
+            json!({"mfa_token": s(&first, "mfa_token"), "code": code(&secret, 1)}),
+        )
+        .await;
+    let t: Value = res.json().await.unwrap();
+    assert_eq!(
+        api.get("/mfa", Some(s(&t, "access_token"))).await.status(),
+        200
+    );
+}
