@@ -25,6 +25,9 @@ pub struct User {
     pub claims: Claims,
     /// The user proved they receive mail at `email` (a verification or a reset).
     pub email_verified: bool,
+    /// The kinds of the user's confirmed second factors (`totp`, `passkey`). Not a column:
+    /// the engine fills it from the factors whenever it hands a user out.
+    pub mfa: Vec<String>,
 }
 
 impl std::fmt::Debug for User {

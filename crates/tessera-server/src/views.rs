@@ -87,6 +87,8 @@ pub struct UserView {
     password_changed_at: String,
     /// The app's claims (`PUT /admin/users/{id}/claims`), carried in access tokens as `ext`.
     claims: serde_json::Map<String, Value>,
+    /// The types of the user's confirmed second factors, e.g. `["totp"]`.
+    mfa: Vec<String>,
 }
 
 impl From<&User> for UserView {
@@ -100,6 +102,7 @@ impl From<&User> for UserView {
             created_at: rfc3339_ms(u.created_at),
             password_changed_at: rfc3339_ms(u.password_changed_at),
             claims: u.claims.clone(),
+            mfa: u.mfa.clone(),
         }
     }
 }

@@ -98,6 +98,7 @@ pub(crate) fn user(email: &str) -> User {
         password_changed_at: T0,
         claims: Default::default(),
         email_verified: false,
+        mfa: Vec::new(),
     }
 }
 

@@ -58,6 +58,7 @@ impl Engine {
             password_changed_at: now,
             claims: Default::default(),
             email_verified: false,
+            mfa: Vec::new(),
         };
         let event = event(event_kind::USER_REGISTERED, now, meta, Some(user.id), None);
         let verification = self.first_verification(&user, meta);

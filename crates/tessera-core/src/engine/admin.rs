@@ -53,6 +53,7 @@ impl Engine {
             password_changed_at: now,
             claims: Default::default(),
             email_verified: false,
+            mfa: Vec::new(),
         };
         let e = Event {
             detail: serde_json::json!({"by": "admin"}),
@@ -64,17 +65,24 @@ impl Engine {
 
     /// The user with this email (trimmed, case-insensitive), or the newest `limit` users.
     pub async fn find_users(&self, email: Option<&str>, limit: i64) -> Result<Vec<User>, Error> {
-        match email {
-            Some(e) => Ok(match normalize_email(e) {
+        let users: Vec<User> = match email {
+            Some(e) => match normalize_email(e) {
                 Ok(e) => self.store.user_by_email(&e).await?.into_iter().collect(),
                 Err(_) => vec![],
-            }),
-            None => Ok(self.store.users(limit.clamp(1, MAX_LISTING)).await?),
+            },
+            None => self.store.users(limit.clamp(1, MAX_LISTING)).await?,
+        };
+        let mut out = Vec::with_capacity(users.len());
+        for u in users {
+            out.push(self.with_mfa(u).await?);
         }
+        Ok(out)
     }
 
+    /// The user, with the kinds of its confirmed factors.
     pub async fn user(&self, id: Uuid) -> Result<User, Error> {
-        self.store.user_by_id(id).await?.ok_or(Error::NotFound)
+        let user = self.store.user_by_id(id).await?.ok_or(Error::NotFound)?;
+        self.with_mfa(user).await
     }
 
     /// Deletes a user; its sessions end at once, on every node.

@@ -126,6 +126,20 @@ impl Engine {
         }
     }
 
+    /// `user` with the kinds of its confirmed factors in `mfa`, as every user handed out has.
+    pub(super) async fn with_mfa(&self, mut user: User) -> Result<User, Error> {
+        let mut kinds: Vec<String> = self
+            .confirmed_factors(user.id)
+            .await?
+            .into_iter()
+            .map(|f| f.kind)
+            .collect();
+        kinds.sort();
+        kinds.dedup();
+        user.mfa = kinds;
+        Ok(user)
+    }
+
     /// Whether the user has a confirmed factor.
     pub(super) async fn has_second_factor(&self, user_id: Uuid) -> Result<bool, Error> {
         Ok(!self.confirmed_factors(user_id).await?.is_empty())

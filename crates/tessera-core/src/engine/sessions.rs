@@ -343,7 +343,7 @@ impl Engine {
         if session.user_id != user.id || session.revoked_at.is_some() {
             return Err(Error::SessionRevoked);
         }
-        Ok((user, session))
+        Ok((self.with_mfa(user).await?, session))
     }
 
     /// The user's live sessions, most recently active first.

@@ -119,6 +119,7 @@ async fn a_login_with_a_factor_takes_two_steps_and_tokens_say_aal2() {
     assert_eq!(i["amr"], json!(["pwd", "otp", "mfa"]));
     let me: Value = srv.me(s(&t, "access_token")).await.json().await.unwrap();
     assert_eq!(me["session"]["acr"], "aal2");
+    assert_eq!(me["user"]["mfa"], json!(["totp"]), "User.mfa");
 
     // Spent token, reused code.
     problem(
@@ -241,8 +242,21 @@ async fn an_admin_resets_the_factors_of_a_user_who_lost_the_device() {
     .await;
     let zero = "/admin/users/00000000-0000-7000-8000-000000000000/mfa".to_string();
     problem(reset(ADMIN_KEY, zero).await.unwrap(), 404, "not_found").await;
+    let admin_view: Value = srv
+        .client
+        .get(srv.url(&format!("/admin/users/{uid}")))
+        .header("x-api-key", ADMIN_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(admin_view["mfa"], json!(["totp"]));
     let res = reset(ADMIN_KEY, path).await.unwrap();
     assert_eq!(res.status(), 200);
+    let after: Value = res.json().await.unwrap();
+    assert_eq!(after["mfa"], json!([]));
     // Every session ended; the password alone logs in again; the old recovery codes are gone.
     problem(srv.me(s(&t, "access_token")).await, 401, "session_revoked").await;
     let again = srv.login("lost@example.com").await;

@@ -40,6 +40,7 @@ pub(super) fn user_from(row: &PgRow) -> StoreResult<User> {
         password_changed_at: get(row, "password_changed_at")?,
         claims: claims_from_json(&get::<String>(row, "claims")?)?,
         email_verified: get(row, "email_verified")?,
+        mfa: Vec::new(),
     })
 }
 

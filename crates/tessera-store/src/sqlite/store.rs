@@ -39,6 +39,7 @@ pub(super) fn user_from(row: &Row<'_>) -> rusqlite::Result<User> {
         password_changed_at: row.get("password_changed_at")?,
         claims: claims_from_json(&row.get::<_, String>("claims")?).map_err(corrupt)?,
         email_verified: row.get("email_verified")?,
+        mfa: Vec::new(),
     })
 }
 
