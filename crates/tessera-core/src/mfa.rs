@@ -87,6 +87,12 @@ pub mod amr {
     pub const MFA: &str = "mfa";
 }
 
+/// The methods of RFC 8176's registry: what an app may say it proved (`POST /admin/sessions`).
+pub const RFC_8176: [&str; 21] = [
+    "face", "fpt", "geo", "hwk", "iris", "kba", "mca", "mfa", "otp", "pin", "pop", "pwd", "rba",
+    "retina", "sc", "sms", "swk", "tel", "user", "vbm", "wia",
+];
+
 /// Assurance levels (`acr`).
 pub mod acr {
     pub const AAL1: &str = "aal1";

@@ -20,6 +20,8 @@ pub struct AppSession {
     pub claims: Claims,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// How the app authenticated the user (RFC 8176 methods); the session's `acr` follows.
+    pub amr: Vec<String>,
 }
 
 fn check_size(claims: &Claims) -> Result<(), Error> {
@@ -63,10 +65,11 @@ impl Engine {
                 None,
             )
         };
-        // How the app authenticated the user is its to say (API.md §5): none until it does.
+        // How the app authenticated the user is its to say (API.md §5); none by default.
+        super::mfa::check_amr(&req.amr)?;
         let opening = super::sessions::Opening {
             namespace,
-            amr: Vec::new(),
+            amr: req.amr,
             claims: req.claims,
             factor_id: None,
         };

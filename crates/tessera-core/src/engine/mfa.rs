@@ -62,6 +62,22 @@ pub struct Confirmation {
     pub recovery_codes: Option<Vec<Redacted<String>>>,
 }
 
+/// Refuses methods outside RFC 8176's registry, and a repeated one.
+pub fn check_amr(methods: &[String]) -> Result<(), Error> {
+    let known = methods
+        .iter()
+        .all(|m| crate::mfa::RFC_8176.contains(&m.as_str()));
+    let mut seen = methods.to_vec();
+    seen.sort();
+    seen.dedup();
+    if !known || seen.len() != methods.len() || methods.len() > 16 {
+        return Err(Error::InvalidRequest(
+            "amr: RFC 8176 methods, each at most once",
+        ));
+    }
+    Ok(())
+}
+
 /// A new recovery code: 12 characters of a 31-letter alphabet (59 bits), in three groups.
 fn new_recovery_code() -> String {
     let mut bytes = [0u8; 12];

@@ -33,6 +33,11 @@ pub struct NewAppSession {
     /// The user's browser or device, as the app saw it.
     #[schemars(length(max = 512))]
     user_agent: Option<String>,
+    /// How the app authenticated the user (RFC 8176 methods, e.g. `["pwd","otp","mfa"]`);
+    /// default none. The session's `acr` follows from it (`aal2` for `mfa`, or `hwk`/`swk`
+    /// with `user`).
+    #[schemars(length(max = 16))]
+    amr: Option<Vec<String>>,
 }
 
 /// `POST /admin/sessions`: 201 with the token response, refresh token in the body.
@@ -62,6 +67,7 @@ pub(super) async fn create_session(
         claims: b.claims.unwrap_or_default(),
         ip: b.ip,
         user_agent: b.user_agent,
+        amr: b.amr.unwrap_or_default(),
     };
     let issued = st.engine.create_app_session(req, &meta).await?;
     Ok((StatusCode::CREATED, Json(token_response(&issued, true))).into_response())

@@ -335,3 +335,47 @@ async fn the_example_resource_server_requires_aal2_on_mfa() {
         200
     );
 }
+
+#[tokio::test]
+async fn an_app_session_says_how_the_app_authenticated_the_user() {
+    let srv = start("").await;
+    let u = srv.register("app-amr@example.com").await;
+    let uid = s(&u["user"], "id").to_owned();
+    let open = |body: Value| {
+        srv.client
+            .post(srv.url("/admin/sessions"))
+            .header("x-api-key", ADMIN_KEY)
+            .json(&body)
+            .send()
+    };
+    let none: Value = open(json!({"user_id": uid}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let i = introspect(&srv, s(&none, "access_token")).await;
+    assert_eq!((&i["acr"], &i["amr"]), (&json!("aal1"), &json!([])));
+    let two: Value = open(json!({"user_id": uid, "amr": ["pwd", "otp", "mfa"]}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let i = introspect(&srv, s(&two, "access_token")).await;
+    assert_eq!(i["acr"], "aal2");
+    let passkey: Value = open(json!({"user_id": uid, "amr": ["hwk", "user"]}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        introspect(&srv, s(&passkey, "access_token")).await["acr"],
+        "aal2"
+    );
+    for bad in [json!(["magic"]), json!(["pwd", "pwd"]), json!("pwd")] {
+        let res = open(json!({"user_id": uid, "amr": bad})).await.unwrap();
+        problem(res, 400, "invalid_request").await;
+    }
+}
