@@ -57,7 +57,6 @@ impl Engine {
         stamp: i64,
     ) -> Result<Issued, Error> {
         let (access, claims) = self.access_token(&user, session, stamp).await?;
-        let user = self.with_mfa(user).await?;
         Ok(Issued {
             access_token: Redacted(access),
             expires_in: claims.exp - claims.iat,

@@ -135,6 +135,8 @@ pub struct Issued {
     pub refresh_expires_at: i64,
     pub session_id: Uuid,
     pub csrf_token: Redacted<String>,
+    /// The user, as the token response shows it (`mfa` is left empty: filling it would cost
+    /// every refresh a read of the factors, and the token response does not carry it).
     pub user: User,
 }
 
