@@ -2,7 +2,7 @@
 //! factors, recovery codes, and the second step of a login. A factor of another kind (passkeys)
 //! joins through the same store rows, the same session proof and the same rules.
 use hmac::{Hmac, Mac};
-use rand::RngCore;
+use rand::Rng;
 use sha2::Sha256;
 use uuid::Uuid;
 
@@ -22,7 +22,7 @@ pub const RECOVERY_CODES: usize = 10;
 /// Wrong codes that end an mfa token.
 pub const MAX_MFA_ATTEMPTS: i64 = 5;
 /// Characters of a recovery code's alphabet: no 0/O, 1/I/L, so a code read aloud survives.
-const CODE_ALPHABET: &[u8; 32] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ-";
+const CODE_ALPHABET: &[u8; 31] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
 
 /// `[mfa]`.
 #[derive(Clone, Debug)]
@@ -80,13 +80,10 @@ pub fn check_amr(methods: &[String]) -> Result<(), Error> {
 
 /// A new recovery code: 12 characters of a 31-letter alphabet (59 bits), in three groups.
 fn new_recovery_code() -> String {
-    let mut bytes = [0u8; 12];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let chars: Vec<char> = bytes
-        .iter()
-        .map(|b| CODE_ALPHABET[usize::from(b % 31)] as char)
+    // Uniform over the alphabet (no modulo bias), from the OS generator.
+    let s: String = (0..12)
+        .map(|_| CODE_ALPHABET[rand::rngs::OsRng.gen_range(0..CODE_ALPHABET.len())] as char)
         .collect();
-    let s: String = chars.into_iter().collect();
     format!("{}-{}-{}", &s[0..4], &s[4..8], &s[8..12])
 }
 
@@ -542,5 +539,29 @@ impl Engine {
             }
         }
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recovery_codes_are_three_groups_of_the_alphabet_and_use_all_of_it() {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..500 {
+            let c = new_recovery_code();
+            let groups: Vec<&str> = c.split('-').collect();
+            assert_eq!(
+                groups.iter().map(|g| g.len()).collect::<Vec<_>>(),
+                [4, 4, 4],
+                "{c}"
+            );
+            for b in groups.concat().bytes() {
+                assert!(CODE_ALPHABET.contains(&b), "{c}");
+                seen.insert(b);
+            }
+        }
+        assert_eq!(seen.len(), CODE_ALPHABET.len());
     }
 }

@@ -218,8 +218,6 @@ async fn the_first_factor_ends_password_only_sessions_and_changes_need_recent_aa
     )
     .await;
     problem(res, 404, "not_found").await;
-    // No secret or code in the server's log of this test: the engine never logs them; the
-    // routes log nothing of bodies. (The binary's log is checked in binary.rs.)
 }
 
 #[tokio::test]
