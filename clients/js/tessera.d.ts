@@ -79,6 +79,28 @@ export interface Credentials {
   namespace?: string;
 }
 
+/** A second factor (API.md §9). */
+export interface Factor {
+  id: string;
+  type: "totp" | "passkey";
+  name: string;
+  /** A pending factor changes nothing until it is confirmed. */
+  confirmed: boolean;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+/** A pending TOTP factor: the secret is shown this once. */
+export interface TotpEnrolment {
+  factor: Factor;
+  /** Base32, for typing into an authenticator app. */
+  secret: string;
+  /** `otpauth://totp/…`. */
+  otpauth_url: string;
+  /** `otpauth_url` as a QR code: an SVG document, e.g. for `<img src="data:image/svg+xml,…">`. */
+  qr_svg: string;
+}
+
 export interface TesseraClient {
   /** Settles once the client knows whether a session exists (restored from another tab or a refresh). */
   readonly ready: Promise<SessionInfo | null>;
@@ -93,7 +115,33 @@ export interface TesseraClient {
    */
   fetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response>;
   signUp(credentials: Credentials): Promise<SessionInfo>;
+  /**
+   * `POST /auth/login`. For a user with a second factor it rejects with a TesseraError whose
+   * `code` is "mfa_required" and which carries `mfaToken` and `factors`: pass the token to
+   * `verifyMfa` with a code.
+   */
   signIn(credentials: Credentials): Promise<SessionInfo>;
+  /** The second step of a sign-in: a TOTP code or a recovery code. The session is aal2. */
+  verifyMfa(step: { mfaToken: string; code: string; factorId?: string }): Promise<SessionInfo>;
+  /**
+   * `POST /auth/reauthenticate`: proves the password again (and a code, for a user with a second
+   * factor) and swaps in an access token with a fresh `auth_time`, in every tab. Needed when a
+   * route answers 401 "insufficient_user_authentication".
+   */
+  reauthenticate(proof: { password: string; code?: string }): Promise<SessionInfo | null>;
+  /** `GET /auth/mfa/factors`: confirmed and pending. */
+  factors(): Promise<Factor[]>;
+  /** `POST /auth/mfa/totp`: a pending factor. Needs a recent sign-in (and aal2 once the user has a factor). */
+  enrollTotp(options?: { name?: string }): Promise<TotpEnrolment>;
+  /**
+   * Confirms a pending factor with a code from the app. `recovery_codes` (10, shown this once)
+   * come with the user's first factor, which also ends the user's other sessions.
+   */
+  confirmTotp(id: string, code: string): Promise<{ factor: Factor; recovery_codes?: string[] }>;
+  /** `DELETE /auth/mfa/factors/{id}`: the last one takes the recovery codes with it. */
+  removeFactor(id: string): Promise<void>;
+  /** A new set of 10 recovery codes; the old set stops working. */
+  newRecoveryCodes(): Promise<string[]>;
   /** Ends the session here and in every tab at once, then tells Tessera (again when back online). */
   signOut(): Promise<void>;
   /** `GET /auth/me`. */
@@ -133,6 +181,10 @@ export class TesseraError extends Error {
   readonly detail?: string;
   /** Seconds, from `Retry-After` (429, 503). */
   readonly retryAfter?: number;
+  /** With "mfa_required": the token of the sign-in's second step. */
+  readonly mfaToken?: string;
+  /** With "mfa_required": the user's factors to choose from. */
+  readonly factors?: { id: string; type: "totp" | "passkey"; name: string }[];
 }
 
 /** A storage adapter in memory (the body transport's default). */

@@ -75,6 +75,11 @@ export class TesseraError extends Error {
     this.code = typeof problem.code === "string" ? problem.code : "error";
     this.detail = problem.detail;
     this.retryAfter = retryAfter;
+    // `mfa_required` (API.md §9.1): what the second step of the sign-in needs.
+    if (typeof problem.mfa_token === "string") {
+      this.mfaToken = problem.mfa_token;
+      this.factors = Array.isArray(problem.factors) ? problem.factors : [];
+    }
   }
 }
 
@@ -510,10 +515,14 @@ export function createClient(options = {}) {
     if (!res.ok) throw await problemOf(res);
   }
 
-  async function start(path, fields) {
+  /**
+   * Opens a session (register, login, the second step of a login). The second step sends no
+   * `transport`: the server kept the first step's.
+   */
+  async function start(path, fields, { withTransport = true } = {}) {
     const gen = ++generation; // whatever was in flight for an earlier session is void
     const startedAt = env.now();
-    const res = await request("POST", path, { body: { ...fields, transport } });
+    const res = await request("POST", path, { body: withTransport ? { ...fields, transport } : fields });
     if (!res.ok) throw await problemOf(res);
     const body = await res.json();
     if (gen !== generation || closed) {
@@ -561,6 +570,33 @@ export function createClient(options = {}) {
     }
   }
 
+  /** A new access token of this session (same session, later expiry), for every tab. */
+  function renewAccess(body, startedAt, gen) {
+    if (gen !== generation || !state) return;
+    const expiresAt = startedAt + Number(body.expires_in) * 1000;
+    setState({ ...state, accessToken: body.access_token, expiresAt }, "refreshed");
+    post({ t: "token", token: snapshot() });
+  }
+
+  /** `POST /auth/reauthenticate`: a fresh `auth_time` (and aal2 with a code) for this session. */
+  async function reauthenticate({ password, code } = {}) {
+    const gen = generation;
+    const startedAt = env.now();
+    const body = await api("POST", "/auth/reauthenticate", { password, code: code || undefined });
+    renewAccess(body, startedAt, gen);
+    return session();
+  }
+
+  /**
+   * Confirms a pending TOTP factor. The first factor makes this session aal2 on the server (and
+   * ends the user's other sessions); the token is refreshed at once so that it says so.
+   */
+  async function confirmTotp(id, code) {
+    const out = await api("POST", `/auth/mfa/totp/${encodeURIComponent(id)}/confirm`, { code });
+    if (out.recovery_codes && state) await refresh(state.accessToken);
+    return out;
+  }
+
   async function revokeSession(id) {
     await api("DELETE", `/auth/sessions/${encodeURIComponent(id)}`);
     if (state && id === state.sessionId) end("user", true);
@@ -588,6 +624,14 @@ export function createClient(options = {}) {
     fetch: authFetch,
     signUp: ({ email, password, namespace } = {}) => start("/auth/register", { email, password, namespace }),
     signIn: ({ email, password, namespace } = {}) => start("/auth/login", { email, password, namespace }),
+    verifyMfa: ({ mfaToken, code, factorId } = {}) =>
+      start("/auth/mfa/verify", { mfa_token: mfaToken, code, factor_id: factorId }, { withTransport: false }),
+    reauthenticate,
+    factors: async () => (await api("GET", "/auth/mfa/factors")).factors,
+    enrollTotp: ({ name } = {}) => api("POST", "/auth/mfa/totp", name ? { name } : {}),
+    confirmTotp,
+    removeFactor: (id) => api("DELETE", `/auth/mfa/factors/${encodeURIComponent(id)}`),
+    newRecoveryCodes: async () => (await api("POST", "/auth/mfa/recovery-codes")).recovery_codes,
     signOut,
     me: () => api("GET", "/auth/me"),
     sessions: async () => (await api("GET", "/auth/sessions")).sessions,

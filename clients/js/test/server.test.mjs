@@ -4,6 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createClient, memoryStorage } from "../tessera.js";
+import { base32, totp, wrongCode } from "./totp.mjs";
 
 const url = process.env.TESSERA_URL;
 const adminKey = process.env.TESSERA_ADMIN_KEY;
@@ -147,4 +148,74 @@ test("recovery and verification calls reach their routes (this server sends no m
     code: "invalid_email_token",
   });
   await assert.rejects(c.verifyEmail("not-a-token"), { status: 400, code: "invalid_email_token" });
+});
+
+/** The claims of an access token (read, not verified: the server's tests verify). */
+const claims = (token) => JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString());
+
+test("second factors: enrol, sign in in two steps, step up, new codes, remove", { skip }, async (t) => {
+  const address = email();
+  const c = client();
+  const other = client();
+  t.after(() => [c, other].forEach((x) => x.close()));
+  await c.signUp({ email: address, password });
+  await other.signIn({ email: address, password });
+  assert.deepEqual(await c.factors(), []);
+
+  const e = await c.enrollTotp({ name: "phone" });
+  assert.equal(e.factor.confirmed, false);
+  assert.match(e.otpauth_url, /^otpauth:\/\/totp\//);
+  assert.match(e.qr_svg, /<svg/);
+  const secret = base32(e.secret);
+  await assert.rejects(c.confirmTotp(e.factor.id, wrongCode(secret)), { status: 401, code: "invalid_mfa_code" });
+  assert.equal(claims(await c.accessToken()).acr, "aal1");
+  const confirmed = await c.confirmTotp(e.factor.id, totp(secret));
+  assert.equal(confirmed.factor.confirmed, true);
+  assert.equal(confirmed.recovery_codes.length, 10);
+  // The client refreshed at once: this session's token now says aal2. The other session ended.
+  assert.equal(claims(await c.accessToken()).acr, "aal2");
+  assert.equal((await other.fetch(`${url}/auth/me`)).status, 401);
+  assert.equal(other.status(), "signedOut");
+
+  // Two steps: the first rejects with what the second needs.
+  const second = client();
+  t.after(() => second.close());
+  const mfa = await second.signIn({ email: address, password }).then(
+    () => assert.fail("a password alone signed in"),
+    (err) => err,
+  );
+  assert.equal(mfa.code, "mfa_required");
+  assert.match(mfa.mfaToken, /\S/);
+  assert.deepEqual(mfa.factors, [{ id: e.factor.id, type: "totp", name: "phone" }]);
+  assert.equal(second.status(), "signedOut");
+  await assert.rejects(second.verifyMfa({ mfaToken: mfa.mfaToken, code: wrongCode(secret) }), {
+    status: 401,
+    code: "invalid_mfa_code",
+  });
+  const s = await second.verifyMfa({ mfaToken: mfa.mfaToken, code: confirmed.recovery_codes[0] });
+  assert.equal(s.user.email, address);
+  assert.equal(claims(await second.accessToken()).acr, "aal2");
+  assert.ok(second.storage.getItem(`tessera:${new URL(url).origin}:refresh`), "the refresh token is kept");
+
+  // Step up: a fresh auth_time, swapped into the same session.
+  const before = await second.accessToken();
+  await new Promise((r) => setTimeout(r, 1100));
+  await assert.rejects(second.reauthenticate({ password, code: wrongCode(secret) }), { code: "invalid_mfa_code" });
+  await second.reauthenticate({ password, code: confirmed.recovery_codes[1] });
+  const after = await second.accessToken();
+  assert.notEqual(after, before);
+  assert.ok(claims(after).auth_time > claims(before).auth_time);
+  assert.equal(claims(after).sid, claims(before).sid);
+  assert.deepEqual(second.events, ["signedIn", "refreshed"]);
+
+  const fresh = await second.newRecoveryCodes();
+  assert.equal(fresh.length, 10);
+  assert.ok(fresh.every((code) => !confirmed.recovery_codes.includes(code)));
+  await second.removeFactor(e.factor.id);
+  assert.deepEqual(await second.factors(), []);
+  // The session whose second factor it was (the one that confirmed it) ended with it; this
+  // one, opened with a recovery code, goes on.
+  assert.equal((await c.fetch(`${url}/auth/me`)).status, 401);
+  assert.equal(c.status(), "signedOut");
+  assert.equal((await second.fetch(`${url}/auth/me`)).status, 200);
 });

@@ -2,6 +2,7 @@
 // client keeps the access token in memory, the refresh token in the HttpOnly cookie, sends the
 // CSRF token, and refreshes once for all open tabs; this file only draws what it reports.
 import { createClient } from "/tessera.js";
+import { mountMfa } from "/account-mfa.js";
 
 const $ = (id) => document.getElementById(id);
 const client = createClient({ transport: "cookie" });
@@ -19,6 +20,9 @@ const MESSAGES = {
   weak_password: "Please choose a longer, less common password.",
   email_not_verified: "Please confirm your email first: use the link we sent you.",
   email_not_configured: "This server cannot send email. Ask your administrator to reset your password.",
+  invalid_mfa_code: "That code didn't work. Check it (and your phone's clock) and try again.",
+  invalid_mfa_token: "That sign-in took too long or had too many wrong codes. Please sign in again.",
+  insufficient_user_authentication: "Please confirm it's you first.",
 };
 
 /** What the page says when the client reports a sign-out it did not ask for. */
@@ -36,7 +40,7 @@ function message(problem) {
   return (problem && MESSAGES[problem.code]) || "Something went wrong. Please try again.";
 }
 
-const VIEWS = ["signin", "account", "forgot", "reset"];
+const VIEWS = ["signin", "second", "confirm", "account", "forgot", "reset"];
 
 function show(view, error = "") {
   $("loading").hidden = true;
@@ -126,11 +130,13 @@ async function loadSessions() {
 async function showAccount() {
   show("account");
   try {
-    await loadSessions();
+    await Promise.all([loadSessions(), mfa.load()]);
   } catch (e) {
     fail(e);
   }
 }
+
+const mfa = mountMfa({ $, client, show, message, showAccount, loadSessions });
 
 async function revokeOne(id, name, button) {
   button.disabled = true;
@@ -175,6 +181,11 @@ $("signin-form").addEventListener("submit", async (ev) => {
     await client.signIn({ email, password });
     $("password").value = "";
   } catch (e) {
+    if (e.code === "mfa_required") {
+      $("password").value = "";
+      mfa.secondStep(e);
+      return;
+    }
     error.textContent = message(e);
     error.hidden = false;
   } finally {
@@ -188,6 +199,7 @@ client.onChange((event) => {
   if (event.type === "signedIn" && !resetToken) showAccount();
   else if (event.type === "signedOut") {
     notice("");
+    mfa.reset();
     $("password").value = "";
     show("signin", SIGNED_OUT[event.reason] || "");
   }

@@ -94,6 +94,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(GET "/", None, "The account page (HTML): sign in, see and revoke sessions, sign out", req: None, query: None, 200 => None, errors: &[], get(page::page)),
         endpoint!(GET "/account.css", None, "The account page's stylesheet", req: None, query: None, 200 => None, errors: &[], get(page::css)),
         endpoint!(GET "/account.js", None, "The account page's script", req: None, query: None, 200 => None, errors: &[], get(page::js)),
+        endpoint!(GET "/account-mfa.js", None, "The account page's second factors (a module of account.js)", req: None, query: None, 200 => None, errors: &[], get(page::mfa_js)),
         endpoint!(GET "/tessera.js", None, "The browser client (an ES module): sessions refreshed once for all tabs", req: None, query: None, 200 => None, errors: &[], get(page::client)),
         endpoint!(GET "/favicon.svg", None, "The account page's icon", req: None, query: None, 200 => None, errors: &[], get(page::icon)),
         endpoint!(GET "/openapi.json", None, "This document", req: None, query: None, 200 => Some(object), errors: &[], get(public::openapi)),

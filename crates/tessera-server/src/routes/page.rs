@@ -7,11 +7,12 @@ use axum::response::{IntoResponse, Response};
 const HTML: &str = include_str!("../../assets/account.html");
 const CSS: &str = include_str!("../../assets/account.css");
 const JS: &str = include_str!("../../assets/account.js");
+const MFA_JS: &str = include_str!("../../assets/account-mfa.js");
 const ICON: &str = include_str!("../../assets/favicon.svg");
 /// The browser client (clients/js), which the account page imports and apps may too.
 const CLIENT: &str = include_str!("../../../../clients/js/tessera.js");
 
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
     connect-src 'self'; form-action 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'none'";
 
 fn asset(body: &'static str, content_type: &'static str) -> Response {
@@ -41,6 +42,10 @@ pub async fn css() -> Response {
 
 pub async fn js() -> Response {
     asset(JS, "text/javascript; charset=utf-8")
+}
+
+pub async fn mfa_js() -> Response {
+    asset(MFA_JS, "text/javascript; charset=utf-8")
 }
 
 /// `GET /tessera.js`: public code, so any origin may import it as a module (no credentials).

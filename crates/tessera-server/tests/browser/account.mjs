@@ -1,6 +1,6 @@
 // The account page in Debian's Chromium: sign in, see the session, revoke another device's
 // session, share the session with a second tab, sign out of both. Usage: node account.mjs BASE_URL SCREENSHOT_PATH
-import { chromium } from "playwright-core";
+import { launch, watch } from "./chromium.mjs";
 import assert from "node:assert/strict";
 
 const [base, screenshot] = process.argv.slice(2);
@@ -29,22 +29,11 @@ async function rowsToBe(page, n) {
   await page.waitForFunction((n) => document.querySelectorAll("#sessions li").length === n, n);
 }
 
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 try {
   const context = await browser.newContext({ viewport: { width: 1000, height: 720 }, deviceScaleFactor: 1 });
   const page = await context.newPage();
-  const violations = [];
-  // Console errors, less the 401 the deliberate wrong-password attempt logs.
-  page.on("console", (m) => {
-    if (m.type() === "error" && !m.text().includes("status of 401")) violations.push(m.text());
-  });
-  await page.exposeFunction("reportViolation", (v) => violations.push(v));
-  await page.addInitScript(() => document.addEventListener("securitypolicyviolation",
-    (e) => window.reportViolation(`${e.violatedDirective} ${e.blockedURI}`)));
+  const violations = await watch(page);
 
   const response = await page.goto(base + "/");
   const csp = response.headers()["content-security-policy"];

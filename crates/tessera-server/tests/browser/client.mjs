@@ -1,6 +1,6 @@
 // The browser client (clients/js, served as /tessera.js) in Debian's Chromium against the real
 // server, which runs with a short access_ttl. Usage: node client.mjs BASE_URL ADMIN_KEY TTL_SECONDS
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 import assert from "node:assert/strict";
 
 const [base, adminKey, ttlArg] = process.argv.slice(2);
@@ -72,11 +72,7 @@ async function allReach(tabs, event, timeout) {
   return Date.now() - started;
 }
 
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 try {
   // 1. Three tabs over several refresh periods: one refresh request per period, never reuse.
   {

@@ -2,7 +2,7 @@
 // a reset on the account page, read the mail the SMTP catcher received, open its link, set a new
 // password, sign in; the old sessions are gone. Then the verification link of the registration.
 // Usage: node recovery.mjs BASE_URL ADMIN_KEY MAIL_DIR
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 import assert from "node:assert/strict";
 import { readdir, readFile } from "node:fs/promises";
 
@@ -38,11 +38,7 @@ assert.equal(reg.status, 201);
 const other = await api("POST", "/auth/login", { body: { email, password } });
 assert.equal(other.status, 200);
 
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 try {
   const context = await browser.newContext();
   const page = await context.newPage();

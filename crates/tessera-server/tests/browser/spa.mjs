@@ -1,7 +1,7 @@
 // examples/browser-spa in Chromium, exactly as docs/browser-client.md shows it: the page and
 // Tessera on one origin, /api/* passed to the tessera-axum example resource server (as the
 // reverse proxy of the docs would). Usage: node spa.mjs TESSERA_URL API_URL
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 
@@ -17,11 +17,7 @@ const reg = await fetch(`${base}/auth/register`, {
 });
 assert.equal(reg.status, 201); // a session on "another device", to list and revoke
 
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 try {
   const context = await browser.newContext();
   // The reverse proxy: the app's files, and /api/* to the resource server.

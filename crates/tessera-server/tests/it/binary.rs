@@ -113,6 +113,8 @@ async fn zero_config_start_restart_and_no_secrets_in_logs() {
         true,
         "the generated admin key works"
     );
+    let mfa =
+        second_factor_secrets(&client, &base, refreshed["access_token"].as_str().unwrap()).await;
     stop(child);
 
     // A restart on the existing database: same keys, earlier tokens still verify.
@@ -150,15 +152,115 @@ async fn zero_config_start_restart_and_no_secrets_in_logs() {
         refreshed["refresh_token"].as_str().unwrap(),
         reg["csrf_token"].as_str().unwrap(),
     ];
-    for secret in secrets {
+    let mfa_secrets = [&mfa.totp_secret, &mfa.mfa_token, &mfa.recovery_code];
+    for secret in secrets.into_iter().chain(mfa_secrets.map(String::as_str)) {
         assert!(
             !logs.contains(secret),
             "a secret reached the log: {:.12}…",
             secret
         );
         // Also not a fragment of one (a token's signature or secret part).
-        let tail = &secret[secret.len() - 16..];
+        let tail = &secret[secret.len().saturating_sub(16)..];
         assert!(!logs.contains(tail), "part of a secret reached the log");
+    }
+    // Six digits can occur in a log by chance (a timestamp's microseconds); a logged body or
+    // field would quote them or name them.
+    for code in &mfa.totp_codes {
+        for form in [
+            format!("\"{code}\""),
+            format!("={code}"),
+            format!(": {code}"),
+        ] {
+            assert!(!logs.contains(&form), "a TOTP code reached the log");
+        }
+    }
+}
+
+/// What a second factor puts through the server: a TOTP secret, its codes (a wrong one and two
+/// right ones), an mfa token, a recovery code.
+struct MfaSecrets {
+    totp_secret: String,
+    totp_codes: Vec<String>,
+    mfa_token: String,
+    recovery_code: String,
+}
+
+async fn second_factor_secrets(client: &reqwest::Client, base: &str, access: &str) -> MfaSecrets {
+    use tessera_core::totp::{STEP_SECS, TotpSecret};
+    let step = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        / STEP_SECS;
+    let post = |path: &str, body: Value| client.post(format!("{base}{path}")).json(&body);
+    let enrolled: Value = post("/auth/mfa/totp", json!({}))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let totp_secret = enrolled["secret"].as_str().unwrap().to_owned();
+    let secret = TotpSecret::from_base32(&totp_secret).unwrap();
+    let (now, next) = (secret.code_at_step(step), secret.code_at_step(step + 1));
+    let wrong = ["000000", "111111", "222222"]
+        .into_iter()
+        .find(|c| ![&now, &next].contains(&&c.to_string()) && *c != secret.code_at_step(step - 1))
+        .unwrap()
+        .to_owned();
+    let id = enrolled["factor"]["id"].as_str().unwrap();
+    let confirmed: Value = post(
+        &format!("/auth/mfa/totp/{id}/confirm"),
+        json!({"code": now}),
+    )
+    .bearer_auth(access)
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let recovery_code = confirmed["recovery_codes"][0].as_str().unwrap().to_owned();
+    let login = json!({"email": "log@example.com", "password": PASSWORD});
+    let challenge: Value = post("/auth/login", login.clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mfa_token = challenge["mfa_token"].as_str().unwrap().to_owned();
+    for (code, status) in [(&wrong, 401), (&next, 200)] {
+        let res = post(
+            "/auth/mfa/verify",
+            json!({"mfa_token": mfa_token, "code": code}),
+        )
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(res.status(), status);
+    }
+    let again: Value = post("/auth/login", login)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let res = post(
+        "/auth/mfa/verify",
+        json!({"mfa_token": again["mfa_token"], "code": recovery_code}),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200, "a recovery code signs in");
+    MfaSecrets {
+        totp_secret,
+        totp_codes: vec![wrong, now, next],
+        mfa_token,
+        recovery_code,
     }
 }
 

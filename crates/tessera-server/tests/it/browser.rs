@@ -122,3 +122,17 @@ async fn a_forgotten_password_is_reset_through_the_mail_in_chromium() {
     let args = vec![base, ADMIN_KEY.to_owned(), mails];
     node(dir, "recovery.mjs", args, "recovery browser test passed").await;
 }
+
+/// Second factors through the account page (issue 22): enrolment from the QR code's key, the
+/// recovery codes, the two-step sign-in, and "confirm it's you" once the sign-in is older than
+/// `mfa.enroll_window` (4 s here, so the test waits for it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_factors_work_through_the_account_page_in_chromium() {
+    let Some(dir) = browser_suite() else { return };
+    let srv = start("[mfa]\nenroll_window = \"4s\"\n").await;
+    let base = format!("http://localhost:{}", srv.addr.port());
+    let shot = std::env::var("TESSERA_MFA_SCREENSHOT")
+        .unwrap_or_else(|_| format!("{}/mfa-enrol.png", env!("CARGO_TARGET_TMPDIR")));
+    let args = vec![base, "4".to_owned(), shot];
+    node(dir, "mfa.mjs", args, "mfa browser test passed").await;
+}

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use tessera_core::totp::{STEP_SECS, TotpSecret};
 
 use crate::common::*;
+use crate::support::{Node, SLOW_POLL, TestDb, refused_within_a_second, required_env};
 
 /// The code of the current step, plus `ahead` steps.
 fn code(secret: &TotpSecret, ahead: i64) -> String {
@@ -17,8 +18,14 @@ fn code(secret: &TotpSecret, ahead: i64) -> String {
     secret.code_at_step(now / STEP_SECS + ahead)
 }
 
-async fn call(srv: &TestServer, method: Method, path: &str, access: &str, body: Value) -> Response {
-    srv.client
+async fn call(
+    srv: &impl TesseraHttp,
+    method: Method,
+    path: &str,
+    access: &str,
+    body: Value,
+) -> Response {
+    srv.http()
         .request(method, srv.url(path))
         .bearer_auth(access)
         .json(&body)
@@ -28,9 +35,16 @@ async fn call(srv: &TestServer, method: Method, path: &str, access: &str, body: 
 }
 
 /// Registers and enrols a TOTP factor: (token response, factor id, secret, recovery codes).
-async fn enrolled(srv: &TestServer, email: &str) -> (Value, String, TotpSecret, Vec<String>) {
+async fn enrolled(srv: &impl TesseraHttp, email: &str) -> (Value, String, TotpSecret, Vec<String>) {
     let t = srv.register(email).await;
-    let access = s(&t, "access_token").to_owned();
+    let (id, secret, codes) = enrol(srv, s(&t, "access_token")).await;
+    (t, id, secret, codes)
+}
+
+/// Enrols and confirms a TOTP factor in the session of `access`: (factor id, secret, recovery
+/// codes).
+async fn enrol(srv: &impl TesseraHttp, access: &str) -> (String, TotpSecret, Vec<String>) {
+    let access = access.to_owned();
     let res = call(
         srv,
         Method::POST,
@@ -43,7 +57,16 @@ async fn enrolled(srv: &TestServer, email: &str) -> (Value, String, TotpSecret, 
     let e: Value = res.json().await.unwrap();
     assert_eq!(e["factor"]["type"], "totp");
     assert_eq!(e["factor"]["confirmed"], false);
-    assert!(s(&e, "otpauth_url").starts_with("otpauth://totp/tessera.test:"));
+    assert!(s(&e, "otpauth_url").starts_with("otpauth://totp/"));
+    // The QR code is of this factor's URL (the same rendering of it), and a document on its own.
+    let qr = qrcode::QrCode::with_error_correction_level(s(&e, "otpauth_url"), qrcode::EcLevel::M)
+        .unwrap();
+    let svg = qr
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(200, 200)
+        .build();
+    assert_eq!(s(&e, "qr_svg"), svg);
+    assert!(svg.starts_with("<?xml") && svg.contains("<svg") && !svg.contains("<script"));
     let secret = TotpSecret::from_base32(s(&e, "secret")).unwrap();
     let id = s(&e["factor"], "id").to_owned();
     let path = format!("/auth/mfa/totp/{id}/confirm");
@@ -67,12 +90,12 @@ async fn enrolled(srv: &TestServer, email: &str) -> (Value, String, TotpSecret, 
         .map(|c| c.as_str().unwrap().to_owned())
         .collect();
     assert_eq!(codes.len(), 10);
-    (t, id, secret, codes)
+    (id, secret, codes)
 }
 
-async fn introspect(srv: &TestServer, token: &str) -> Value {
+async fn introspect(srv: &impl TesseraHttp, token: &str) -> Value {
     let res = srv
-        .client
+        .http()
         .post(srv.url("/auth/introspect"))
         .header("x-api-key", ADMIN_KEY)
         .json(&json!({"token": token}))
@@ -376,4 +399,104 @@ async fn an_app_session_says_how_the_app_authenticated_the_user() {
         let res = open(json!({"user_id": uid, "amr": bad})).await.unwrap();
         problem(res, 400, "invalid_request").await;
     }
+}
+
+/// The rules that need a shared store, over HTTP on two nodes sharing PostgreSQL: the first
+/// factor ends a password-only session the other node holds (seen there within a second, with
+/// the fallback poll slowed to a minute); a time step spent on one node is refused on the other;
+/// refresh keeps aal2; five wrong codes end the token; wrong codes lock the account on both
+/// (the lock is shared through Redis).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_two_nodes_share_every_second_factor_rule() {
+    let (Some(admin_url), Some(redis)) = (
+        required_env("TESSERA_TEST_DATABASE_URL"),
+        required_env("TESSERA_TEST_REDIS_URL"),
+    ) else {
+        return;
+    };
+    let db = TestDb::create(&admin_url);
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let env = [
+        ("TESSERA_DATABASE_URL", db.url.as_str()),
+        ("TESSERA_REDIS_URL", redis.as_str()),
+        ("TESSERA_RATE_LIMIT__FAILED_LOGINS_PER_ACCOUNT", "8"),
+        SLOW_POLL,
+    ];
+    let (a, b) = (
+        Node::spawn(dir.path(), "a", &env),
+        Node::spawn(dir.path(), "b", &env),
+    );
+    let c = reqwest::Client::new();
+    a.ready(&c).await;
+    b.ready(&c).await;
+    // Unique: the lock's counter lives in Redis, which outlives this test's database.
+    let email = &format!("pg-mfa-{}@example.com", uuid::Uuid::new_v4().simple());
+    let t = a.register(email).await;
+    let elsewhere = b.login(email).await;
+    let (_, secret, _) = enrol(&a, s(&t, "access_token")).await; // one wrong code, then the step now
+    refused_within_a_second(&c, &b, s(&elsewhere, "access_token")).await;
+
+    let next = code(&secret, 1);
+    let first = challenge(&a, email).await;
+    let res = verify(&b, &first, &next).await;
+    assert_eq!(res.status(), 200);
+    let signed_in: Value = res.json().await.unwrap();
+    // The same step on the other node (where the login began): refused.
+    let second = challenge(&b, email).await;
+    problem(verify(&a, &second, &next).await, 401, "invalid_mfa_code").await;
+    // Refresh on either node keeps the session's acr and amr.
+    let refreshed: Value = a
+        .refresh(s(&signed_in, "refresh_token"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let i = introspect(&b, s(&refreshed, "access_token")).await;
+    assert_eq!(
+        (&i["acr"], &i["amr"]),
+        (&json!("aal2"), &json!(["pwd", "otp", "mfa"]))
+    );
+    // Four more wrong codes, across both nodes, end the token: the fifth answer says so.
+    for node in [&a, &b, &a] {
+        problem(
+            verify(node, &second, "000000").await,
+            401,
+            "invalid_mfa_code",
+        )
+        .await;
+    }
+    problem(
+        verify(&b, &second, "000000").await,
+        401,
+        "invalid_mfa_token",
+    )
+    .await;
+    let right = code(&secret, 0);
+    problem(verify(&a, &second, &right).await, 401, "invalid_mfa_token").await;
+    // Wrong codes, on either node, lock the account (limit 8 here) on both, even against the
+    // right password; a right password alone never clears the count for a user with a factor.
+    let mut wrong = 0;
+    while a.try_login(email).await.status() != 429 {
+        assert!(wrong < 8, "eight more wrong codes did not lock the account");
+        let token = challenge(&b, email).await;
+        let res = verify(if wrong % 2 == 0 { &a } else { &b }, &token, "000000").await;
+        assert_eq!(res.status(), 401);
+        wrong += 1;
+    }
+    problem(b.try_login(email).await, 429, "rate_limited").await;
+    drop(db);
+}
+
+async fn verify(node: &Node, token: &str, code: &str) -> Response {
+    node.post(
+        "/auth/mfa/verify",
+        json!({"mfa_token": token, "code": code}),
+    )
+    .await
+}
+
+/// A login of `email` on `node` that asks for the second step: its mfa token.
+async fn challenge(node: &Node, email: &str) -> String {
+    let body = problem(node.try_login(email).await, 401, "mfa_required").await;
+    s(&body, "mfa_token").to_owned()
 }

@@ -8,6 +8,7 @@ async fn the_page_and_its_assets_carry_a_strict_policy() {
     for (path, media) in [
         ("/", "text/html"),
         ("/account.js", "text/javascript"),
+        ("/account-mfa.js", "text/javascript"),
         ("/tessera.js", "text/javascript"),
         ("/account.css", "text/css"),
         ("/favicon.svg", "image/svg+xml"),
