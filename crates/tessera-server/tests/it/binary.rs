@@ -185,6 +185,17 @@ struct MfaSecrets {
     recovery_code: String,
 }
 
+/// Sends, and reads the answer's JSON body.
+trait SendJson {
+    async fn send_json(self) -> Value;
+}
+
+impl SendJson for reqwest::RequestBuilder {
+    async fn send_json(self) -> Value {
+        self.send().await.unwrap().json().await.unwrap()
+    }
+}
+
 async fn second_factor_secrets(client: &reqwest::Client, base: &str, access: &str) -> MfaSecrets {
     use tessera_core::totp::{STEP_SECS, TotpSecret};
     let step = std::time::SystemTime::now()
@@ -195,12 +206,8 @@ async fn second_factor_secrets(client: &reqwest::Client, base: &str, access: &st
     let post = |path: &str, body: Value| client.post(format!("{base}{path}")).json(&body);
     let enrolled: Value = post("/auth/mfa/totp", json!({}))
         .bearer_auth(access)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .send_json()
+        .await;
     let totp_secret = enrolled["secret"].as_str().unwrap().to_owned();
     let secret = TotpSecret::from_base32(&totp_secret).unwrap();
     let (now, next) = (secret.code_at_step(step), secret.code_at_step(step + 1));
@@ -215,21 +222,11 @@ async fn second_factor_secrets(client: &reqwest::Client, base: &str, access: &st
         json!({"code": now}),
     )
     .bearer_auth(access)
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .send_json()
+    .await;
     let recovery_code = confirmed["recovery_codes"][0].as_str().unwrap().to_owned();
     let login = json!({"email": "log@example.com", "password": PASSWORD});
-    let challenge: Value = post("/auth/login", login.clone())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let challenge: Value = post("/auth/login", login.clone()).send_json().await;
     let mfa_token = challenge["mfa_token"].as_str().unwrap().to_owned();
     for (code, status) in [(&wrong, 401), (&next, 200)] {
         let res = post(
@@ -241,13 +238,7 @@ async fn second_factor_secrets(client: &reqwest::Client, base: &str, access: &st
         .unwrap();
         assert_eq!(res.status(), status);
     }
-    let again: Value = post("/auth/login", login)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let again: Value = post("/auth/login", login).send_json().await;
     let res = post(
         "/auth/mfa/verify",
         json!({"mfa_token": again["mfa_token"], "code": recovery_code}),
