@@ -65,6 +65,31 @@ pub struct MfaToken {
     pub transport: String,
 }
 
+/// The server's half of a WebAuthn ceremony (API.md §9.3): single use, kept until `expires_at`.
+/// `data` is the engine's own (the library's state and what the ceremony is for), as JSON.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Ceremony {
+    pub id: Uuid,
+    /// `register`, `login` or `reauthenticate`.
+    pub kind: String,
+    /// Whose ceremony it is, when that is known at its start.
+    pub user_id: Option<Uuid>,
+    pub data: String,
+    pub expires_at: i64,
+}
+
+impl std::fmt::Debug for Ceremony {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ceremony")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("user_id", &self.user_id)
+            .field("data", &"[redacted]")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
 /// What the first step of a login hands back when a second is needed.
 #[derive(Debug)]
 pub struct MfaChallenge {

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use thiserror::Error;
 use uuid::Uuid;
 
-use crate::mfa::{Factor, MfaToken};
+use crate::mfa::{Ceremony, Factor, MfaToken};
 use crate::model::{
     BulkSelector, ClaimedMail, Claims, EmailToken, Event, KeyRecord, MailCounts, OutboxMail,
     Revocation, RevocationTarget, Revoked, Role, Rotation, Session, SessionLimit, SessionSelector,
@@ -327,6 +327,32 @@ pub trait FactorStore: Send + Sync {
     /// Takes (deletes and returns) the token with this hash if unexpired at `now`: single use,
     /// whichever node finishes the login.
     async fn take_mfa_token(&self, hash: &[u8], now: i64) -> StoreResult<Option<MfaToken>>;
+    /// Adds a confirmed passkey factor with its credential id, in one transaction with `event`
+    /// and, for the user's first factor, these recovery code hashes. [`StoreError::Conflict`]
+    /// (and nothing written) when the credential id is anyone's already.
+    async fn add_passkey(
+        &self,
+        factor: &Factor,
+        credential_id: &[u8],
+        recovery: Option<&[Vec<u8>]>,
+        event: &Event,
+    ) -> StoreResult<()>;
+    /// The confirmed passkey factor with this credential id.
+    async fn factor_by_credential(&self, credential_id: &[u8]) -> StoreResult<Option<Factor>>;
+    /// Records a passkey's use: its signature counter (which must exceed the stored one whenever
+    /// either is non-zero: one compare-and-set, so a clone loses on every node) and its updated
+    /// credential. `false` if the counter did not advance.
+    async fn use_passkey(
+        &self,
+        id: Uuid,
+        counter: i64,
+        sealed: &[u8],
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// Keeps a ceremony (and drops the ones expired at `now`).
+    async fn add_ceremony(&self, ceremony: &Ceremony, now: i64) -> StoreResult<()>;
+    /// Takes (deletes and returns) ceremony `id` if unexpired at `now`: single use.
+    async fn take_ceremony(&self, id: Uuid, now: i64) -> StoreResult<Option<Ceremony>>;
 }
 
 #[async_trait]

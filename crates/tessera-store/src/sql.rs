@@ -149,6 +149,15 @@ statements! {
     /// The compare-and-set that accepts each TOTP time step once, on every node.
     CLAIM_STEP = "UPDATE factors SET last_step = $1, last_used_at = $2 WHERE id = $3 AND confirmed AND last_step < $1";
     DELETE_FACTOR = "DELETE FROM factors WHERE id = $1 AND user_id = $2";
+    /// A credential id belongs to one user only: the primary key refuses a second.
+    INSERT_PASSKEY_CREDENTIAL = "INSERT INTO passkey_credentials (credential_id, factor_id) VALUES ($1, $2)";
+    FACTOR_BY_CREDENTIAL = "SELECT f.id, f.user_id, f.kind, f.name, f.sealed, f.confirmed, f.created_at, f.expires_at, f.last_used_at, f.last_step FROM factors f JOIN passkey_credentials p ON p.factor_id = f.id WHERE p.credential_id = $1 AND f.confirmed";
+    /// The compare-and-set of a passkey's signature counter ($1): it must exceed the stored one
+    /// whenever either is non-zero (WebAuthn §6.1.1), so a cloned authenticator loses the race.
+    USE_PASSKEY = "UPDATE factors SET last_step = $1, sealed = $2, last_used_at = $3 WHERE id = $4 AND confirmed AND (last_step < $1 OR ($1 = 0 AND last_step <= 0))";
+    INSERT_CEREMONY = "INSERT INTO ceremonies (id, kind, user_id, data, expires_at) VALUES ($1, $2, $3, $4, $5)";
+    DELETE_EXPIRED_CEREMONIES = "DELETE FROM ceremonies WHERE expires_at <= $1";
+    TAKE_CEREMONY = "DELETE FROM ceremonies WHERE id = $1 RETURNING id, kind, user_id, data, expires_at";
     DELETE_USER_FACTORS = "DELETE FROM factors WHERE user_id = $1";
     /// Recovery codes outlive no confirmed factor.
     DELETE_ORPHAN_RECOVERY_CODES = "DELETE FROM recovery_codes WHERE user_id = $1 AND NOT EXISTS (SELECT 1 FROM factors WHERE user_id = $1 AND confirmed)";

@@ -14,6 +14,7 @@ mod events;
 mod factors;
 mod keys;
 mod mail;
+mod passkeys;
 mod races;
 mod sessions;
 mod users;
@@ -23,6 +24,7 @@ pub use events::*;
 pub use factors::*;
 pub use keys::*;
 pub use mail::*;
+pub use passkeys::*;
 pub use races::*;
 pub use sessions::*;
 pub use users::*;
@@ -69,6 +71,9 @@ macro_rules! store_conformance {
             recovery_codes_work_once_and_leave_with_the_last_factor,
             mfa_tokens_count_failures_end_at_the_limit_and_are_taken_once,
             a_session_proof_is_raised_and_a_factors_sessions_end_with_it,
+            a_credential_id_belongs_to_one_user_and_leaves_with_its_factor,
+            a_passkey_counter_only_moves_forward_even_when_raced,
+            a_ceremony_is_taken_once_and_expires,
             ping_answers
         );
     };

@@ -3,7 +3,7 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::MemoryStore;
-use crate::mfa::{Factor, MfaToken};
+use crate::mfa::{Ceremony, Factor, MfaToken};
 use crate::model::Event;
 use crate::store::*;
 
@@ -172,5 +172,78 @@ impl FactorStore for MemoryStore {
             Some(t) if t.expires_at > now => Ok(Some(t)),
             _ => Ok(None),
         }
+    }
+
+    async fn add_passkey(
+        &self,
+        factor: &Factor,
+        credential_id: &[u8],
+        recovery: Option<&[Vec<u8>]>,
+        event: &Event,
+    ) -> StoreResult<()> {
+        let mut s = self.lock();
+        if let Some(owner) = s.passkey_credentials.get(credential_id)
+            && s.factors.iter().any(|f| f.id == *owner)
+        {
+            return Err(StoreError::Conflict);
+        }
+        s.passkey_credentials
+            .insert(credential_id.to_vec(), factor.id);
+        s.factors.push(factor.clone());
+        if let Some(hashes) = recovery {
+            s.recovery_codes.insert(
+                factor.user_id,
+                hashes.iter().map(|h| (h.clone(), None)).collect(),
+            );
+        }
+        s.events.push(event.clone());
+        Ok(())
+    }
+
+    async fn factor_by_credential(&self, credential_id: &[u8]) -> StoreResult<Option<Factor>> {
+        let s = self.lock();
+        let Some(id) = s.passkey_credentials.get(credential_id) else {
+            return Ok(None);
+        };
+        Ok(s.factors
+            .iter()
+            .find(|f| f.id == *id && f.confirmed)
+            .cloned())
+    }
+
+    async fn use_passkey(
+        &self,
+        id: Uuid,
+        counter: i64,
+        sealed: &[u8],
+        now: i64,
+    ) -> StoreResult<bool> {
+        let mut s = self.lock();
+        let advances = |f: &Factor| f.last_step < counter || (counter == 0 && f.last_step <= 0);
+        match s
+            .factors
+            .iter_mut()
+            .find(|f| f.id == id && f.confirmed && advances(f))
+        {
+            Some(f) => {
+                f.last_step = counter;
+                f.sealed = sealed.to_vec();
+                f.last_used_at = Some(now);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn add_ceremony(&self, ceremony: &Ceremony, now: i64) -> StoreResult<()> {
+        let mut s = self.lock();
+        s.ceremonies.retain(|_, c| c.expires_at > now);
+        s.ceremonies.insert(ceremony.id, ceremony.clone());
+        Ok(())
+    }
+
+    async fn take_ceremony(&self, id: Uuid, now: i64) -> StoreResult<Option<Ceremony>> {
+        let mut s = self.lock();
+        Ok(s.ceremonies.remove(&id).filter(|c| c.expires_at > now))
     }
 }

@@ -33,6 +33,9 @@ struct State {
     /// Recovery code hashes by user.
     recovery_codes: HashMap<Uuid, Vec<RecoveryCode>>,
     mfa_tokens: HashMap<Vec<u8>, crate::mfa::MfaToken>,
+    /// Credential id → its passkey factor (an entry whose factor is gone is free again).
+    passkey_credentials: HashMap<Vec<u8>, Uuid>,
+    ceremonies: HashMap<Uuid, crate::mfa::Ceremony>,
 }
 
 /// A recovery code's hash and when it was used.

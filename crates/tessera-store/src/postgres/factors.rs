@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use sqlx::Postgres;
 use sqlx::postgres::PgRow;
-use tessera_core::mfa::{Factor, MfaToken};
+use tessera_core::mfa::{Ceremony, Factor, MfaToken};
 use tessera_core::model::Event;
 use tessera_core::store::*;
 use uuid::Uuid;
@@ -43,6 +43,31 @@ fn mfa_token_from(r: &PgRow) -> StoreResult<MfaToken> {
     })
 }
 
+fn ceremony_from(r: &PgRow) -> StoreResult<Ceremony> {
+    let user_id: Option<String> = get(r, "user_id")?;
+    Ok(Ceremony {
+        id: uuid(&get::<String>(r, "id")?)?,
+        kind: get(r, "kind")?,
+        user_id: user_id.as_deref().map(uuid).transpose()?,
+        data: get(r, "data")?,
+        expires_at: get(r, "expires_at")?,
+    })
+}
+
+fn insert_factor(f: &Factor) -> sqlx::query::Query<'_, Postgres, sqlx::postgres::PgArguments> {
+    sqlx::query(S::INSERT_FACTOR.pg)
+        .bind(f.id.to_string())
+        .bind(f.user_id.to_string())
+        .bind(&f.kind)
+        .bind(&f.name)
+        .bind(&f.sealed)
+        .bind(f.confirmed)
+        .bind(f.created_at)
+        .bind(f.expires_at)
+        .bind(f.last_used_at)
+        .bind(f.last_step)
+}
+
 async fn insert_recovery_codes(tx: &mut Tx, user_id: Uuid, hashes: &[Vec<u8>]) -> StoreResult<()> {
     sqlx::query(S::DELETE_RECOVERY_CODES.pg)
         .bind(user_id.to_string())
@@ -63,17 +88,7 @@ async fn insert_recovery_codes(tx: &mut Tx, user_id: Uuid, hashes: &[Vec<u8>]) -
 #[async_trait]
 impl FactorStore for PostgresStore {
     async fn add_factor(&self, f: &Factor) -> StoreResult<()> {
-        sqlx::query(S::INSERT_FACTOR.pg)
-            .bind(f.id.to_string())
-            .bind(f.user_id.to_string())
-            .bind(&f.kind)
-            .bind(&f.name)
-            .bind(&f.sealed)
-            .bind(f.confirmed)
-            .bind(f.created_at)
-            .bind(f.expires_at)
-            .bind(f.last_used_at)
-            .bind(f.last_step)
+        insert_factor(f)
             .execute(self.writes())
             .await
             .map_err(map_err)?;
@@ -258,5 +273,91 @@ impl FactorStore for PostgresStore {
             .map(mfa_token_from)
             .transpose()?
             .filter(|m| m.expires_at > now))
+    }
+
+    async fn add_passkey(
+        &self,
+        factor: &Factor,
+        credential_id: &[u8],
+        recovery: Option<&[Vec<u8>]>,
+        event: &Event,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        insert_factor(factor)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        sqlx::query(S::INSERT_PASSKEY_CREDENTIAL.pg)
+            .bind(credential_id)
+            .bind(factor.id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        if let Some(hashes) = recovery {
+            insert_recovery_codes(&mut tx, factor.user_id, hashes).await?;
+        }
+        insert_event(&mut tx, event).await?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn factor_by_credential(&self, credential_id: &[u8]) -> StoreResult<Option<Factor>> {
+        sqlx::query(S::FACTOR_BY_CREDENTIAL.pg)
+            .bind(credential_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?
+            .as_ref()
+            .map(factor_from)
+            .transpose()
+    }
+
+    async fn use_passkey(
+        &self,
+        id: Uuid,
+        counter: i64,
+        sealed: &[u8],
+        now: i64,
+    ) -> StoreResult<bool> {
+        let won = sqlx::query(S::USE_PASSKEY.pg)
+            .bind(counter)
+            .bind(sealed)
+            .bind(now)
+            .bind(id.to_string())
+            .execute(self.writes())
+            .await
+            .map_err(map_err)?
+            .rows_affected();
+        Ok(won == 1)
+    }
+
+    async fn add_ceremony(&self, c: &Ceremony, now: i64) -> StoreResult<()> {
+        sqlx::query(S::DELETE_EXPIRED_CEREMONIES.pg)
+            .bind(now)
+            .execute(self.writes())
+            .await
+            .map_err(map_err)?;
+        sqlx::query(S::INSERT_CEREMONY.pg)
+            .bind(c.id.to_string())
+            .bind(&c.kind)
+            .bind(c.user_id.map(|u| u.to_string()))
+            .bind(&c.data)
+            .bind(c.expires_at)
+            .execute(self.writes())
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn take_ceremony(&self, id: Uuid, now: i64) -> StoreResult<Option<Ceremony>> {
+        let row = sqlx::query(S::TAKE_CEREMONY.pg)
+            .bind(id.to_string())
+            .fetch_optional(self.writes())
+            .await
+            .map_err(map_err)?;
+        Ok(row
+            .as_ref()
+            .map(ceremony_from)
+            .transpose()?
+            .filter(|c| c.expires_at > now))
     }
 }

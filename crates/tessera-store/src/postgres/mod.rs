@@ -42,6 +42,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../../migrations/postgres/0005_factors.sql"),
     ),
+    (
+        6,
+        include_str!("../../migrations/postgres/0006_passkeys.sql"),
+    ),
 ];
 
 /// See the module docs.

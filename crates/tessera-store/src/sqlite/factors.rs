@@ -2,7 +2,7 @@
 //! atomic), reads on the reader pool. The statements are `crate::sql`'s.
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, Row, params};
-use tessera_core::mfa::{Factor, MfaToken};
+use tessera_core::mfa::{Ceremony, Factor, MfaToken};
 use tessera_core::model::Event;
 use tessera_core::store::*;
 use uuid::Uuid;
@@ -39,6 +39,32 @@ fn mfa_token_from(r: &Row<'_>) -> rusqlite::Result<MfaToken> {
     })
 }
 
+fn ceremony_from(r: &Row<'_>) -> rusqlite::Result<Ceremony> {
+    let user_id: Option<String> = r.get("user_id")?;
+    Ok(Ceremony {
+        id: uuid(&r.get::<_, String>("id")?).map_err(corrupt)?,
+        kind: r.get("kind")?,
+        user_id: user_id.as_deref().map(uuid).transpose().map_err(corrupt)?,
+        data: r.get("data")?,
+        expires_at: r.get("expires_at")?,
+    })
+}
+
+fn insert_factor(t: &rusqlite::Transaction<'_>, f: &Factor) -> rusqlite::Result<usize> {
+    t.prepare_cached(S::INSERT_FACTOR.sqlite)?.execute(params![
+        f.id.to_string(),
+        f.user_id.to_string(),
+        f.kind,
+        f.name,
+        f.sealed,
+        f.confirmed,
+        f.created_at,
+        f.expires_at,
+        f.last_used_at,
+        f.last_step
+    ])
+}
+
 fn insert_recovery_codes(
     t: &rusqlite::Transaction<'_>,
     user_id: Uuid,
@@ -58,18 +84,7 @@ impl FactorStore for SqliteStore {
     async fn add_factor(&self, f: &Factor) -> StoreResult<()> {
         let f = f.clone();
         self.write(move |t| {
-            t.prepare_cached(S::INSERT_FACTOR.sqlite)?.execute(params![
-                f.id.to_string(),
-                f.user_id.to_string(),
-                f.kind,
-                f.name,
-                f.sealed,
-                f.confirmed,
-                f.created_at,
-                f.expires_at,
-                f.last_used_at,
-                f.last_step
-            ])?;
+            insert_factor(&t, &f)?;
             t.commit()
         })
         .await
@@ -251,6 +266,87 @@ impl FactorStore for SqliteStore {
                 .optional()?;
             t.commit()?;
             Ok(taken.filter(|m| m.expires_at > now))
+        })
+        .await
+    }
+
+    async fn add_passkey(
+        &self,
+        factor: &Factor,
+        credential_id: &[u8],
+        recovery: Option<&[Vec<u8>]>,
+        event: &Event,
+    ) -> StoreResult<()> {
+        let (f, cred) = (factor.clone(), credential_id.to_vec());
+        let (recovery, event) = (recovery.map(<[_]>::to_vec), event.clone());
+        self.write(move |t| {
+            insert_factor(&t, &f)?;
+            t.prepare_cached(S::INSERT_PASSKEY_CREDENTIAL.sqlite)?
+                .execute(params![cred, f.id.to_string()])?;
+            if let Some(hashes) = &recovery {
+                insert_recovery_codes(&t, f.user_id, hashes)?;
+            }
+            insert_event(&t, &event)?;
+            t.commit()
+        })
+        .await
+    }
+
+    async fn factor_by_credential(&self, credential_id: &[u8]) -> StoreResult<Option<Factor>> {
+        self.read(|c| {
+            c.prepare_cached(S::FACTOR_BY_CREDENTIAL.sqlite)?
+                .query_row([credential_id], factor_from)
+                .optional()
+        })
+    }
+
+    async fn use_passkey(
+        &self,
+        id: Uuid,
+        counter: i64,
+        sealed: &[u8],
+        now: i64,
+    ) -> StoreResult<bool> {
+        let sealed = sealed.to_vec();
+        self.write(move |t| {
+            let won = update_with_event(
+                &t,
+                S::USE_PASSKEY.sqlite,
+                params![counter, sealed, now, id.to_string()],
+                None,
+            )?;
+            t.commit()?;
+            Ok(won)
+        })
+        .await
+    }
+
+    async fn add_ceremony(&self, c: &Ceremony, now: i64) -> StoreResult<()> {
+        let c = c.clone();
+        self.write(move |t| {
+            t.prepare_cached(S::DELETE_EXPIRED_CEREMONIES.sqlite)?
+                .execute([now])?;
+            t.prepare_cached(S::INSERT_CEREMONY.sqlite)?
+                .execute(params![
+                    c.id.to_string(),
+                    c.kind,
+                    c.user_id.map(|u| u.to_string()),
+                    c.data,
+                    c.expires_at
+                ])?;
+            t.commit()
+        })
+        .await
+    }
+
+    async fn take_ceremony(&self, id: Uuid, now: i64) -> StoreResult<Option<Ceremony>> {
+        self.write(move |t| {
+            let taken = t
+                .prepare_cached(S::TAKE_CEREMONY.sqlite)?
+                .query_row([id.to_string()], ceremony_from)
+                .optional()?;
+            t.commit()?;
+            Ok(taken.filter(|c| c.expires_at > now))
         })
         .await
     }

@@ -39,6 +39,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/sqlite/0004_revocation_kinds.sql"),
     ),
     (5, include_str!("../../migrations/sqlite/0005_factors.sql")),
+    (6, include_str!("../../migrations/sqlite/0006_passkeys.sql")),
 ];
 
 /// Idle read connections kept for reuse.
