@@ -66,6 +66,10 @@ pub enum Error {
     /// A wrong, reused or expired TOTP code or recovery code.
     #[error("invalid mfa code")]
     InvalidMfaCode,
+    /// A passkey route when no WebAuthn relying party can be had (the issuer's host is an IP
+    /// address and `webauthn.rp_id` is empty).
+    #[error("passkeys are not configured")]
+    PasskeysNotConfigured,
     #[error("too many attempts")]
     RateLimited { retry_after_secs: u64 },
     /// The store cannot be reached or is busy; retryable.

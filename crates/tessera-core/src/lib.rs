@@ -28,6 +28,8 @@ pub mod totp;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+#[cfg(feature = "soft-authenticator")]
+pub mod soft_authenticator;
 
 pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use engine::{Engine, EngineConfig, Issued, RequestMeta};

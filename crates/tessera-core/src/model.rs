@@ -71,6 +71,9 @@ pub mod event_kind {
     pub const MFA_RECOVERY_CODES_REPLACED: &str = "mfa.recovery_codes_replaced";
     /// An admin removed every factor of a user who lost the device.
     pub const MFA_RESET: &str = "mfa.reset";
+    /// A passkey assertion whose signature counter did not advance: perhaps a cloned
+    /// authenticator. The assertion was refused.
+    pub const PASSKEY_CLONE_SUSPECTED: &str = "passkey.clone_suspected";
 }
 
 /// One login on one device, with the rotation state of its refresh token.

@@ -285,6 +285,12 @@ impl From<Error> for ApiError {
             )
             .detail("sign in again with your password"),
             Error::InvalidMfaCode => Self::new(S::UNAUTHORIZED, "invalid_mfa_code", "Invalid code"),
+            Error::PasskeysNotConfigured => Self::new(
+                S::NOT_IMPLEMENTED,
+                "passkeys_not_configured",
+                "Passkeys are not configured",
+            )
+            .detail("set webauthn.rp_id to this server's host name (an IP address cannot be one)"),
             Error::Unavailable => Self::unavailable(),
             Error::Internal => Self::internal(),
         }

@@ -33,6 +33,9 @@ pub struct MfaConfig {
     pub enroll_window_ms: i64,
     /// How long the second step of a login may take.
     pub mfa_token_ttl_ms: i64,
+    /// `[webauthn]`; `None` when no relying party can be had (passkey routes then answer
+    /// `passkeys_not_configured`).
+    pub passkeys: Option<super::passkeys::PasskeyConfig>,
 }
 
 impl Default for MfaConfig {
@@ -41,6 +44,7 @@ impl Default for MfaConfig {
             totp_issuer: String::new(),
             enroll_window_ms: 10 * 60_000,
             mfa_token_ttl_ms: 5 * 60_000,
+            passkeys: None,
         }
     }
 }
@@ -87,8 +91,15 @@ fn new_recovery_code() -> String {
     format!("{}-{}-{}", &s[0..4], &s[4..8], &s[8..12])
 }
 
+/// What the user calls a factor: at most 64 characters, trimmed; `default` if nothing is left.
+pub(super) fn factor_name(name: Option<String>, default: &str) -> String {
+    name.map(|n| n.trim().chars().take(64).collect::<String>())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| default.into())
+}
+
 /// How the engine stores a factor's secret: sealed with the master key, bound to the factor.
-fn seal_label(factor_id: Uuid) -> String {
+pub(super) fn seal_label(factor_id: Uuid) -> String {
     format!("factor:{factor_id}")
 }
 
@@ -107,7 +118,7 @@ impl Engine {
         mac.finalize().into_bytes().to_vec()
     }
 
-    fn new_recovery_codes_and_hashes(&self) -> (Vec<Redacted<String>>, Vec<Vec<u8>>) {
+    pub(super) fn new_recovery_codes_and_hashes(&self) -> (Vec<Redacted<String>>, Vec<Vec<u8>>) {
         let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| new_recovery_code()).collect();
         let hashes = codes.iter().map(|c| self.recovery_hash(c)).collect();
         (codes.into_iter().map(Redacted).collect(), hashes)
@@ -131,7 +142,7 @@ impl Engine {
 
     /// The caller's live session, as stored: what it proved is read from here, never from the
     /// presented token.
-    async fn live_session(&self, p: &Principal) -> Result<Session, Error> {
+    pub(super) async fn live_session(&self, p: &Principal) -> Result<Session, Error> {
         let now = self.clock.now_ms();
         match self.store.session(p.session_id).await? {
             Some(s) if s.is_live(now) && s.user_id == p.user_id => Ok(s),
@@ -158,7 +169,7 @@ impl Engine {
         Ok(!self.confirmed_factors(user_id).await?.is_empty())
     }
 
-    async fn confirmed_factors(&self, user_id: Uuid) -> Result<Vec<Factor>, Error> {
+    pub(super) async fn confirmed_factors(&self, user_id: Uuid) -> Result<Vec<Factor>, Error> {
         let now = self.clock.now_ms();
         let mut f = self.store.factors(user_id, now).await?;
         f.retain(|f| f.confirmed);
@@ -166,7 +177,7 @@ impl Engine {
     }
 
     /// Factor changes need a recent `auth_time`, and `aal2` once the user has a factor.
-    async fn check_factor_change(&self, p: &Principal) -> Result<Session, Error> {
+    pub(super) async fn check_factor_change(&self, p: &Principal) -> Result<Session, Error> {
         let s = self.live_session(p).await?;
         let window = self.cfg.mfa.enroll_window_ms;
         if self.clock.now_ms() - s.auth_time > window {
@@ -184,6 +195,66 @@ impl Engine {
         Ok(s)
     }
 
+    /// The first factor of a user, just confirmed in `session`: the session is raised to what it
+    /// proved plus `added` (aal2), and every other session of the user (opened with a password
+    /// alone) ends, through the one revoke pipeline.
+    pub(super) async fn first_factor_confirmed(
+        &self,
+        session: &Session,
+        factor_id: Uuid,
+        added: &[&str],
+        meta: &RequestMeta,
+    ) -> Result<(), Error> {
+        let methods: Vec<String> = session
+            .amr
+            .iter()
+            .map(String::as_str)
+            .chain(added.iter().copied())
+            .chain([amr::MFA])
+            .map(str::to_owned)
+            .collect();
+        self.raise_session(session, &methods, Some(factor_id), meta)
+            .await?;
+        let others = SessionSelector::User {
+            user_id: session.user_id,
+            except: Some(session.id),
+        };
+        self.end_sessions(others, session.user_id, "mfa_enrolled", meta)
+            .await?;
+        Ok(())
+    }
+
+    /// Stores what a live session now proves (its next token says so); the session as stored.
+    pub(super) async fn raise_session(
+        &self,
+        session: &Session,
+        methods: &[String],
+        factor_id: Option<Uuid>,
+        meta: &RequestMeta,
+    ) -> Result<Session, Error> {
+        let raised = event(
+            event_kind::SESSION_REAUTHENTICATED,
+            self.clock.now_ms(),
+            meta,
+            Some(session.user_id),
+            Some(session.id),
+        );
+        let acr = acr_for(methods);
+        if !self
+            .store
+            .set_session_proof(session.id, acr, methods, factor_id, &raised)
+            .await?
+        {
+            return Err(Error::SessionRevoked);
+        }
+        Ok(Session {
+            acr: acr.to_owned(),
+            amr: methods.to_vec(),
+            factor_id,
+            ..session.clone()
+        })
+    }
+
     /// Adds a pending TOTP factor; its secret is returned this once.
     pub async fn enroll_totp(
         &self,
@@ -199,10 +270,7 @@ impl Engine {
             id,
             user_id: user.id,
             kind: factor_kind::TOTP.into(),
-            name: name
-                .map(|n| n.trim().chars().take(64).collect::<String>())
-                .filter(|n| !n.is_empty())
-                .unwrap_or_else(|| "Authenticator app".into()),
+            name: factor_name(name, "Authenticator app"),
             sealed: self.secrets.seal(&seal_label(id), secret.expose()),
             confirmed: false,
             created_at: now,
@@ -261,34 +329,7 @@ impl Engine {
             return Err(Error::NotFound);
         }
         if first {
-            let methods: Vec<String> = session
-                .amr
-                .iter()
-                .map(String::as_str)
-                .chain([amr::OTP, amr::MFA])
-                .map(str::to_owned)
-                .collect();
-            let raised = event(
-                event_kind::SESSION_REAUTHENTICATED,
-                now,
-                meta,
-                Some(p.user_id),
-                None,
-            );
-            self.store
-                .set_session_proof(
-                    session.id,
-                    acr_for(&methods),
-                    &methods,
-                    Some(factor_id),
-                    &raised,
-                )
-                .await?;
-            let others = SessionSelector::User {
-                user_id: p.user_id,
-                except: Some(session.id),
-            };
-            self.end_sessions(others, p.user_id, "mfa_enrolled", meta)
+            self.first_factor_confirmed(&session, factor_id, &[amr::OTP], meta)
                 .await?;
         }
         let mut factor = f.clone();
@@ -475,28 +516,10 @@ impl Engine {
         };
         self.record_success(&user.email).await;
         let methods: Vec<String> = vec![amr::PWD.into(), method.into(), amr::MFA.into()];
-        let now = self.clock.now_ms();
-        let raised = event(
-            event_kind::SESSION_REAUTHENTICATED,
-            now,
-            meta,
-            Some(user.id),
-            Some(session.id),
-        );
-        let acr = acr_for(&methods);
-        if !self
-            .store
-            .set_session_proof(session.id, acr, &methods, factor_id, &raised)
-            .await?
-        {
-            return Err(Error::SessionRevoked);
-        }
-        Ok(Some(Session {
-            acr: acr.to_owned(),
-            amr: methods,
-            factor_id,
-            ..session.clone()
-        }))
+        let raised = self
+            .raise_session(session, &methods, factor_id, meta)
+            .await?;
+        Ok(Some(raised))
     }
 
     /// Which factor `code` proves: a TOTP code (its time step accepted once) or a recovery code

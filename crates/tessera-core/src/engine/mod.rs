@@ -26,6 +26,7 @@ mod keyring;
 mod limits;
 pub mod mfa;
 pub mod outbox;
+pub mod passkeys;
 pub mod recovery;
 mod revoke;
 mod sessions;
@@ -155,6 +156,8 @@ pub struct Engine {
     verified: tessera_token::VerifiedCache<std::sync::Arc<Principal>>,
     /// Woken when mail is queued, so this node's worker sends it at once.
     mail_queued: tokio::sync::Notify,
+    /// The WebAuthn relying party of `[webauthn]`, if there can be one.
+    webauthn: Option<Arc<webauthn_rs::Webauthn>>,
 }
 
 impl Engine {
@@ -179,7 +182,15 @@ impl Engine {
             tracing::error!(%e, "Argon2 parameters rejected");
             Error::Internal
         })?;
+        let webauthn = match &cfg.mfa.passkeys {
+            Some(p) => Some(Arc::new(p.relying_party().map_err(|e| {
+                tracing::error!(%e, "webauthn settings rejected");
+                Error::Internal
+            })?)),
+            None => None,
+        };
         let engine = Engine {
+            webauthn,
             verify_opts: VerifyOptions {
                 issuer: cfg.issuer.clone(),
                 audience: cfg.audience.clone(),

@@ -53,6 +53,37 @@ impl Engine {
             Some(raised) => raised,
             None => session,
         };
+        self.stamp_reauthentication(&user, session, meta).await
+    }
+
+    /// Step-up with one of the user's passkeys (user verification: aal2), from a ceremony of
+    /// `POST /auth/passkeys/login/options`. Throttled and recorded like a login.
+    pub async fn reauthenticate_with_passkey(
+        &self,
+        principal: &Principal,
+        ceremony_id: uuid::Uuid,
+        credential: serde_json::Value,
+        meta: &RequestMeta,
+    ) -> Result<Reauthenticated, Error> {
+        self.limit_ip(meta).await?;
+        let (user, session) = self
+            .passkey_step_up(principal, ceremony_id, credential, meta)
+            .await?;
+        let now = self.clock.now_ms();
+        if now >= session.expires_at {
+            return Err(Error::SessionExpired);
+        }
+        self.stamp_reauthentication(&user, session, meta).await
+    }
+
+    /// Moves the session's `auth_time` to now and issues a token that carries it.
+    async fn stamp_reauthentication(
+        &self,
+        user: &crate::model::User,
+        session: Session,
+        meta: &RequestMeta,
+    ) -> Result<Reauthenticated, Error> {
+        let now = self.clock.now_ms();
         let e = event(
             event_kind::SESSION_REAUTHENTICATED,
             now,
@@ -73,7 +104,7 @@ impl Engine {
             ..session
         };
         // Stamped `now`, which the store just wrote as `last_active_at`: a cutoff covers it.
-        let (access, claims) = self.access_token(&user, &session, now).await?;
+        let (access, claims) = self.access_token(user, &session, now).await?;
         Ok(Reauthenticated {
             access_token: Redacted(access),
             expires_in: claims.exp - claims.iat,

@@ -5,5 +5,6 @@ mod common;
 
 mod memory_conformance;
 mod mfa;
+mod passkeys;
 mod rotation;
 mod rotation_properties;
