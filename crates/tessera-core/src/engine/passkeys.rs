@@ -260,12 +260,16 @@ impl Engine {
     /// `POST /auth/passkeys/login/options`. Without an mfa token: any discoverable passkey (with
     /// an email, it must turn out to be that user's; the answer is the same whether or not the
     /// email has an account). With one: the second step, among that user's passkeys.
+    /// Throttled per client IP like a login (each writes a ceremony); the login that finishes
+    /// it is not counted again.
     pub async fn passkey_login_options(
         &self,
         email: Option<&str>,
         mfa_token: Option<&str>,
+        meta: &RequestMeta,
     ) -> Result<CeremonyStart, Error> {
         let rp = self.relying_party()?.clone();
+        self.limit_ip(meta).await?;
         if let Some(token) = mfa_token {
             let hash = mfa_hash(token)?;
             let pending = self
@@ -318,7 +322,6 @@ impl Engine {
         login: PasskeyLogin,
         meta: &RequestMeta,
     ) -> Result<(Issued, String), Error> {
-        self.limit_ip(meta).await?;
         let rp = self.relying_party()?.clone();
         let namespace = self.namespace(login.namespace)?;
         let data = self

@@ -72,7 +72,11 @@ async fn sign_in(
     email: Option<&str>,
     present: &Present,
 ) -> Result<Issued, Error> {
-    let start = h.engine.passkey_login_options(email, None).await.unwrap();
+    let start = h
+        .engine
+        .passkey_login_options(email, None, &meta())
+        .await
+        .unwrap();
     let credential = auth.assert(&start.public_key, present);
     let login = PasskeyLogin {
         ceremony_id: start.ceremony_id,
@@ -171,7 +175,7 @@ async fn a_passkey_is_the_second_step_after_a_password() {
     };
     let start = h
         .engine
-        .passkey_login_options(None, Some(&token))
+        .passkey_login_options(None, Some(&token), &meta())
         .await
         .unwrap();
     assert_eq!(
@@ -200,7 +204,7 @@ async fn a_passkey_is_the_second_step_after_a_password() {
     );
     let start = h
         .engine
-        .passkey_login_options(None, Some(&token))
+        .passkey_login_options(None, Some(&token), &meta())
         .await
         .unwrap();
     let credential = auth.assert(&start.public_key, &Present::default());
@@ -225,7 +229,9 @@ async fn a_passkey_is_the_second_step_after_a_password() {
     );
     // The mfa token is spent.
     assert!(matches!(
-        h.engine.passkey_login_options(None, Some(&token)).await,
+        h.engine
+            .passkey_login_options(None, Some(&token), &meta())
+            .await,
         Err(Error::InvalidMfaToken)
     ));
 }
@@ -284,7 +290,11 @@ async fn every_bad_assertion_is_refused_and_counted() {
         "another user's email",
     );
     // A replayed assertion: its ceremony is spent, and a new ceremony has another challenge.
-    let start = h.engine.passkey_login_options(None, None).await.unwrap();
+    let start = h
+        .engine
+        .passkey_login_options(None, None, &meta())
+        .await
+        .unwrap();
     let credential = auth.assert(&start.public_key, &Present::default());
     let login = |ceremony_id, credential: &Value| PasskeyLogin {
         ceremony_id,
@@ -303,7 +313,11 @@ async fn every_bad_assertion_is_refused_and_counted() {
             .map(|(i, _)| i),
         "the same ceremony twice",
     );
-    let fresh = h.engine.passkey_login_options(None, None).await.unwrap();
+    let fresh = h
+        .engine
+        .passkey_login_options(None, None, &meta())
+        .await
+        .unwrap();
     refused(
         h.engine
             .passkey_login(login(fresh.ceremony_id, &credential), &meta())
@@ -312,7 +326,11 @@ async fn every_bad_assertion_is_refused_and_counted() {
         "a replayed assertion",
     );
     // An expired ceremony.
-    let old = h.engine.passkey_login_options(None, None).await.unwrap();
+    let old = h
+        .engine
+        .passkey_login_options(None, None, &meta())
+        .await
+        .unwrap();
     let credential = auth.assert(&old.public_key, &Present::default());
     h.clock.advance_ms(5 * 60_000);
     refused(
@@ -427,7 +445,11 @@ async fn step_up_with_a_passkey_and_removal_ends_its_sessions() {
         .unwrap();
     let p = principal(&h, &s);
     h.clock.advance_ms(60 * 60_000);
-    let start = h.engine.passkey_login_options(None, None).await.unwrap();
+    let start = h
+        .engine
+        .passkey_login_options(None, None, &meta())
+        .await
+        .unwrap();
     let credential = auth.assert(&start.public_key, &Present::default());
     let r = h
         .engine
@@ -463,7 +485,7 @@ async fn without_a_relying_party_the_routes_say_so() {
         Err(Error::PasskeysNotConfigured)
     ));
     assert!(matches!(
-        h.engine.passkey_login_options(None, None).await,
+        h.engine.passkey_login_options(None, None, &meta()).await,
         Err(Error::PasskeysNotConfigured)
     ));
     let ip = PasskeyConfig {

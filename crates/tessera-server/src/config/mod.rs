@@ -52,6 +52,7 @@ pub struct Config {
     pub http: Http,
     pub sessions: Sessions,
     pub mfa: Mfa,
+    pub webauthn: WebAuthn,
     pub email: Email,
     /// `TESSERA_*` variables that name no key: reported, not fatal (API.md §1; orchestrators
     /// inject variables such as `TESSERA_PORT`). Not a key itself.
@@ -168,6 +169,27 @@ impl Default for Mfa {
     }
 }
 
+/// `[webauthn]` (API.md §1 and §9.3).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebAuthn {
+    /// The relying party's id; empty: the issuer's host (never an IP address).
+    pub rp_id: String,
+    pub rp_name: String,
+    /// Page origins allowed in ceremonies; empty: the issuer's origin.
+    pub origins: Vec<String>,
+}
+
+impl Default for WebAuthn {
+    fn default() -> Self {
+        WebAuthn {
+            rp_id: String::new(),
+            rp_name: "Tessera".into(),
+            origins: Vec::new(),
+        }
+    }
+}
+
 /// `[email]` (API.md §1 and §7).
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -230,6 +252,7 @@ impl Default for Config {
             http: Http::default(),
             sessions: Sessions::default(),
             mfa: Mfa::default(),
+            webauthn: WebAuthn::default(),
             email: Email::default(),
             unknown_env: Vec::new(),
             origins: Vec::new(),

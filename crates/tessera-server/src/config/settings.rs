@@ -191,6 +191,7 @@ impl Config {
             "issuer",
             "expected an http(s) URL",
         );
+        let (passkeys, passkeys_off) = self.webauthn.validate(&issuer, p);
         let http = self.http.validate(p);
         let bad_namespace = self
             .sessions
@@ -290,7 +291,10 @@ impl Config {
             namespaces: self.sessions.namespaces.clone(),
             max_sessions_per_user: self.sessions.max_per_user,
             mail,
-            mfa: self.mfa.validate(p),
+            mfa: tessera_core::engine::mfa::MfaConfig {
+                passkeys: passkeys.clone(),
+                ..self.mfa.validate(p)
+            },
             ..EngineConfig::new(issuer)
         };
         Settings {
@@ -321,6 +325,7 @@ impl Config {
                 .unknown_env
                 .iter()
                 .map(|name| format!("environment variable {name} names no config key; ignored"))
+                .chain(passkeys_off)
                 .collect(),
         }
     }
@@ -563,6 +568,69 @@ impl super::RateLimit {
     }
 }
 
+impl super::WebAuthn {
+    /// The relying party, or (with no RP ID set and an issuer on an IP address) none, and the
+    /// warning that says why passkeys are off. A set RP ID that cannot be one is an error.
+    fn validate(
+        &self,
+        issuer: &str,
+        p: &mut Problems,
+    ) -> (
+        Option<tessera_core::engine::passkeys::PasskeyConfig>,
+        Option<String>,
+    ) {
+        let issuer_url = url::Url::parse(issuer).ok();
+        let issuer_host = issuer_url
+            .as_ref()
+            .and_then(|u| u.host_str())
+            .unwrap_or_default()
+            .to_owned();
+        let rp_id = match self.rp_id.as_str() {
+            "" => issuer_host.trim_matches(['[', ']']).to_owned(),
+            set => set.to_owned(),
+        };
+        if rp_id.parse::<std::net::IpAddr>().is_ok() || rp_id.is_empty() {
+            if !self.rp_id.is_empty() {
+                p.check(
+                    false,
+                    "webauthn.rp_id",
+                    "must be a host name, not an IP address",
+                );
+                return (None, None);
+            }
+            let why = format!(
+                "passkeys are off: the issuer's host {issuer_host:?} is an IP address, which WebAuthn never accepts as an RP ID; set webauthn.rp_id (e.g. \"localhost\") and browse the server by that name"
+            );
+            return (None, Some(why));
+        }
+        let mut origins = Vec::new();
+        let configured: Vec<String> = if self.origins.is_empty() {
+            issuer_url
+                .iter()
+                .map(|u| u.origin().ascii_serialization())
+                .collect()
+        } else {
+            self.origins.clone()
+        };
+        for o in &configured {
+            match url::Url::parse(o) {
+                Ok(u) if matches!(u.scheme(), "https" | "http") => origins.push(u),
+                _ => p.check(false, "webauthn.origins", "each must be an http(s) origin"),
+            }
+        }
+        let config = tessera_core::engine::passkeys::PasskeyConfig {
+            rp_id,
+            rp_name: self.rp_name.clone(),
+            origins,
+        };
+        if let Err(e) = config.relying_party() {
+            p.check(false, "webauthn", &e);
+            return (None, None);
+        }
+        (Some(config), None)
+    }
+}
+
 impl super::Mfa {
     fn validate(&self, p: &mut Problems) -> tessera_core::engine::mfa::MfaConfig {
         let mut window = |key: &str, raw: &str, stand_in: i64| {
@@ -585,6 +653,7 @@ impl super::Mfa {
             totp_issuer: self.totp_issuer.clone(),
             enroll_window_ms,
             mfa_token_ttl_ms,
+            passkeys: None,
         }
     }
 }

@@ -98,13 +98,19 @@ pub async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The password (and a code, for a user with a second factor), or a passkey assertion.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReauthenticateBody {
-    password: String,
-    /// A TOTP code or a recovery code: required for a user with a second factor.
+    password: Option<String>,
+    /// A TOTP code or a recovery code: required with a password for a user with a second factor.
     #[schemars(length(max = 64))]
     code: Option<String>,
+    /// A passkey instead: the ceremony of `POST /auth/passkeys/login/options`...
+    #[schemars(length(max = 64))]
+    ceremony_id: Option<String>,
+    /// ...and its `AuthenticationResponseJSON`.
+    credential: Option<serde_json::Value>,
 }
 
 /// `POST /auth/reauthenticate` (RFC 9470 step-up): the password again, for a token of this
@@ -115,10 +121,27 @@ pub async fn reauthenticate(
     Meta(meta): Meta,
     JsonBody(b): JsonBody<ReauthenticateBody>,
 ) -> ApiResult<Json<Reauthenticated>> {
-    let r = state
-        .engine
-        .reauthenticate(&p, b.password, b.code, &meta)
-        .await?;
+    let r = match (b.password, b.ceremony_id, b.credential) {
+        (Some(password), None, None) => {
+            state
+                .engine
+                .reauthenticate(&p, password, b.code, &meta)
+                .await?
+        }
+        (None, Some(id), Some(credential)) if b.code.is_none() => {
+            let id = super::passkeys::ceremony_id(&id)?;
+            state
+                .engine
+                .reauthenticate_with_passkey(&p, id, credential, &meta)
+                .await?
+        }
+        _ => {
+            return Err(tessera_core::Error::InvalidRequest(
+                "send {password, code?} or {ceremony_id, credential}",
+            )
+            .into());
+        }
+    };
     Ok(Json(Reauthenticated {
         access_token: r.access_token.expose().clone(),
         expires_in: r.expires_in,

@@ -29,9 +29,23 @@ pub struct CredentialsBody {
 
 #[derive(Deserialize, Clone, Copy, JsonSchema)]
 #[serde(rename_all = "lowercase")]
-enum TransportName {
+pub enum TransportName {
     Body,
     Cookie,
+}
+
+impl TransportName {
+    /// The transport asked for, or the server's default; and its name for the engine.
+    pub fn resolve(name: Option<Self>, state: &AppState) -> (Transport, &'static str) {
+        match name {
+            Some(TransportName::Body) => (Transport::Body, "body"),
+            Some(TransportName::Cookie) => (Transport::Cookie, "cookie"),
+            None => match state.settings.cookies.default_transport {
+                Transport::Body => (Transport::Body, "body"),
+                Transport::Cookie => (Transport::Cookie, "cookie"),
+            },
+        }
+    }
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -42,19 +56,12 @@ pub struct RefreshBody {
 
 impl CredentialsBody {
     fn split(self, state: &AppState) -> (Credentials, Transport) {
-        let transport = match self.transport {
-            Some(TransportName::Body) => Transport::Body,
-            Some(TransportName::Cookie) => Transport::Cookie,
-            None => state.settings.cookies.default_transport,
-        };
+        let (transport, name) = TransportName::resolve(self.transport, state);
         let creds = Credentials {
             email: self.email,
             password: self.password,
             namespace: self.namespace,
-            transport: match transport {
-                Transport::Body => "body".into(),
-                Transport::Cookie => "cookie".into(),
-            },
+            transport: name.into(),
         };
         (creds, transport)
     }

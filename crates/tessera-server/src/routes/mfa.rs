@@ -113,6 +113,17 @@ pub struct Confirmed {
     recovery_codes: Option<Vec<String>>,
 }
 
+impl From<tessera_core::engine::mfa::Confirmation> for Confirmed {
+    fn from(c: tessera_core::engine::mfa::Confirmation) -> Self {
+        Confirmed {
+            factor: FactorView::from(&c.factor),
+            recovery_codes: c
+                .recovery_codes
+                .map(|v| v.iter().map(|c| c.expose().clone()).collect()),
+        }
+    }
+}
+
 fn factor_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
     uuid::Uuid::parse_str(raw).map_err(|_| ApiError::not_found())
 }
@@ -128,12 +139,7 @@ pub async fn confirm_totp(
         .engine
         .confirm_totp(&p, factor_id(&id)?, &body.code, &meta)
         .await?;
-    Ok(Json(Confirmed {
-        factor: FactorView::from(&c.factor),
-        recovery_codes: c
-            .recovery_codes
-            .map(|v| v.iter().map(|c| c.expose().clone()).collect()),
-    }))
+    Ok(Json(Confirmed::from(c)))
 }
 
 #[derive(Serialize, JsonSchema)]

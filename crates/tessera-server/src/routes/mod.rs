@@ -25,6 +25,7 @@ mod metrics;
 mod mfa;
 mod oauth;
 mod page;
+mod passkeys;
 mod public;
 mod recovery;
 
@@ -69,6 +70,10 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint!(POST "/auth/mfa/totp/{id}/confirm", Bearer, "Confirm a pending TOTP factor with a code; the first factor comes with recovery codes", req: Some(s::<mfa::CodeBody>), query: None, 200 => Some(s::<mfa::Confirmed>), errors: &[400, 401, 404, 413, 415], post(mfa::confirm_totp)),
         endpoint!(GET "/auth/mfa/factors", Bearer, "The user's factors", req: None, query: None, 200 => Some(s::<mfa::FactorList>), errors: &[401], get(mfa::list_factors)),
         endpoint!(DELETE "/auth/mfa/factors/{id}", Bearer, "Remove a factor; the sessions it was the second factor of end", req: None, query: None, 204 => None, errors: &[401, 404], delete(mfa::remove_factor)),
+        endpoint!(POST "/auth/passkeys/register/options", Bearer, "Begin adding a passkey; needs a recent, and once the user has a factor aal2, session", req: Some(s::<passkeys::RegisterOptionsBody>), query: None, 200 => Some(s::<passkeys::CeremonyView>), errors: &[400, 401, 413, 415, 501], post(passkeys::register_options)),
+        endpoint!(POST "/auth/passkeys/register", Bearer, "Add the passkey the browser made; the first factor comes with recovery codes", req: Some(s::<passkeys::RegisterBody>), query: None, 201 => Some(s::<mfa::Confirmed>), errors: &[400, 401, 413, 415, 501], post(passkeys::register)),
+        endpoint!(POST "/auth/passkeys/login/options", None, "Begin a sign-in with a passkey: usernameless, for an email, or as the second step with an mfa_token", req: Some(s::<passkeys::LoginOptionsBody>), query: None, 200 => Some(s::<passkeys::CeremonyView>), errors: &[400, 401, 413, 415, 501], post(passkeys::login_options)),
+        endpoint!(POST "/auth/passkeys/login", None, "Sign in with a passkey: the token response, aal2", req: Some(s::<passkeys::LoginBody>), query: None, 200 => Some(s::<TokenResponse>), errors: &[400, 401, 403, 413, 415, 429, 501], post(passkeys::login)),
         endpoint!(POST "/auth/mfa/recovery-codes", Bearer, "A new set of recovery codes; the old set stops working", req: None, query: None, 200 => Some(s::<mfa::RecoveryCodes>), errors: &[401, 404], post(mfa::new_recovery_codes)),
         endpoint!(POST "/auth/refresh", Refresh, "Rotate a refresh token for new tokens", req: Some(s::<RefreshBody>), query: None, 200 => Some(s::<TokenResponse>), errors: &[400, 401, 403, 503], post(refresh)),
         endpoint!(POST "/auth/logout", BearerOrRefresh, "End the session (idempotent; clears cookies)", req: Some(s::<RefreshBody>), query: None, 204 => None, errors: &[401, 403], post(logout)),

@@ -36,6 +36,7 @@ mod node_resource_server;
 mod oauth_routes;
 mod openapi;
 mod page;
+mod passkey_routes;
 mod rate_limits;
 mod resource_server;
 mod resource_server_hostile;
