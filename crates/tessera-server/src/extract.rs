@@ -50,6 +50,10 @@ async fn body_bytes(req: Request, state: &Arc<AppState>) -> Result<(HeaderMap, B
 }
 
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Every body of API.md is an object; serde would also fill a struct from an array.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::bad_request("the body must be a JSON object"));
+    }
     // serde's messages can quote the offending value (a password sent as a number, say), so
     // only the category and position are reported.
     serde_json::from_slice(bytes).map_err(|e| {

@@ -93,8 +93,15 @@ fn operation(e: &Endpoint, g: &mut schemars::SchemaGenerator, problem: &schemars
         op["parameters"] = json!(parameters);
     }
     if let Some(request) = e.request {
-        let required = !matches!(e.auth, Auth::Refresh | Auth::BearerOrRefresh)
-            && e.path != "/admin/users/{id}/ban";
+        // Bodies whose every field is optional may be left out altogether.
+        let optional = [
+            "/admin/users/{id}/ban",
+            "/auth/mfa/totp",
+            "/auth/passkeys/register/options",
+            "/auth/passkeys/login/options",
+        ];
+        let required =
+            !matches!(e.auth, Auth::Refresh | Auth::BearerOrRefresh) && !optional.contains(&e.path);
         let schema = request(g);
         let mut content = json!({"application/json": {"schema": schema}});
         if e.path == "/auth/revoke" {
@@ -111,7 +118,7 @@ fn operation(e: &Endpoint, g: &mut schemars::SchemaGenerator, problem: &schemars
         "/metrics" => Some("text/plain"),
         "/" => Some("text/html"),
         "/account.css" => Some("text/css"),
-        "/account.js" | "/tessera.js" => Some("text/javascript"),
+        "/account.js" | "/account-mfa.js" | "/tessera.js" => Some("text/javascript"),
         "/favicon.svg" => Some("image/svg+xml"),
         _ => None,
     };

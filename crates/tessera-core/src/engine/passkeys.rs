@@ -505,9 +505,9 @@ fn start(ceremony_id: Uuid, options: &impl Serialize) -> Result<CeremonyStart, E
     })
 }
 
+/// An assertion as sent; one that is no `AuthenticationResponseJSON` is a failed assertion.
 fn assertion(v: serde_json::Value) -> Result<PublicKeyCredential, Error> {
-    serde_json::from_value(v)
-        .map_err(|_| Error::InvalidRequest("credential: an AuthenticationResponseJSON"))
+    serde_json::from_value(v).map_err(|_| Error::InvalidCredentials)
 }
 
 fn mfa_hash(token: &str) -> Result<Vec<u8>, Error> {

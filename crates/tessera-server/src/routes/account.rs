@@ -110,7 +110,7 @@ pub struct ReauthenticateBody {
     #[schemars(length(max = 64))]
     ceremony_id: Option<String>,
     /// ...and its `AuthenticationResponseJSON`.
-    credential: Option<serde_json::Value>,
+    credential: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// `POST /auth/reauthenticate` (RFC 9470 step-up): the password again, for a token of this
@@ -132,7 +132,7 @@ pub async fn reauthenticate(
             let id = super::passkeys::ceremony_id(&id)?;
             state
                 .engine
-                .reauthenticate_with_passkey(&p, id, credential, &meta)
+                .reauthenticate_with_passkey(&p, id, credential.into(), &meta)
                 .await?
         }
         _ => {

@@ -65,7 +65,7 @@ pub struct RegisterBody {
     #[schemars(length(max = 64))]
     ceremony_id: String,
     /// `RegistrationResponseJSON` (what `PublicKeyCredential.toJSON()` gives).
-    credential: serde_json::Value,
+    credential: serde_json::Map<String, serde_json::Value>,
     name: Option<String>,
 }
 
@@ -82,7 +82,7 @@ pub async fn register(
     })?;
     let c = st
         .engine
-        .passkey_register(&p, id, b.credential, b.name, &meta)
+        .passkey_register(&p, id, b.credential.into(), b.name, &meta)
         .await?;
     Ok((StatusCode::CREATED, Json(c.into())))
 }
@@ -116,8 +116,9 @@ pub async fn login_options(
 pub struct LoginBody {
     #[schemars(length(max = 64))]
     ceremony_id: String,
-    /// `AuthenticationResponseJSON` (what `PublicKeyCredential.toJSON()` gives).
-    credential: serde_json::Value,
+    /// `AuthenticationResponseJSON` (what `PublicKeyCredential.toJSON()` gives). One that is
+    /// not is a failed assertion (401 `invalid_credentials`).
+    credential: serde_json::Map<String, serde_json::Value>,
     #[schemars(length(max = 128))]
     mfa_token: Option<String>,
     #[schemars(regex(pattern = r"^[A-Za-z0-9_.-]{1,64}$"))]
@@ -134,7 +135,7 @@ pub async fn login(
     let (_, name) = TransportName::resolve(b.transport, &st);
     let login = PasskeyLogin {
         ceremony_id: ceremony_id(&b.ceremony_id)?,
-        credential: b.credential,
+        credential: b.credential.into(),
         mfa_token: b.mfa_token,
         namespace: b.namespace,
         transport: name.into(),

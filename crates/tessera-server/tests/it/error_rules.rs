@@ -142,6 +142,19 @@ async fn malformed_unknown_missing_and_mistyped_fields_are_400() {
         r#"{"email":"a@example.com","password":"correct horse battery staple","namespace":7}"#.into(),
         "\u{0}\u{1}\u{2}".into(),
     ];
+    // A struct's fields as an array (serde would take it), on a route whose fields are all
+    // optional.
+    for body in ["[null, null]", "[\"a@example.com\", null]"] {
+        let res = srv
+            .client
+            .post(srv.url("/auth/passkeys/login/options"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        problem(res, 400, "invalid_request").await;
+    }
     for body in &cases {
         for route in ["/auth/register", "/auth/login"] {
             let res = srv

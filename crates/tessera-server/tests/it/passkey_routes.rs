@@ -188,13 +188,20 @@ async fn bad_passkey_requests_get_clear_problems() {
             .await;
         problem(res, 401, "invalid_credentials").await;
     }
-    // Malformed: a credential that is no AuthenticationResponseJSON, an unknown ceremony, a
-    // missing field, both kinds of proof at once.
+    // Malformed: a credential that is no AuthenticationResponseJSON (a failed assertion), or no
+    // object at all, an unknown ceremony, a missing field, both kinds of proof at once.
     let (id, _) = ceremony(&srv, &mut auth, json!({}), &Present::default()).await;
     let res = srv
         .post(
             "/auth/passkeys/login",
             json!({"ceremony_id": id, "credential": {"id": 5}}),
+        )
+        .await;
+    problem(res, 401, "invalid_credentials").await;
+    let res = srv
+        .post(
+            "/auth/passkeys/login",
+            json!({"ceremony_id": id, "credential": [1]}),
         )
         .await;
     problem(res, 400, "invalid_request").await;
