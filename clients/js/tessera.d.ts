@@ -142,6 +142,27 @@ export interface TesseraClient {
   removeFactor(id: string): Promise<void>;
   /** A new set of 10 recovery codes; the old set stops working. */
   newRecoveryCodes(): Promise<string[]>;
+  /**
+   * Makes a passkey with `navigator.credentials.create` and adds it (API.md §9.3): a recent
+   * session, aal2 once the user has a factor. The user's first factor comes with
+   * `recovery_codes` and refreshes this session to aal2, as `confirmTotp`.
+   */
+  registerPasskey(options?: { name?: string }): Promise<{ factor: Factor; recovery_codes?: string[] }>;
+  /**
+   * Signs in with a passkey alone (aal2): any discoverable passkey, or with `email` one of that
+   * user's. `mediation: "conditional"` (with an `AbortSignal`) offers passkeys in the email
+   * field's autofill where the browser can.
+   */
+  signInWithPasskey(options?: {
+    email?: string;
+    namespace?: string;
+    mediation?: CredentialMediationRequirement;
+    signal?: AbortSignal;
+  }): Promise<SessionInfo>;
+  /** The second step of a sign-in with a passkey, after `mfa_required`. */
+  verifyMfaWithPasskey(step: { mfaToken: string }): Promise<SessionInfo>;
+  /** Step-up with a passkey: as `reauthenticate`, without the password. */
+  reauthenticateWithPasskey(): Promise<SessionInfo | null>;
   /** Ends the session here and in every tab at once, then tells Tessera (again when back online). */
   signOut(): Promise<void>;
   /** `GET /auth/me`. */
@@ -186,6 +207,13 @@ export class TesseraError extends Error {
   /** With "mfa_required": the user's factors to choose from. */
   readonly factors?: { id: string; type: "totp" | "passkey"; name: string }[];
 }
+
+/** `PublicKeyCredentialCreationOptionsJSON` → what `navigator.credentials.create` takes. */
+export function creationOptions(json: Record<string, unknown>): PublicKeyCredentialCreationOptions;
+/** `PublicKeyCredentialRequestOptionsJSON` → what `navigator.credentials.get` takes. */
+export function requestOptions(json: Record<string, unknown>): PublicKeyCredentialRequestOptions;
+/** A credential's JSON form (its `toJSON()` where the browser has it). */
+export function credentialJSON(credential: PublicKeyCredential): Record<string, unknown>;
 
 /** A storage adapter in memory (the body transport's default). */
 export function memoryStorage(): StorageAdapter;

@@ -95,6 +95,62 @@ async function problemOf(res) {
   return new TesseraError(res.status, body, Number(res.headers.get("retry-after")) || undefined);
 }
 
+// WebAuthn's JSON forms (API.md §9.3). Browsers with PublicKeyCredential.parse*FromJSON and
+// toJSON() use them; for the others, the few binary members are converted here.
+const b64url = {
+  decode(s) {
+    const bin = atob(s.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((s.length + 3) % 4));
+    return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  },
+  encode(buf) {
+    const bytes = new Uint8Array(buf instanceof ArrayBuffer ? buf : buf.buffer);
+    return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  },
+};
+
+function withIds(list) {
+  return (list || []).map((c) => ({ ...c, id: b64url.decode(c.id) }));
+}
+
+/** `PublicKeyCredentialCreationOptionsJSON` → the options `navigator.credentials.create` takes. */
+export function creationOptions(json, PKC = globalThis.PublicKeyCredential) {
+  if (PKC && typeof PKC.parseCreationOptionsFromJSON === "function") return PKC.parseCreationOptionsFromJSON(json);
+  return {
+    ...json,
+    challenge: b64url.decode(json.challenge),
+    user: { ...json.user, id: b64url.decode(json.user.id) },
+    excludeCredentials: withIds(json.excludeCredentials),
+  };
+}
+
+/** `PublicKeyCredentialRequestOptionsJSON` → the options `navigator.credentials.get` takes. */
+export function requestOptions(json, PKC = globalThis.PublicKeyCredential) {
+  if (PKC && typeof PKC.parseRequestOptionsFromJSON === "function") return PKC.parseRequestOptionsFromJSON(json);
+  return { ...json, challenge: b64url.decode(json.challenge), allowCredentials: withIds(json.allowCredentials) };
+}
+
+/** A `PublicKeyCredential` → its JSON form (`RegistrationResponseJSON` / `AuthenticationResponseJSON`). */
+export function credentialJSON(cred) {
+  if (typeof cred.toJSON === "function") return cred.toJSON();
+  const r = cred.response;
+  const response = { clientDataJSON: b64url.encode(r.clientDataJSON) };
+  if (r.attestationObject) {
+    response.attestationObject = b64url.encode(r.attestationObject);
+    response.transports = typeof r.getTransports === "function" ? r.getTransports() : [];
+  } else {
+    response.authenticatorData = b64url.encode(r.authenticatorData);
+    response.signature = b64url.encode(r.signature);
+    if (r.userHandle) response.userHandle = b64url.encode(r.userHandle);
+  }
+  return {
+    id: cred.id,
+    rawId: b64url.encode(cred.rawId),
+    type: cred.type,
+    response,
+    clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {},
+  };
+}
+
 /** A storage adapter that keeps values in memory (the body transport's default). */
 export function memoryStorage() {
   const map = new Map();
@@ -115,6 +171,7 @@ function environment(over = {}) {
     setTimeout: pick("setTimeout", g.setTimeout.bind(g)),
     clearTimeout: pick("clearTimeout", g.clearTimeout.bind(g)),
     locks: pick("locks", g.navigator && g.navigator.locks),
+    credentials: pick("credentials", g.navigator && g.navigator.credentials),
     BroadcastChannel: pick("BroadcastChannel", g.BroadcastChannel),
     document: pick("document", g.document),
     window: pick("window", g.window),
@@ -513,6 +570,7 @@ export function createClient(options = {}) {
   async function call(method, path, body) {
     const res = await request(method, path, { body });
     if (!res.ok) throw await problemOf(res);
+    return (res.headers.get("content-type") || "").includes("json") ? res.json() : null;
   }
 
   /**
@@ -597,6 +655,42 @@ export function createClient(options = {}) {
     return out;
   }
 
+  /** A passkey assertion for a ceremony of `POST /auth/passkeys/login/options` with `body`. */
+  async function passkeyAssertion(body, { mediation, signal } = {}) {
+    if (!env.credentials) throw new TesseraError(0, { code: "passkeys_unsupported", title: "This browser has no passkeys" });
+    const { ceremony_id, publicKey } = await call("POST", "/auth/passkeys/login/options", body);
+    const cred = await env.credentials.get({ publicKey: requestOptions(publicKey), mediation, signal });
+    return { ceremony_id, credential: credentialJSON(cred) };
+  }
+
+  /** Adds a passkey (a recent session; aal2 once the user has a factor), as `confirmTotp`. */
+  async function registerPasskey({ name } = {}) {
+    if (!env.credentials) throw new TesseraError(0, { code: "passkeys_unsupported", title: "This browser has no passkeys" });
+    const { ceremony_id, publicKey } = await api("POST", "/auth/passkeys/register/options", name ? { name } : {});
+    const cred = await env.credentials.create({ publicKey: creationOptions(publicKey) });
+    const out = await api("POST", "/auth/passkeys/register", { ceremony_id, credential: credentialJSON(cred) });
+    if (out.recovery_codes && state) await refresh(state.accessToken);
+    return out;
+  }
+
+  async function signInWithPasskey({ email, namespace, mediation, signal } = {}) {
+    const proof = await passkeyAssertion(email ? { email } : {}, { mediation, signal });
+    return start("/auth/passkeys/login", { ...proof, namespace });
+  }
+
+  async function verifyMfaWithPasskey({ mfaToken } = {}) {
+    const proof = await passkeyAssertion({ mfa_token: mfaToken });
+    return start("/auth/passkeys/login", { ...proof, mfa_token: mfaToken }, { withTransport: false });
+  }
+
+  async function reauthenticateWithPasskey() {
+    const proof = await passkeyAssertion({});
+    const gen = generation;
+    const startedAt = env.now();
+    renewAccess(await api("POST", "/auth/reauthenticate", proof), startedAt, gen);
+    return session();
+  }
+
   async function revokeSession(id) {
     await api("DELETE", `/auth/sessions/${encodeURIComponent(id)}`);
     if (state && id === state.sessionId) end("user", true);
@@ -632,6 +726,10 @@ export function createClient(options = {}) {
     confirmTotp,
     removeFactor: (id) => api("DELETE", `/auth/mfa/factors/${encodeURIComponent(id)}`),
     newRecoveryCodes: async () => (await api("POST", "/auth/mfa/recovery-codes")).recovery_codes,
+    registerPasskey,
+    signInWithPasskey,
+    verifyMfaWithPasskey,
+    reauthenticateWithPasskey,
     signOut,
     me: () => api("GET", "/auth/me"),
     sessions: async () => (await api("GET", "/auth/sessions")).sessions,

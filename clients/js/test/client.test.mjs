@@ -1,7 +1,15 @@
 // Unit tests of the client's scheduling and state logic: `node --test clients/js/test/`.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createClient, refreshDelay, retryDelay, signOutReason } from "../tessera.js";
+import {
+  createClient,
+  creationOptions,
+  credentialJSON,
+  refreshDelay,
+  requestOptions,
+  retryDelay,
+  signOutReason,
+} from "../tessera.js";
 import { BASE, fakeLocks, settle, world } from "./world.mjs";
 
 const creds = { email: "ada@example.com", password: "correct horse battery staple" };
@@ -439,4 +447,39 @@ test("tabs: a refresh lock held by a hung tab is taken after 10 s", async (t) =>
   await w.advance(1_000);
   assert.equal(w.server.count("/auth/refresh"), 1);
   assert.deepEqual(tab.events, ["signedIn", "refreshed"]);
+});
+
+test("WebAuthn JSON forms convert both ways where the browser lacks parse*FromJSON and toJSON", () => {
+  const bytes = (...b) => Uint8Array.from(b);
+  const json = {
+    challenge: "AAEC_w",
+    rp: { id: "example.com", name: "x" },
+    user: { id: "-_8", name: "a", displayName: "a" },
+    excludeCredentials: [{ type: "public-key", id: "AQ" }],
+  };
+  const created = creationOptions(json, undefined);
+  assert.deepEqual(created.challenge, bytes(0, 1, 2, 255));
+  assert.deepEqual(created.user.id, bytes(251, 255));
+  assert.deepEqual(created.excludeCredentials[0].id, bytes(1));
+  const requested = requestOptions({ challenge: "AAEC_w", rpId: "example.com" }, undefined);
+  assert.deepEqual(requested.allowCredentials, []);
+  // Where the browser has them, its own parsers are used.
+  const PKC = { parseRequestOptionsFromJSON: (j) => ({ native: j }) };
+  assert.deepEqual(requestOptions({ challenge: "x" }, PKC), { native: { challenge: "x" } });
+  const buf = (...b) => Uint8Array.from(b).buffer;
+  const assertion = credentialJSON({
+    id: "AQI",
+    rawId: buf(1, 2),
+    type: "public-key",
+    response: { clientDataJSON: buf(123), authenticatorData: buf(0, 255), signature: buf(7), userHandle: buf(251) },
+    getClientExtensionResults: () => ({}),
+  });
+  assert.deepEqual(assertion, {
+    id: "AQI",
+    rawId: "AQI",
+    type: "public-key",
+    response: { clientDataJSON: "ew", authenticatorData: "AP8", signature: "Bw", userHandle: "-w" },
+    clientExtensionResults: {},
+  });
+  assert.deepEqual(credentialJSON({ toJSON: () => ({ native: true }) }), { native: true });
 });

@@ -1,6 +1,8 @@
-// The account page's second factors (API.md §9): the second step of a sign-in, the factor list,
-// TOTP enrolment with its QR code, recovery codes, and "confirm it's you" when a change needs a
-// recent (aal2) sign-in. account.js mounts it and hands over what both draw with.
+// The account page's second factors and passkeys (API.md §9): the second step of a sign-in, the
+// factor list, TOTP enrolment with its QR code, passkeys (added, used to sign in alone, offered
+// in the email field's autofill, used as the second step and to confirm it's you), recovery
+// codes, and "confirm it's you" when a change needs a recent (aal2) sign-in. account.js mounts
+// it and hands over what both draw with.
 
 /**
  * Wires the MFA parts of the page. `ui`: { $, client, show, message, showAccount, loadSessions }.
@@ -10,6 +12,9 @@ export function mountMfa({ $, client, show, message, showAccount, loadSessions }
   let mfaToken = null;
   let recovery = false; // the second step takes a recovery code instead of the app's
   let hasFactor = false;
+  let hasPasskey = false;
+  const passkeys = typeof window.PublicKeyCredential === "function";
+  let autofill = null; // the conditional (autofill) passkey request waiting, if any
   let pending = null; // the enrolment shown, { id }
   let retry = null; // what to do again once the user has confirmed it's them
 
@@ -35,10 +40,84 @@ export function mountMfa({ $, client, show, message, showAccount, loadSessions }
   /** After `mfa_required`: the password was right; ask for the second factor. */
   function secondStep(problem) {
     mfaToken = problem.mfaToken;
-    recovery = false;
+    const kinds = new Set((problem.factors || []).map((f) => f.type));
+    // No app: recovery codes are the other way in.
+    recovery = !kinds.has("totp");
+    $("second-switch").hidden = recovery;
+    $("second-passkey-way").hidden = !(passkeys && kinds.has("passkey"));
     show("second");
     drawSecond();
   }
+
+  $("second-passkey").addEventListener("click", async () => {
+    say("second-error", "");
+    $("second-passkey").disabled = true;
+    try {
+      await client.verifyMfaWithPasskey({ mfaToken });
+      mfaToken = null;
+    } catch (e) {
+      if (e.code === "invalid_mfa_token") {
+        mfaToken = null;
+        show("signin", message(e));
+      } else say("second-error", passkeyMessage(e));
+    } finally {
+      $("second-passkey").disabled = false;
+    }
+  });
+
+  // --- Passkeys: sign in with one alone ------------------------------------------------------
+
+  /** What to say when a passkey ceremony fails: the browser's refusals are the user's choice. */
+  function passkeyMessage(e) {
+    if (e && (e.name === "NotAllowedError" || e.name === "AbortError")) return "The passkey was not used. Try again, or sign in another way.";
+    if (e && e.code === "invalid_credentials") return "That passkey could not be verified. Try again, or sign in another way.";
+    return message(e);
+  }
+
+  /** Offers passkeys in the email field's autofill, where the browser can (once per page). */
+  async function offerAutofill() {
+    if (!passkeys || autofill || !PublicKeyCredential.isConditionalMediationAvailable) return;
+    if (!(await PublicKeyCredential.isConditionalMediationAvailable().catch(() => false))) return;
+    autofill = new AbortController();
+    client.signInWithPasskey({ mediation: "conditional", signal: autofill.signal }).then(
+      () => (autofill = null),
+      (e) => {
+        // Aborted for the button, or passkeys off on this server: nothing to say. A verified
+        // failure is worth a word.
+        if (e && e.code === "invalid_credentials") {
+          $("signin-error").textContent = passkeyMessage(e);
+          $("signin-error").hidden = false;
+        }
+        if (e && e.code === "passkeys_not_configured") $("passkey-way").hidden = true;
+      },
+    );
+  }
+
+  function stopAutofill() {
+    autofill?.abort();
+    autofill = null;
+  }
+
+  /** The sign-in card is up: offer the passkey way. */
+  function signinShown() {
+    $("passkey-way").hidden = !passkeys;
+    offerAutofill();
+  }
+
+  $("passkey-signin").addEventListener("click", async () => {
+    stopAutofill(); // one request at a time: the button's replaces the autofill's
+    $("signin-error").hidden = true;
+    $("passkey-signin").disabled = true;
+    try {
+      await client.signInWithPasskey({});
+    } catch (e) {
+      $("signin-error").textContent = passkeyMessage(e);
+      $("signin-error").hidden = false;
+      if (e.code === "passkeys_not_configured") $("passkey-way").hidden = true;
+    } finally {
+      $("passkey-signin").disabled = false;
+    }
+  });
 
   $("second-switch").addEventListener("click", () => {
     recovery = !recovery;
@@ -78,6 +157,7 @@ export function mountMfa({ $, client, show, message, showAccount, loadSessions }
       if (e.code !== "insufficient_user_authentication") return failed(e);
       retry = action;
       $("confirm-code-wrap").hidden = !hasFactor;
+      $("confirm-passkey-way").hidden = !(passkeys && hasPasskey);
       $("confirm-password").value = "";
       $("confirm-code").value = "";
       say("confirm-error", "");
@@ -110,6 +190,22 @@ export function mountMfa({ $, client, show, message, showAccount, loadSessions }
       $("confirm-submit").disabled = false;
     }
   });
+  $("confirm-passkey").addEventListener("click", async () => {
+    say("confirm-error", "");
+    $("confirm-passkey").disabled = true;
+    try {
+      await client.reauthenticateWithPasskey();
+      const again = retry;
+      retry = null;
+      show("account");
+      if (again) await guarded(again);
+    } catch (e) {
+      say("confirm-error", passkeyMessage(e));
+    } finally {
+      $("confirm-passkey").disabled = false;
+    }
+  });
+
   $("confirm-back").addEventListener("click", () => {
     retry = null;
     showAccount();
@@ -120,8 +216,12 @@ export function mountMfa({ $, client, show, message, showAccount, loadSessions }
   async function load() {
     const factors = (await client.factors()).filter((f) => f.confirmed);
     hasFactor = factors.length > 0;
+    hasPasskey = factors.some((f) => f.type === "passkey");
+    $("add-passkey").hidden = !passkeys;
     $("mfa-state").textContent = hasFactor
-      ? "On: signing in needs your password and a code from your app."
+      ? hasPasskey
+        ? "On: sign in with a passkey, or with your password and a second factor."
+        : "On: signing in needs your password and a code from your app."
       : "Off: your password alone signs you in. Add an authenticator app to protect your account.";
     const list = $("factors");
     list.replaceChildren();
@@ -215,6 +315,26 @@ export function mountMfa({ $, client, show, message, showAccount, loadSessions }
     }
   });
 
+  $("add-passkey").addEventListener("click", () =>
+    guarded(async () => {
+      let out;
+      try {
+        out = await client.registerPasskey();
+      } catch (e) {
+        if (e.code === "insufficient_user_authentication") throw e;
+        return say("mfa-error", passkeyMessage(e));
+      }
+      await load();
+      say("account-notice", out.recovery_codes
+        ? "Passkey added: two-step verification is on. Your other devices were signed out."
+        : "Passkey added.");
+      if (out.recovery_codes) {
+        showCodes(out.recovery_codes);
+        await loadSessions();
+      }
+    }),
+  );
+
   $("new-codes").addEventListener("click", () =>
     guarded(async () => {
       showCodes(await client.newRecoveryCodes());
@@ -224,6 +344,8 @@ export function mountMfa({ $, client, show, message, showAccount, loadSessions }
 
   /** Signed out: nothing secret stays in the page. */
   function reset() {
+    hasFactor = false;
+    hasPasskey = false;
     mfaToken = null;
     retry = null;
     closeEnrol();
@@ -232,5 +354,5 @@ export function mountMfa({ $, client, show, message, showAccount, loadSessions }
     say("mfa-error", "");
   }
 
-  return { secondStep, load, reset };
+  return { secondStep, load, reset, signinShown, stopAutofill };
 }

@@ -52,6 +52,7 @@ function show(view, error = "") {
     $("signin-error").textContent = error;
     $("signin-error").hidden = !error;
     $("email").focus();
+    mfa.signinShown();
   }
 }
 
@@ -178,6 +179,7 @@ $("signin-form").addEventListener("submit", async (ev) => {
   }
   $("signin-submit").disabled = true;
   try {
+    mfa.stopAutofill();
     await client.signIn({ email, password });
     $("password").value = "";
   } catch (e) {

@@ -1,6 +1,6 @@
 // The account page in Debian's Chromium: sign in, see the session, revoke another device's
 // session, share the session with a second tab, sign out of both. Usage: node account.mjs BASE_URL SCREENSHOT_PATH
-import { launch, watch } from "./chromium.mjs";
+import { launch, tesseraApi, watch } from "./chromium.mjs";
 import assert from "node:assert/strict";
 
 const [base, screenshot] = process.argv.slice(2);
@@ -8,13 +8,7 @@ const email = "ada@example.com"; // each test server has a fresh database
 const password = "correct horse battery staple";
 const PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1";
 
-async function api(method, path, { body, token, ua } = {}) {
-  const headers = { "content-type": "application/json" };
-  if (token) headers.authorization = `Bearer ${token}`;
-  if (ua) headers["user-agent"] = ua;
-  const res = await fetch(base + path, { method, headers, body: body && JSON.stringify(body) });
-  return { status: res.status, body: res.status === 204 ? null : await res.json() };
-}
+const api = tesseraApi(base);
 
 const reg = await api("POST", "/auth/register", { body: { email, password } });
 assert.equal(reg.status, 201);
@@ -46,11 +40,11 @@ try {
   await page.getByLabel("Email", { exact: true }).waitFor();
   await page.getByLabel("Email", { exact: true }).fill(email);
   await page.getByLabel("Password", { exact: true }).fill("not the right password");
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.getByRole("alert").filter({ hasText: "don't match" }).waitFor();
 
   await page.getByLabel("Password", { exact: true }).fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.getByRole("heading", { name: "Your sessions" }).waitFor();
   const rows = page.locator("#sessions li");
   await rowsToBe(page, 2);
@@ -101,7 +95,7 @@ try {
   assert.equal(refreshes, 0, "the second tab took the token from the first");
 
   // Sign out: back to the form in both tabs, and a reload does not sign back in.
-  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("button", { name: "Sign out", exact: true }).click();
   await page.getByRole("heading", { name: "Sign in" }).waitFor();
   await second.getByRole("heading", { name: "Sign in" }).waitFor({ timeout: 1000 });
   await second.close();

@@ -1,5 +1,5 @@
-// What every browser test starts with: Debian's Chromium, launched quietly, and a watch on a
-// page for CSP violations and console errors.
+// What every browser test starts with: Debian's Chromium, launched quietly, a watch on a page
+// for CSP violations and console errors, and Tessera's API from Node (to set the scene).
 import { chromium } from "playwright-core";
 
 /** Debian's Chromium, headless, without the background traffic that would muddy timings. */
@@ -24,4 +24,15 @@ export async function watch(page) {
   await page.addInitScript(() => document.addEventListener("securitypolicyviolation",
     (e) => window.reportViolation(`${e.violatedDirective} ${e.blockedURI}`)));
   return violations;
+}
+
+/** `api(method, path, {body, token, ua})` against `base`: `{status, body}`. */
+export function tesseraApi(base) {
+  return async function api(method, path, { body, token, ua } = {}) {
+    const headers = { "content-type": "application/json" };
+    if (token) headers.authorization = `Bearer ${token}`;
+    if (ua) headers["user-agent"] = ua;
+    const res = await fetch(base + path, { method, headers, body: body && JSON.stringify(body) });
+    return { status: res.status, body: res.status === 204 ? null : await res.json() };
+  };
 }

@@ -3,7 +3,7 @@
 // (a code, then a recovery code), confirm it's you for a change once the sign-in is old, and
 // remove the factor. The test computes codes as an authenticator app does (RFC 6238).
 // Usage: node mfa.mjs BASE_URL ENROLL_WINDOW_SECS SCREENSHOT_PATH
-import { launch, watch } from "./chromium.mjs";
+import { launch, tesseraApi, watch } from "./chromium.mjs";
 import assert from "node:assert/strict";
 // The authenticator app's arithmetic, shared with the client's own tests.
 import { base32, totp, wrongCode } from "../../../../clients/js/test/totp.mjs";
@@ -12,12 +12,7 @@ const [base, windowSecs, screenshot] = process.argv.slice(2);
 const email = "grace@example.com";
 const password = "correct horse battery staple";
 
-async function api(method, path, { body, token } = {}) {
-  const headers = { "content-type": "application/json" };
-  if (token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(base + path, { method, headers, body: body && JSON.stringify(body) });
-  return { status: res.status, body: res.status === 204 ? null : await res.json() };
-}
+const api = tesseraApi(base);
 
 assert.equal((await api("POST", "/auth/register", { body: { email, password } })).status, 201);
 // Another device, signed in with the password alone before the factor exists.
@@ -35,10 +30,10 @@ try {
   async function signIn() {
     await page.getByLabel("Email", { exact: true }).fill(email);
     await page.getByLabel("Password", { exact: true }).fill(password);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
   }
   async function signOut() {
-    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("button", { name: "Sign out", exact: true }).click();
     await page.getByRole("heading", { name: "Sign in" }).waitFor();
   }
 

@@ -76,7 +76,7 @@ try {
   }
   await page.locator("#email").fill(email);
   await page.locator("#password").fill(newPassword);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.getByRole("heading", { name: "Your sessions" }).waitFor();
   await page.waitForFunction(() => document.querySelectorAll("#sessions li").length === 1);
 

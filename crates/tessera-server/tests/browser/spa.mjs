@@ -37,7 +37,7 @@ try {
 
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.getByText(`Signed in as ${email}`).waitFor();
 
   // The API protected by tessera-axum answers with the token's subject.
@@ -51,7 +51,7 @@ try {
   await page.getByRole("button", { name: "Revoke" }).click();
   await page.waitForFunction(() => document.querySelectorAll("#devices li").length === 1);
 
-  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("button", { name: "Sign out", exact: true }).click();
   await page.getByText("Signed out").waitFor();
   // Signed out: the API refuses the page's calls (there is no token to send).
   assert.equal(await page.evaluate(async () => (await fetch("/api/hello")).status), 401);

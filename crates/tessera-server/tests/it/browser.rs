@@ -136,3 +136,19 @@ async fn second_factors_work_through_the_account_page_in_chromium() {
     let args = vec![base, "4".to_owned(), shot];
     node(dir, "mfa.mjs", args, "mfa browser test passed").await;
 }
+
+/// Passkeys through the account page (issue 23), with Chromium's virtual authenticator, browsed
+/// at `http://localhost:PORT` (the RP ID `localhost`: WebAuthn refuses IP addresses).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passkeys_work_through_the_account_page_in_chromium() {
+    let Some(dir) = browser_suite() else { return };
+    let srv = start_on_port(|port| {
+        format!(
+            "[mfa]\nenroll_window = \"4s\"\n[webauthn]\nrp_id = \"localhost\"\norigins = [\"http://localhost:{port}\"]\n"
+        )
+    })
+    .await;
+    let base = format!("http://localhost:{}", srv.addr.port());
+    let args = vec![base, "4".to_owned()];
+    node(dir, "passkey.mjs", args, "passkey browser test passed").await;
+}

@@ -43,8 +43,27 @@ pub async fn start_in(dir: tempfile::TempDir, extra: &str) -> TestServer {
     start_tuned(dir, extra, |_| {}).await
 }
 
+/// A server on a port known before its config is written: `extra` gets the port (for an issuer
+/// or WebAuthn origin of `http://localhost:PORT`, which browsers treat as secure).
+pub async fn start_on_port(extra: impl FnOnce(u16) -> String) -> TestServer {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    start_listening(listener, dir, &extra(port), |_| {}).await
+}
+
 /// [`start_in`], with a last word on the validated settings (fields that are no config key).
 pub async fn start_tuned(
+    dir: tempfile::TempDir,
+    extra: &str,
+    tune: impl FnOnce(&mut tessera_server::config::Settings),
+) -> TestServer {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    start_listening(listener, dir, extra, tune).await
+}
+
+async fn start_listening(
+    listener: tokio::net::TcpListener,
     dir: tempfile::TempDir,
     extra: &str,
     tune: impl FnOnce(&mut tessera_server::config::Settings),
@@ -79,7 +98,6 @@ pub async fn start_tuned(
         .unwrap();
     tune(&mut settings);
     let state = tessera_server::app::build(settings).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = state.clone();
