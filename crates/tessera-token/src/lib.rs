@@ -10,6 +10,7 @@ mod alg;
 mod b64;
 mod bearer;
 mod claims;
+pub mod dpop;
 mod error;
 mod jwk;
 mod jwks;
@@ -27,5 +28,7 @@ pub use jws::{KeySet, MAX_LEEWAY_SECS, VerifyOptions, sign};
 pub use keys::{SigningKey, VerifyingKey};
 pub use verified::VerifiedCache;
 
+#[cfg(test)]
+mod dpop_tests;
 #[cfg(test)]
 mod tests;
