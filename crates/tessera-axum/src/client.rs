@@ -216,7 +216,9 @@ impl Tessera {
         let token = match tessera_token::bearer_credential(header.map(|h| h.as_bytes())) {
             Credential::Bearer(t) => t,
             Credential::Missing => return Err(AuthError::MissingToken),
-            Credential::Malformed => return Err(AuthError::InvalidToken),
+            // DPoP proofs are not checked here yet: a bound token is refused either way (below),
+            // never accepted without its proof.
+            Credential::Dpop(_) | Credential::Malformed => return Err(AuthError::InvalidToken),
         };
         if !i.health.ready_now.load(Ordering::Acquire) {
             return Err(AuthError::Unavailable);
@@ -245,6 +247,10 @@ impl Tessera {
                 auth
             }
         };
+        if auth.jkt.is_some() {
+            // A DPoP-bound token (cnf.jkt) is good only with a proof by its key (API.md §10).
+            return Err(AuthError::InvalidToken);
+        }
         if i.revoked.read().expect("revocations lock").refuses(&auth) {
             return Err(AuthError::SessionRevoked);
         }

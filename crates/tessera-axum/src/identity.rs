@@ -42,6 +42,8 @@ pub struct Identity {
     pub acr: Option<String>,
     /// The methods the session proved (RFC 8176: `pwd`, `otp`, `hwk`, `swk`, `user`, `mfa`).
     pub amr: Vec<String>,
+    /// The thumbprint of the DPoP key the token is bound to (`cnf.jkt`), if any.
+    pub jkt: Option<String>,
 }
 
 impl From<AccessClaims> for Identity {
@@ -60,6 +62,7 @@ impl From<AccessClaims> for Identity {
             jti: c.jti,
             acr: c.acr,
             amr: c.amr.unwrap_or_default(),
+            jkt: c.cnf.map(|c| c.jkt),
         }
     }
 }

@@ -66,6 +66,12 @@ pub enum Error {
     /// A wrong, reused or expired TOTP code or recovery code.
     #[error("invalid mfa code")]
     InvalidMfaCode,
+    /// A bound session's refresh without a proof by its key (API.md §10).
+    #[error("invalid DPoP proof")]
+    InvalidDpopProof,
+    /// `dpop.required`, and a new session without a proof.
+    #[error("a DPoP proof is required")]
+    DpopRequired,
     /// A passkey route when no WebAuthn relying party can be had (the issuer's host is an IP
     /// address and `webauthn.rp_id` is empty).
     #[error("passkeys are not configured")]

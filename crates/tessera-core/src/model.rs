@@ -111,6 +111,8 @@ pub struct Session {
     pub amr: Vec<String>,
     /// The second factor it proved, if any: removing that factor ends the session.
     pub factor_id: Option<Uuid>,
+    /// The RFC 7638 thumbprint of the DPoP key the session is bound to, for life (API.md §10).
+    pub dpop_jkt: Option<String>,
 }
 
 impl Session {

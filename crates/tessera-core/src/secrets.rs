@@ -50,6 +50,8 @@ pub struct DerivedKeys {
     pub(crate) csrf: [u8; 32],
     /// Keys the HMAC of recovery codes.
     pub(crate) recovery: [u8; 32],
+    /// Keys DPoP nonces: every node derives the same, so any node accepts any node's nonce.
+    pub(crate) dpop_nonce: [u8; 32],
 }
 
 impl MasterKey {
@@ -89,6 +91,7 @@ impl MasterKey {
             refresh_derive: get(b"tessera/refresh-derive"),
             csrf: get(b"tessera/csrf"),
             recovery: get(b"tessera/recovery-codes"),
+            dpop_nonce: get(b"tessera/dpop-nonce"),
         }
     }
 }

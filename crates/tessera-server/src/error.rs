@@ -285,6 +285,15 @@ impl From<Error> for ApiError {
             )
             .detail("sign in again with your password"),
             Error::InvalidMfaCode => Self::new(S::UNAUTHORIZED, "invalid_mfa_code", "Invalid code"),
+            // The token-issuing routes' answer (RFC 9449 §5); resource routes build their own.
+            Error::InvalidDpopProof => {
+                Self::new(S::BAD_REQUEST, "invalid_dpop_proof", "Invalid DPoP proof")
+                    .detail("this session is bound to a DPoP key: send a proof by that key")
+            }
+            Error::DpopRequired => {
+                Self::new(S::BAD_REQUEST, "dpop_required", "DPoP proof required")
+                    .detail("this server binds every session to a key: send a DPoP proof")
+            }
             Error::PasskeysNotConfigured => Self::new(
                 S::NOT_IMPLEMENTED,
                 "passkeys_not_configured",

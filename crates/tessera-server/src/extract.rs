@@ -123,15 +123,16 @@ impl<T: DeserializeOwned> FromRequest<Arc<AppState>> for FormOrJson<T> {
     }
 }
 
-/// The bearer token of the `Authorization` header (scheme case-insensitive), if any. A header
-/// of another scheme (`Basic ...`) counts as no credential (API.md §2); `Err` when a `Bearer`
+/// The token of the `Authorization` header (`Bearer` or `DPoP`, scheme case-insensitive), if
+/// any, for the routes that need no proof (logout ends a session with a bound token alone). A
+/// header of another scheme (`Basic ...`) counts as no credential (API.md §2); `Err` when the
 /// header carries no usable token.
 pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     use tessera_token::Credential;
     let header = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
     match tessera_token::bearer_credential(header) {
         Credential::Missing => Ok(None),
-        Credential::Bearer(token) => Ok(Some(token)),
+        Credential::Bearer(token) | Credential::Dpop(token) => Ok(Some(token)),
         Credential::Malformed => Err(tessera_core::Error::InvalidToken.into()),
     }
 }
@@ -151,7 +152,9 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParam {
     }
 }
 
-/// A verified access token (signature, claims, revocation): the `A` of API.md §5.
+/// A verified access token (signature, claims, revocation): the `A` of API.md §5. A token
+/// bound to a DPoP key is accepted only as `Authorization: DPoP` with a proof by that key whose
+/// `ath` is the token's (API.md §10); a `DPoP` scheme with an unbound token is refused too.
 pub struct Bearer(pub Arc<Principal>);
 
 impl FromRequestParts<Arc<AppState>> for Bearer {
@@ -161,8 +164,44 @@ impl FromRequestParts<Arc<AppState>> for Bearer {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(&parts.headers)?.ok_or_else(ApiError::missing_token)?;
-        Ok(Bearer(state.engine.verify_access(token)?))
+        use tessera_token::Credential;
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .map(|v| v.as_bytes());
+        let refuse = |why: &str| {
+            crate::dpop::Refusal::Invalid(why.to_owned())
+                .answer(state, axum::http::StatusCode::UNAUTHORIZED)
+        };
+        match tessera_token::bearer_credential(header) {
+            Credential::Missing => Err(ApiError::missing_token()),
+            Credential::Malformed => Err(tessera_core::Error::InvalidToken.into()),
+            Credential::Bearer(token) => {
+                let p = state.engine.verify_access(token)?;
+                if p.claims.cnf.is_some() {
+                    return Err(ApiError::from(tessera_core::Error::InvalidToken)
+                        .detail("a DPoP-bound token goes as Authorization: DPoP, with a proof"));
+                }
+                Ok(Bearer(p))
+            }
+            Credential::Dpop(token) => {
+                let p = state.engine.verify_access(token)?;
+                let Some(bound) = p.claims.cnf.as_ref().map(|c| c.jkt.as_str()) else {
+                    return Err(refuse("this token is not DPoP-bound: send it as Bearer"));
+                };
+                let proof = crate::dpop::proof_of(state, parts, Some(token))
+                    .await
+                    .map_err(|r| r.answer(state, axum::http::StatusCode::UNAUTHORIZED))?
+                    .ok_or_else(|| refuse("a DPoP-bound token needs a DPoP proof"))?;
+                if !bool::from(subtle::ConstantTimeEq::ct_eq(
+                    proof.jkt.as_bytes(),
+                    bound.as_bytes(),
+                )) {
+                    return Err(refuse("the proof's key is not the token's"));
+                }
+                Ok(Bearer(p))
+            }
+        }
     }
 }
 

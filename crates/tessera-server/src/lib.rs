@@ -5,6 +5,7 @@ pub mod app;
 pub mod config;
 mod cookies;
 mod cors;
+mod dpop;
 pub mod endpoint;
 pub mod error;
 mod extract;

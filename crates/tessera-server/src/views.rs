@@ -24,7 +24,7 @@ pub fn rfc3339_secs(secs: i64) -> String {
 /// of the body (it travels in the HttpOnly cookie).
 #[derive(Serialize, JsonSchema)]
 pub struct TokenResponse {
-    /// Always `Bearer`.
+    /// `Bearer`, or `DPoP` for a session bound to a DPoP key (API.md §10).
     token_type: &'static str,
     access_token: String,
     /// Seconds until the access token expires.
@@ -47,7 +47,7 @@ pub struct TokenUser {
 
 pub fn token_response(issued: &Issued, include_refresh: bool) -> TokenResponse {
     TokenResponse {
-        token_type: "Bearer",
+        token_type: if issued.dpop_bound { "DPoP" } else { "Bearer" },
         access_token: issued.access_token.expose().clone(),
         expires_in: issued.expires_in,
         access_expires_at: rfc3339_secs(issued.access_expires_at),
@@ -246,6 +246,9 @@ pub struct IntrospectedClaims {
     /// The methods the session proved (RFC 8176).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub amr: Option<Vec<String>>,
+    /// `{jkt}` for a DPoP-bound token: the resource server checks the proof (RFC 9449 §6.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<serde_json::Value>,
 }
 
 /// `Session` of API.md §5.

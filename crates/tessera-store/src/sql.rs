@@ -58,7 +58,7 @@ macro_rules! statements {
 /// The columns of a session row, in `Session` field order.
 macro_rules! session_columns {
     () => {
-        "id, user_id, namespace, created_at, last_active_at, expires_at, absolute_expires_at, ip, user_agent, refresh_count, generation, secret_hash, prev_secret_hash, rotated_at, revoked_at, revoke_reason, claims, auth_time, acr, amr, factor_id"
+        "id, user_id, namespace, created_at, last_active_at, expires_at, absolute_expires_at, ip, user_agent, refresh_count, generation, secret_hash, prev_secret_hash, rotated_at, revoked_at, revoke_reason, claims, auth_time, acr, amr, factor_id, dpop_jkt"
     };
 }
 
@@ -89,7 +89,7 @@ statements! {
     /// Roles are a JSON array per user: the users that may carry one (`$1` is its JSON string).
     ROLE_HOLDERS = "SELECT id, roles FROM users WHERE roles LIKE '%' || $1 || '%'";
 
-    INSERT_SESSION = concat!("INSERT INTO sessions (", session_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)");
+    INSERT_SESSION = concat!("INSERT INTO sessions (", session_columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)");
     SESSION = concat!("SELECT ", session_columns!(), " FROM sessions WHERE id = $1");
     LIVE_SESSIONS = concat!("SELECT ", session_columns!(), " FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY last_active_at DESC, id DESC");
     /// The one conditional write of a refresh: whoever loses re-reads; a revocation makes it

@@ -1,6 +1,7 @@
-//! The `Authorization` header as RFC 6750 reads it, one way for Tessera and every resource
-//! server: the scheme is case-insensitive, a header of another scheme (`Basic …`) is no
-//! credential at all (API.md §2), and a `Bearer` header without a usable token is malformed.
+//! The `Authorization` header as RFC 6750 and RFC 9449 read it, one way for Tessera and every
+//! resource server: the scheme is case-insensitive, a header of another scheme (`Basic …`) is
+//! no credential at all (API.md §2), and a `Bearer` or `DPoP` header without a usable token is
+//! malformed.
 
 /// What an `Authorization` header holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -9,6 +10,8 @@ pub enum Credential<'a> {
     Missing,
     /// A bearer token (not yet verified).
     Bearer(&'a str),
+    /// A DPoP-bound token (not yet verified): good only with a proof (RFC 9449 §7).
+    Dpop(&'a str),
     /// A `Bearer` header with no token, or a header that is not text.
     Malformed,
 }
@@ -20,6 +23,7 @@ pub enum Credential<'a> {
 /// assert_eq!(bearer_credential(Some(b"bearer abc")), Credential::Bearer("abc"));
 /// assert_eq!(bearer_credential(Some(b"Basic dXNlcg==")), Credential::Missing);
 /// assert_eq!(bearer_credential(Some(b"Bearer ")), Credential::Malformed);
+/// assert_eq!(bearer_credential(Some(b"DPoP abc")), Credential::Dpop("abc"));
 /// ```
 pub fn bearer_credential(header: Option<&[u8]>) -> Credential<'_> {
     let Some(raw) = header else {
@@ -29,11 +33,13 @@ pub fn bearer_credential(header: Option<&[u8]>) -> Credential<'_> {
         return Credential::Malformed;
     };
     let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let dpop = scheme.eq_ignore_ascii_case("dpop");
+    if !dpop && !scheme.eq_ignore_ascii_case("bearer") {
         return Credential::Missing;
     }
-    match token.trim() {
-        "" => Credential::Malformed,
-        t => Credential::Bearer(t),
+    match (token.trim(), dpop) {
+        ("", _) => Credential::Malformed,
+        (t, false) => Credential::Bearer(t),
+        (t, true) => Credential::Dpop(t),
     }
 }

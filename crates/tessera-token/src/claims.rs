@@ -32,6 +32,16 @@ pub struct AccessClaims {
     /// The methods the session proved (RFC 8176: `pwd`, `otp`, `hwk`, `swk`, `user`, `mfa`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amr: Option<Vec<String>>,
+    /// The key the token is bound to (RFC 9449 §6): only with a proof by that key is it any good.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// `cnf` (RFC 7800) as DPoP uses it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Confirmation {
+    /// The RFC 7638 SHA-256 thumbprint of the DPoP key, base64url.
+    pub jkt: String,
 }
 
 impl AccessClaims {

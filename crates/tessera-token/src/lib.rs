@@ -20,7 +20,7 @@ mod verified;
 
 pub use alg::Algorithm;
 pub use bearer::{Credential, bearer_credential};
-pub use claims::{AccessClaims, Audience};
+pub use claims::{AccessClaims, Audience, Confirmation};
 pub use error::{KeyError, VerifyError};
 pub use jwk::Jwk;
 pub use jwks::Jwks;

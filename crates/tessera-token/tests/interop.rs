@@ -25,6 +25,7 @@ fn claims() -> AccessClaims {
         ext: None,
         acr: None,
         amr: None,
+        cnf: None,
     }
 }
 

@@ -22,6 +22,7 @@ pub(super) fn signed(
         ext: None,
         acr: None,
         amr: None,
+        cnf: None,
     };
     let opts = VerifyOptions {
         issuer: "https://bench".into(),

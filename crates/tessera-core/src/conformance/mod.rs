@@ -130,6 +130,7 @@ pub(crate) fn session(user_id: Uuid, last_active: i64) -> Session {
         acr: crate::mfa::acr::AAL1.into(),
         amr: vec![crate::mfa::amr::PWD.into()],
         factor_id: None,
+        dpop_jkt: None,
     }
 }
 

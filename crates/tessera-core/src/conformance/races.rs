@@ -86,6 +86,7 @@ async fn race(a: &Arc<Engine>, b: &Arc<Engine>, kind: Kind, tag: &str) {
         password: PASSWORD.into(),
         namespace: Some(format!("ns-{tag}")),
         transport: "body".into(),
+        dpop_jkt: None,
     };
     let mut sessions: Vec<Issued> = vec![a.register(creds(), &meta).await.unwrap()];
     for i in 1..SESSIONS {

@@ -17,6 +17,8 @@ pub struct Credentials {
     pub namespace: Option<String>,
     /// How the tokens will travel (`body`, `cookie`): kept for the second step of a login.
     pub transport: String,
+    /// The thumbprint of a verified DPoP proof's key: the new session is bound to it.
+    pub dpop_jkt: Option<String>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -44,6 +46,7 @@ impl Engine {
             return Err(Error::RegistrationClosed);
         }
         self.limit_ip(meta).await?;
+        self.check_dpop_binding(c.dpop_jkt.as_deref())?;
         let namespace = self.namespace(c.namespace)?;
         let email = normalize_email(&c.email)?;
         self.cfg.passwords.check_new(&c.password, &email)?;
@@ -68,7 +71,8 @@ impl Engine {
         if verification.is_some() {
             self.mail_queued();
         }
-        self.open_login_session(user, namespace, false, meta).await
+        self.open_login_session(user, namespace, c.dpop_jkt, false, meta)
+            .await
     }
 
     /// Checks the password and opens a new session (always a new id: no fixation).
@@ -80,13 +84,23 @@ impl Engine {
 
     async fn login_inner(&self, c: Credentials, meta: &RequestMeta) -> Result<Issued, Error> {
         self.limit_ip(meta).await?;
+        self.check_dpop_binding(c.dpop_jkt.as_deref())?;
         let namespace = self.namespace(c.namespace)?;
         let user = self.check_password(&c.email, c.password, meta).await?;
         // A password alone never opens a session for a user with a second factor.
         if let Some(challenge) = self.mfa_challenge(&user, &namespace, &c.transport).await? {
             return Err(Error::MfaRequired(Box::new(challenge)));
         }
-        self.open_login_session(user, namespace, true, meta).await
+        self.open_login_session(user, namespace, c.dpop_jkt, true, meta)
+            .await
+    }
+
+    /// `dpop.required`: a new session needs a proof (API.md §10).
+    pub(super) fn check_dpop_binding(&self, jkt: Option<&str>) -> Result<(), Error> {
+        if self.cfg.dpop_required && jkt.is_none() {
+            return Err(Error::DpopRequired);
+        }
+        Ok(())
     }
 
     /// The session of a login or registration: `login.succeeded`, no app claims; for a login
@@ -95,6 +109,7 @@ impl Engine {
         &self,
         user: User,
         namespace: String,
+        dpop_jkt: Option<String>,
         login: bool,
         meta: &RequestMeta,
     ) -> Result<Issued, Error> {
@@ -110,6 +125,7 @@ impl Engine {
             amr: vec![crate::mfa::amr::PWD.to_owned()],
             claims: Default::default(),
             factor_id: None,
+            dpop_jkt,
         };
         self.open_session(user, opening, e, notice, meta).await
     }

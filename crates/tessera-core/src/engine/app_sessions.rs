@@ -22,6 +22,8 @@ pub struct AppSession {
     pub user_agent: Option<String>,
     /// How the app authenticated the user (RFC 8176 methods); the session's `acr` follows.
     pub amr: Vec<String>,
+    /// Binds the session to this DPoP key (an RFC 7638 SHA-256 thumbprint, base64url).
+    pub dpop_jkt: Option<String>,
 }
 
 fn check_size(claims: &Claims) -> Result<(), Error> {
@@ -72,6 +74,7 @@ impl Engine {
             amr: req.amr,
             claims: req.claims,
             factor_id: None,
+            dpop_jkt: req.dpop_jkt.clone(),
         };
         self.open_session(user, opening, e, None, &device).await
     }

@@ -42,6 +42,10 @@ pub(super) fn claims(
         // What the session proved, as stored: never copied from a presented token.
         acr: Some(session.acr.clone()),
         amr: Some(session.amr.clone()),
+        cnf: session
+            .dpop_jkt
+            .clone()
+            .map(|jkt| tessera_token::Confirmation { jkt }),
     }
 }
 
@@ -66,6 +70,7 @@ impl Engine {
             session_id: session.id,
             csrf_token: Redacted(csrf::token(&self.secrets, session.id)),
             user,
+            dpop_bound: session.dpop_jkt.is_some(),
         })
     }
 

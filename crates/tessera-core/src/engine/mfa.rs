@@ -452,7 +452,21 @@ impl Engine {
         factor_id: Option<Uuid>,
         meta: &RequestMeta,
     ) -> Result<(Issued, String), Error> {
+        self.verify_mfa_bound(mfa_token, code, factor_id, None, meta)
+            .await
+    }
+
+    /// [`Engine::verify_mfa`], the new session bound to the key of a verified DPoP proof.
+    pub async fn verify_mfa_bound(
+        &self,
+        mfa_token: &str,
+        code: &str,
+        factor_id: Option<Uuid>,
+        dpop_jkt: Option<String>,
+        meta: &RequestMeta,
+    ) -> Result<(Issued, String), Error> {
         self.limit_ip(meta).await?;
+        self.check_dpop_binding(dpop_jkt.as_deref())?;
         let raw = mfa_token
             .strip_prefix("mfa_")
             .ok_or(Error::InvalidMfaToken)?;
@@ -489,6 +503,7 @@ impl Engine {
             amr: vec![amr::PWD.into(), method.into(), amr::MFA.into()],
             claims: Default::default(),
             factor_id: used,
+            dpop_jkt,
         };
         let issued = self.open_session(user, opening, e, None, meta).await?;
         Ok((issued, taken.transport))

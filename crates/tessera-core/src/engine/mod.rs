@@ -21,6 +21,7 @@ use crate::store::Store;
 pub mod accounts;
 mod admin;
 pub mod app_sessions;
+mod dpop;
 mod issue;
 mod keyring;
 mod limits;
@@ -69,6 +70,8 @@ pub struct EngineConfig {
     pub mail: crate::mail::MailConfig,
     /// Second factors (`[mfa]`).
     pub mfa: mfa::MfaConfig,
+    /// `[dpop]`: only `required` is the engine's; proofs are checked where the request is seen.
+    pub dpop_required: bool,
 }
 
 /// Login throttling. A limit of 0 is off.
@@ -113,6 +116,7 @@ impl EngineConfig {
             max_sessions_per_user: 0,
             mail: crate::mail::MailConfig::disabled(""),
             mfa: mfa::MfaConfig::default(),
+            dpop_required: false,
         }
     }
 }
@@ -139,6 +143,8 @@ pub struct Issued {
     /// The user, as the token response shows it (`mfa` is left empty: filling it would cost
     /// every refresh a read of the factors, and the token response does not carry it).
     pub user: User,
+    /// The session is bound to a DPoP key: `token_type` is `DPoP` (API.md §10).
+    pub dpop_bound: bool,
 }
 
 /// The session engine.

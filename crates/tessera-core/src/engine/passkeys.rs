@@ -96,6 +96,8 @@ pub struct PasskeyLogin {
     pub mfa_token: Option<String>,
     pub namespace: Option<String>,
     pub transport: String,
+    /// The thumbprint of a verified DPoP proof's key: the session is bound to it.
+    pub dpop_jkt: Option<String>,
 }
 
 fn seal_label(factor_id: Uuid) -> String {
@@ -323,6 +325,7 @@ impl Engine {
         meta: &RequestMeta,
     ) -> Result<(Issued, String), Error> {
         let rp = self.relying_party()?.clone();
+        self.check_dpop_binding(login.dpop_jkt.as_deref())?;
         let namespace = self.namespace(login.namespace)?;
         let data = self
             .take(login.ceremony_id)
@@ -364,6 +367,7 @@ impl Engine {
             amr: methods,
             claims: Default::default(),
             factor_id: Some(factor.id),
+            dpop_jkt: login.dpop_jkt,
         };
         let issued = self.open_session(user, opening, e, None, meta).await?;
         Ok((issued, transport))

@@ -21,6 +21,8 @@ pub(super) struct Opening {
     pub claims: crate::model::Claims,
     /// The second factor proved, if any.
     pub factor_id: Option<uuid::Uuid>,
+    /// The DPoP key the session is bound to, for life.
+    pub dpop_jkt: Option<String>,
 }
 
 impl Engine {
@@ -41,6 +43,7 @@ impl Engine {
             amr,
             claims,
             factor_id,
+            dpop_jkt,
         } = opening;
         let now = event.at;
         let id = crate::model::new_id();
@@ -68,6 +71,7 @@ impl Engine {
             acr: crate::mfa::acr_for(&amr).to_owned(),
             amr,
             factor_id,
+            dpop_jkt,
         };
         let e = crate::model::Event {
             session_id: Some(id),
@@ -105,14 +109,30 @@ impl Engine {
     /// - any older generation, or after the grace: reuse, and the session is revoked;
     /// - anything whose MAC fails: `invalid_refresh_token`, and nothing changes.
     pub async fn refresh(&self, token: &str, meta: &RequestMeta) -> Result<Issued, Error> {
-        let result = self.refresh_inner(token, meta).await;
+        self.refresh_with_proof(token, None, meta).await
+    }
+
+    /// A refresh with the thumbprint of a verified DPoP proof's key, if the request had one: a
+    /// bound session refreshes only with its own key, and a refusal spends nothing.
+    pub async fn refresh_with_proof(
+        &self,
+        token: &str,
+        dpop_jkt: Option<&str>,
+        meta: &RequestMeta,
+    ) -> Result<Issued, Error> {
+        let result = self.refresh_inner(token, dpop_jkt, meta).await;
         if let Err(e) = &result {
             self.stats.refresh_err(e);
         }
         result
     }
 
-    async fn refresh_inner(&self, token: &str, meta: &RequestMeta) -> Result<Issued, Error> {
+    async fn refresh_inner(
+        &self,
+        token: &str,
+        dpop_jkt: Option<&str>,
+        meta: &RequestMeta,
+    ) -> Result<Issued, Error> {
         let presented =
             RefreshToken::decode(token, &self.secrets).ok_or(Error::InvalidRefreshToken)?;
         for _ in 0..ROTATION_ATTEMPTS {
@@ -127,6 +147,9 @@ impl Engine {
             }
             if now >= session.expires_at {
                 return Err(Error::SessionExpired);
+            }
+            if session.dpop_jkt.is_some() && session.dpop_jkt.as_deref() != dpop_jkt {
+                return Err(Error::InvalidDpopProof);
             }
             let hash = presented.secret_hash();
             if presented.generation == session.generation {

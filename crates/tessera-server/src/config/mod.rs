@@ -53,6 +53,7 @@ pub struct Config {
     pub sessions: Sessions,
     pub mfa: Mfa,
     pub webauthn: WebAuthn,
+    pub dpop: Dpop,
     pub email: Email,
     /// `TESSERA_*` variables that name no key: reported, not fatal (API.md §1; orchestrators
     /// inject variables such as `TESSERA_PORT`). Not a key itself.
@@ -190,6 +191,30 @@ impl Default for WebAuthn {
     }
 }
 
+/// `[dpop]` (API.md §1 and §10).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dpop {
+    /// Every new session must be bound to a DPoP key.
+    pub required: bool,
+    /// Proofs must carry a nonce the server handed out (`DPoP-Nonce`).
+    pub nonce: bool,
+    pub algorithms: Vec<String>,
+    /// How old a proof's `iat` may be (plus 5 s leeway either way).
+    pub proof_max_age: String,
+}
+
+impl Default for Dpop {
+    fn default() -> Self {
+        Dpop {
+            required: false,
+            nonce: false,
+            algorithms: vec!["ES256".into(), "EdDSA".into(), "Ed25519".into()],
+            proof_max_age: "60s".into(),
+        }
+    }
+}
+
 /// `[email]` (API.md §1 and §7).
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -253,6 +278,7 @@ impl Default for Config {
             sessions: Sessions::default(),
             mfa: Mfa::default(),
             webauthn: WebAuthn::default(),
+            dpop: Dpop::default(),
             email: Email::default(),
             unknown_env: Vec::new(),
             origins: Vec::new(),

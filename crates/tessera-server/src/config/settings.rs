@@ -39,6 +39,8 @@ pub struct Settings {
     pub http: HttpSettings,
     /// The SMTP server of `[email]`, if any (the outbox worker runs only with one).
     pub smtp: Option<super::email::SmtpSettings>,
+    /// `[dpop]`, validated.
+    pub dpop: DpopSettings,
     /// Problems that do not stop the start (unknown `TESSERA_*` variables), logged as warnings
     /// at start and printed by `tessera config check`.
     pub warnings: Vec<String>,
@@ -192,6 +194,7 @@ impl Config {
             "expected an http(s) URL",
         );
         let (passkeys, passkeys_off) = self.webauthn.validate(&issuer, p);
+        let dpop = self.dpop.validate(&issuer, p);
         let http = self.http.validate(p);
         let bad_namespace = self
             .sessions
@@ -295,6 +298,7 @@ impl Config {
                 passkeys: passkeys.clone(),
                 ..self.mfa.validate(p)
             },
+            dpop_required: dpop.required,
             ..EngineConfig::new(issuer)
         };
         Settings {
@@ -321,6 +325,7 @@ impl Config {
             revocation_poll: REVOCATION_POLL,
             http,
             smtp,
+            dpop,
             warnings: self
                 .unknown_env
                 .iter()
@@ -564,6 +569,55 @@ impl super::RateLimit {
                 0,
             ),
             trust_forwarded_for: self.trust_forwarded_for,
+        }
+    }
+}
+
+/// `[dpop]`, validated (API.md §10).
+#[derive(Clone, Debug)]
+pub struct DpopSettings {
+    pub required: bool,
+    pub nonce: bool,
+    pub algorithms: Vec<tessera_token::dpop::ProofAlgorithm>,
+    pub max_age_secs: i64,
+    /// The issuer's origin (`scheme://host[:port]`): what `htu` is compared against, with the
+    /// request's path.
+    pub origin: String,
+}
+
+impl super::Dpop {
+    fn validate(&self, issuer: &str, p: &mut Problems) -> DpopSettings {
+        let mut algorithms = Vec::new();
+        for a in &self.algorithms {
+            match tessera_token::dpop::ProofAlgorithm::parse(a) {
+                Some(alg) => algorithms.push(alg),
+                None => p.check(
+                    false,
+                    "dpop.algorithms",
+                    format!("{a:?} is not ES256, EdDSA or Ed25519"),
+                ),
+            }
+        }
+        p.check(
+            !algorithms.is_empty(),
+            "dpop.algorithms",
+            "name at least one",
+        );
+        let max_age_ms = p.or(duration("dpop.proof_max_age", &self.proof_max_age), 60_000);
+        p.check(
+            (1_000..=600_000).contains(&max_age_ms),
+            "dpop.proof_max_age",
+            "must be between 1s and 10m",
+        );
+        let origin = url::Url::parse(issuer)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default();
+        DpopSettings {
+            required: self.required,
+            nonce: self.nonce,
+            algorithms,
+            max_age_secs: max_age_ms / 1000,
+            origin,
         }
     }
 }

@@ -38,6 +38,9 @@ pub struct NewAppSession {
     /// with `user`).
     #[schemars(length(max = 16))]
     amr: Option<Vec<String>>,
+    /// Binds the session to the client's DPoP key: its RFC 7638 SHA-256 thumbprint, base64url.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9_-]{43}$"))]
+    dpop_jkt: Option<String>,
 }
 
 /// `POST /admin/sessions`: 201 with the token response, refresh token in the body.
@@ -61,6 +64,17 @@ pub(super) async fn create_session(
             "user_agent is longer than 512 characters",
         ));
     }
+    // A SHA-256 in base64url: 43 characters of its alphabet.
+    if b.dpop_jkt.as_ref().is_some_and(|j| {
+        j.len() != 43
+            || !j
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+    }) {
+        return Err(ApiError::bad_request(
+            "dpop_jkt is not an RFC 7638 SHA-256 thumbprint",
+        ));
+    }
     let req = AppSession {
         user_id,
         namespace: b.namespace,
@@ -68,6 +82,7 @@ pub(super) async fn create_session(
         ip: b.ip,
         user_agent: b.user_agent,
         amr: b.amr.unwrap_or_default(),
+        dpop_jkt: b.dpop_jkt,
     };
     let issued = st.engine.create_app_session(req, &meta).await?;
     Ok((StatusCode::CREATED, Json(token_response(&issued, true))).into_response())

@@ -11,6 +11,7 @@ use tessera_core::engine::accounts::Credentials;
 
 use crate::config::Transport;
 use crate::cookies;
+use crate::dpop::Binding;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, Meta, OptionalJsonBody, bearer_token, cookie};
 use crate::state::AppState;
@@ -55,13 +56,14 @@ pub struct RefreshBody {
 }
 
 impl CredentialsBody {
-    fn split(self, state: &AppState) -> (Credentials, Transport) {
+    fn split(self, state: &AppState, binding: Binding) -> (Credentials, Transport) {
         let (transport, name) = TransportName::resolve(self.transport, state);
         let creds = Credentials {
             email: self.email,
             password: self.password,
             namespace: self.namespace,
             transport: name.into(),
+            dpop_jkt: binding.0,
         };
         (creds, transport)
     }
@@ -70,9 +72,10 @@ impl CredentialsBody {
 pub async fn register(
     State(state): State<Arc<AppState>>,
     Meta(meta): Meta,
+    binding: Binding,
     JsonBody(body): JsonBody<CredentialsBody>,
 ) -> ApiResult<Response> {
-    let (creds, transport) = body.split(&state);
+    let (creds, transport) = body.split(&state, binding);
     let issued = state.engine.register(creds, &meta).await?;
     Ok(respond(&state, StatusCode::CREATED, &issued, transport))
 }
@@ -80,9 +83,10 @@ pub async fn register(
 pub async fn login(
     State(state): State<Arc<AppState>>,
     Meta(meta): Meta,
+    binding: Binding,
     JsonBody(body): JsonBody<CredentialsBody>,
 ) -> ApiResult<Response> {
-    let (creds, transport) = body.split(&state);
+    let (creds, transport) = body.split(&state, binding);
     let issued = state.engine.login(creds, &meta).await?;
     Ok(respond(&state, StatusCode::OK, &issued, transport))
 }
@@ -90,13 +94,17 @@ pub async fn login(
 pub async fn refresh(
     State(state): State<Arc<AppState>>,
     Meta(meta): Meta,
+    binding: Binding,
     headers: HeaderMap,
     OptionalJsonBody(body): OptionalJsonBody<RefreshBody>,
 ) -> ApiResult<Response> {
     let (token, transport) = refresh_credential(&state, &headers, body)?.ok_or_else(|| {
         ApiError::from(tessera_core::Error::InvalidRefreshToken).detail("no refresh token was sent")
     })?;
-    let issued = state.engine.refresh(&token, &meta).await?;
+    let issued = state
+        .engine
+        .refresh_with_proof(&token, binding.0.as_deref(), &meta)
+        .await?;
     Ok(respond(&state, StatusCode::OK, &issued, transport))
 }
 

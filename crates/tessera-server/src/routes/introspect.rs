@@ -36,6 +36,7 @@ pub async fn introspect(
             ext: c.ext.clone(),
             acr: c.acr.clone(),
             amr: c.amr.clone(),
+            cnf: c.cnf.as_ref().map(|c| serde_json::json!({"jkt": c.jkt})),
         }
     });
     Ok(Json(Introspection {

@@ -201,6 +201,7 @@ pub struct VerifyBody {
 pub async fn verify(
     State(st): State<Arc<AppState>>,
     Meta(meta): Meta,
+    binding: crate::dpop::Binding,
     JsonBody(body): JsonBody<VerifyBody>,
 ) -> ApiResult<Response> {
     let factor = match body.factor_id.as_deref() {
@@ -212,7 +213,7 @@ pub async fn verify(
     };
     let (issued, transport) = st
         .engine
-        .verify_mfa(&body.mfa_token, &body.code, factor, &meta)
+        .verify_mfa_bound(&body.mfa_token, &body.code, factor, binding.0, &meta)
         .await?;
     let transport = match transport.as_str() {
         "cookie" => Transport::Cookie,

@@ -163,6 +163,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     }
     app.layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(security_headers())
+        .layer(from_fn_with_state(state.clone(), crate::dpop::nonce_header))
         .layer(from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }

@@ -49,6 +49,8 @@ pub struct Metadata {
     response_types_supported: Vec<String>,
     /// RFC 7009 revocation needs no client authentication.
     revocation_endpoint_auth_methods_supported: Vec<&'static str>,
+    /// The algorithms of DPoP proofs this server accepts (RFC 9449 §5.1).
+    dpop_signing_alg_values_supported: Vec<&'static str>,
 }
 
 /// `GET /.well-known/oauth-authorization-server`.
@@ -67,6 +69,13 @@ pub async fn metadata(State(state): State<Arc<AppState>>) -> Response {
         revocation_feed_endpoint: at("/auth/revocations"),
         response_types_supported: vec![],
         revocation_endpoint_auth_methods_supported: vec!["none"],
+        dpop_signing_alg_values_supported: state
+            .settings
+            .dpop
+            .algorithms
+            .iter()
+            .map(|a| a.as_str())
+            .collect(),
         issuer: state.settings.engine.issuer.clone(),
     };
     let mut res = Json(doc).into_response();

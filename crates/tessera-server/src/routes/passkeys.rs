@@ -130,6 +130,7 @@ pub struct LoginBody {
 pub async fn login(
     State(st): State<Arc<AppState>>,
     Meta(meta): Meta,
+    binding: crate::dpop::Binding,
     JsonBody(b): JsonBody<LoginBody>,
 ) -> ApiResult<Response> {
     let (_, name) = TransportName::resolve(b.transport, &st);
@@ -139,6 +140,7 @@ pub async fn login(
         mfa_token: b.mfa_token,
         namespace: b.namespace,
         transport: name.into(),
+        dpop_jkt: binding.0,
     };
     let (issued, transport) = st.engine.passkey_login(login, &meta).await?;
     let transport = match transport.as_str() {

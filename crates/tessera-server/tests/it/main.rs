@@ -4,6 +4,7 @@
 //! `tessera_process` (one real binary, restartable) are the helpers, with one set of
 //! credentials in `common`.
 mod common;
+mod dpop_client;
 mod fake_tessera;
 mod smtp;
 mod support;
@@ -23,6 +24,7 @@ mod browser;
 mod cluster;
 mod cookie_transport;
 mod cors;
+mod dpop_routes;
 mod email;
 mod email_tls;
 mod error_rules;

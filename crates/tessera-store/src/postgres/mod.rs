@@ -46,6 +46,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../../migrations/postgres/0006_passkeys.sql"),
     ),
+    (7, include_str!("../../migrations/postgres/0007_dpop.sql")),
 ];
 
 /// See the module docs.

@@ -43,6 +43,7 @@ fn session_from(row: &PgRow) -> StoreResult<Session> {
         acr: get(row, "acr")?,
         amr: roles_from_json(&get::<String>(row, "amr")?)?,
         factor_id: opt_uuid(get(row, "factor_id")?)?,
+        dpop_jkt: get(row, "dpop_jkt")?,
     })
 }
 
@@ -94,6 +95,7 @@ impl SessionStore for PostgresStore {
             .bind(&s.acr)
             .bind(roles_to_json(&s.amr))
             .bind(s.factor_id.map(|f| f.to_string()))
+            .bind(&s.dpop_jkt)
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;

@@ -40,6 +40,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (5, include_str!("../../migrations/sqlite/0005_factors.sql")),
     (6, include_str!("../../migrations/sqlite/0006_passkeys.sql")),
+    (7, include_str!("../../migrations/sqlite/0007_dpop.sql")),
 ];
 
 /// Idle read connections kept for reuse.

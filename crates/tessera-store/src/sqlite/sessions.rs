@@ -41,6 +41,7 @@ fn session_from(row: &Row<'_>) -> rusqlite::Result<Session> {
         acr: row.get("acr")?,
         amr: roles_from_json(&row.get::<_, String>("amr")?).map_err(corrupt)?,
         factor_id: opt_uuid(row.get("factor_id")?).map_err(corrupt)?,
+        dpop_jkt: row.get("dpop_jkt")?,
     })
 }
 
@@ -82,6 +83,7 @@ impl SessionStore for SqliteStore {
                     s.acr,
                     roles_to_json(&s.amr),
                     s.factor_id.map(|f| f.to_string()),
+                    s.dpop_jkt,
                 ])?;
             insert_event(&t, &event)?;
             if let Some(m) = &notice {

@@ -48,6 +48,7 @@ pub fn creds(email: &str) -> Credentials {
         password: PASSWORD.into(),
         namespace: None,
         transport: "body".into(),
+        dpop_jkt: None,
     }
 }
 
