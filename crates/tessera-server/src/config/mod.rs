@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 mod duration;
 pub mod email;
 mod problems;
+mod proofs;
 mod settings;
+pub use proofs::DpopSettings;
 
 pub use duration::parse_duration_ms;
 pub use settings::{

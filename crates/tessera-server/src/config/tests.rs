@@ -444,3 +444,25 @@ fn webauthn_follows_the_issuer_and_refuses_ip_addresses() {
         "webauthn.origins",
     );
 }
+
+/// API.md §1 `[dpop]`: the algorithms are ES256, EdDSA and Ed25519 only; a proof's age is 1 s to
+/// 10 min; htu is compared against the issuer's origin.
+#[test]
+fn dpop_settings_are_checked() {
+    let s = load_str(
+        "issuer = \"https://auth.example.com/\"\n[dpop]\nrequired = true\n",
+        &[],
+    )
+    .unwrap();
+    assert!(s.dpop.required && s.engine.dpop_required);
+    assert_eq!(s.dpop.origin, "https://auth.example.com");
+    assert_eq!(s.dpop.algorithms.len(), 3);
+    assert_eq!(s.dpop.max_age_secs, 60);
+    fails_naming("[dpop]\nalgorithms = [\"RS256\"]\n", &[], "dpop.algorithms");
+    fails_naming("[dpop]\nalgorithms = []\n", &[], "dpop.algorithms");
+    fails_naming(
+        "[dpop]\nproof_max_age = \"1h\"\n",
+        &[],
+        "dpop.proof_max_age",
+    );
+}
