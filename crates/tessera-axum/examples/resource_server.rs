@@ -41,6 +41,9 @@ struct Args {
     /// Seconds the revocation feed may be unreachable before tokens are refused.
     #[arg(long, default_value_t = 60)]
     stale_after: u64,
+    /// The origin DPoP proofs name in `htu`; default: http:// + the listen address.
+    #[arg(long)]
+    public_url: Option<String>,
 }
 
 /// The API: every route but `/healthz` needs a valid token.
@@ -100,8 +103,11 @@ pub fn tessera(
     issuer: Option<String>,
     audience: Vec<String>,
     stale_after: Duration,
+    public_url: &str,
 ) -> Result<Tessera, tessera_axum::BuildError> {
-    let mut b = Tessera::builder(url, key).stale_after(stale_after);
+    let mut b = Tessera::builder(url, key)
+        .stale_after(stale_after)
+        .public_url(public_url);
     if let Some(iss) = issuer {
         b = b.issuer(iss);
     }
@@ -124,12 +130,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => std::env::var("TESSERA_RESOURCE_KEY")
             .map_err(|_| "a key is needed: --key KEY or TESSERA_RESOURCE_KEY")?,
     };
+    let public_url = args
+        .public_url
+        .unwrap_or_else(|| format!("http://{}", args.listen));
     let tessera = tessera(
         &args.tessera,
         &key,
         args.issuer,
         args.audience,
         Duration::from_secs(args.stale_after),
+        &public_url,
     )?;
     // Serve at once (/healthz says 503 until the keys and revocations are in).
     let listener = tokio::net::TcpListener::bind(&args.listen).await?;

@@ -22,7 +22,14 @@ pub(crate) async fn authenticate(parts: &mut Parts) -> Result<Auth, AuthError> {
         .get::<Tessera>()
         .cloned()
         .ok_or(AuthError::LayerMissing)?;
-    let result = tessera.authenticate(parts.headers.get(AUTHORIZATION)).await;
+    let result = tessera
+        .authenticate_request(
+            &parts.method,
+            parts.uri.path(),
+            parts.headers.get(AUTHORIZATION),
+            parts.headers.get("dpop"),
+        )
+        .await;
     parts.extensions.insert(Verified(result.clone()));
     result
 }

@@ -44,6 +44,7 @@ pub struct Builder {
     pub(crate) poll_interval: Duration,
     pub(crate) stream_idle_timeout: Duration,
     pub(crate) http: Option<reqwest::Client>,
+    pub(crate) public_url: Option<String>,
 }
 
 impl fmt::Debug for Builder {
@@ -88,7 +89,15 @@ impl Builder {
             poll_interval: Duration::from_secs(5),
             stream_idle_timeout: Duration::from_secs(35),
             http: None,
+            public_url: None,
         }
+    }
+
+    /// This API's public origin (`https://api.example.com`): what DPoP proofs name in `htu`,
+    /// with the request's path (API.md §10). Without it, DPoP-bound tokens are refused.
+    pub fn public_url(mut self, url: impl Into<String>) -> Self {
+        self.public_url = Some(url.into().trim_end_matches('/').to_owned());
+        self
     }
 
     /// The `iss` tokens must carry. Default: the base URL (Tessera's own default issuer is

@@ -189,7 +189,21 @@ impl Tessera {
     /// # }
     /// ```
     pub async fn authenticate(&self, header: Option<&HeaderValue>) -> Result<Auth, AuthError> {
-        let result = self.verify(header).await;
+        self.authenticate_request(&axum::http::Method::GET, "/", header, None)
+            .await
+    }
+
+    /// [`Tessera::authenticate`] for a whole request: a DPoP-bound token (API.md §10) is
+    /// accepted only as `Authorization: DPoP` with the request's `DPoP` proof by its key, naming
+    /// `method` and [`Builder::public_url`] + `path`. This is what [`Auth`] does.
+    pub async fn authenticate_request(
+        &self,
+        method: &axum::http::Method,
+        path: &str,
+        header: Option<&HeaderValue>,
+        proof: Option<&HeaderValue>,
+    ) -> Result<Auth, AuthError> {
+        let result = self.verify(method, path, header, proof).await;
         let stats = &self.inner.stats;
         match &result {
             Ok(_) => stats.accepted.fetch_add(1, Ordering::Relaxed),
@@ -211,14 +225,19 @@ impl Tessera {
 }
 
 impl Tessera {
-    async fn verify(&self, header: Option<&HeaderValue>) -> Result<Auth, AuthError> {
+    async fn verify(
+        &self,
+        method: &axum::http::Method,
+        path: &str,
+        header: Option<&HeaderValue>,
+        proof: Option<&HeaderValue>,
+    ) -> Result<Auth, AuthError> {
         let i = &self.inner;
-        let token = match tessera_token::bearer_credential(header.map(|h| h.as_bytes())) {
-            Credential::Bearer(t) => t,
+        let (token, dpop) = match tessera_token::bearer_credential(header.map(|h| h.as_bytes())) {
+            Credential::Bearer(t) => (t, false),
+            Credential::Dpop(t) => (t, true),
             Credential::Missing => return Err(AuthError::MissingToken),
-            // DPoP proofs are not checked here yet: a bound token is refused either way (below),
-            // never accepted without its proof.
-            Credential::Dpop(_) | Credential::Malformed => return Err(AuthError::InvalidToken),
+            Credential::Malformed => return Err(AuthError::InvalidToken),
         };
         if !i.health.ready_now.load(Ordering::Acquire) {
             return Err(AuthError::Unavailable);
@@ -247,9 +266,24 @@ impl Tessera {
                 auth
             }
         };
-        if auth.jkt.is_some() {
+        match (&auth.jkt, dpop) {
+            (None, false) => {}
             // A DPoP-bound token (cnf.jkt) is good only with a proof by its key (API.md §10).
-            return Err(AuthError::InvalidToken);
+            (Some(_), false) => return Err(AuthError::InvalidToken),
+            (None, true) => {
+                let why = "this token is not DPoP-bound: send it as Bearer";
+                return Err(AuthError::InvalidDpopProof { why });
+            }
+            (Some(jkt), true) => {
+                let Some(origin) = &i.cfg.public_url else {
+                    let why = "this API has no public URL to check DPoP proofs against";
+                    return Err(AuthError::InvalidDpopProof { why });
+                };
+                let proof = proof.and_then(|p| p.to_str().ok());
+                let url = format!("{origin}{path}");
+                crate::dpop::check(&i.replays, proof, method.as_str(), &url, token, jkt, now)
+                    .map_err(|why| AuthError::InvalidDpopProof { why })?;
+            }
         }
         if i.revoked.read().expect("revocations lock").refuses(&auth) {
             return Err(AuthError::SessionRevoked);

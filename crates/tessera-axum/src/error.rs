@@ -40,6 +40,12 @@ pub enum AuthError {
         /// The level needed.
         acr: String,
     },
+    /// A DPoP-bound token without a good proof by its key, or the `DPoP` scheme with a token
+    /// that is not bound (RFC 9449 §7).
+    InvalidDpopProof {
+        /// Why, for the problem's `detail`.
+        why: &'static str,
+    },
     /// The verifier cannot vouch for a token now: keys or revocations not loaded yet, or the
     /// revocation feed unheard-of for longer than the configured bound (503).
     Unavailable,
@@ -69,6 +75,7 @@ impl AuthError {
             AuthError::InsufficientScope { .. } => "insufficient_scope",
             AuthError::InsufficientUserAuthentication { .. }
             | AuthError::InsufficientAssurance { .. } => "insufficient_user_authentication",
+            AuthError::InvalidDpopProof { .. } => "invalid_dpop_proof",
             AuthError::Unavailable => "unavailable",
             AuthError::LayerMissing => "internal",
         }
@@ -85,6 +92,7 @@ impl AuthError {
                 "A more recent authentication is required"
             }
             AuthError::InsufficientAssurance { .. } => "A stronger authentication is required",
+            AuthError::InvalidDpopProof { .. } => "Invalid DPoP proof",
             AuthError::Unavailable => "Tokens cannot be checked right now",
             AuthError::LayerMissing => "Authentication is not set up on this route",
         }
@@ -105,6 +113,9 @@ impl AuthError {
                 "Bearer error=\"insufficient_user_authentication\", \
                  error_description=\"A stronger authentication is required\", acr_values=\"{acr}\""
             )),
+            AuthError::InvalidDpopProof { .. } => {
+                Some("DPoP error=\"invalid_dpop_proof\", algs=\"ES256 EdDSA Ed25519\"".to_owned())
+            }
             _ => Some(format!(
                 "Bearer error=\"invalid_token\", error_description=\"{code}\""
             )),
@@ -142,6 +153,7 @@ impl IntoResponse for AuthError {
                     format!("this needs a session of assurance {acr}: sign in with a second factor")
                         .into()
             }
+            AuthError::InvalidDpopProof { why } => body["detail"] = (*why).into(),
             _ => {}
         }
         let mut res = (self.status(), body.to_string()).into_response();

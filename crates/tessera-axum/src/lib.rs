@@ -46,6 +46,7 @@ mod body;
 mod builder;
 mod client;
 mod clock;
+mod dpop;
 mod error;
 mod feed;
 mod guard;

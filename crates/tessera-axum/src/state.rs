@@ -25,6 +25,7 @@ pub(crate) struct Inner {
     pub revoked: RwLock<Revoked>,
     pub health: Health,
     pub stats: Stats,
+    pub replays: crate::dpop::ReplayCache,
 }
 
 /// What the background work knows about its connection to Tessera.
@@ -85,6 +86,7 @@ impl Inner {
                 cursor: Mutex::new(None),
             },
             stats: Stats::default(),
+            replays: Default::default(),
         }
     }
 

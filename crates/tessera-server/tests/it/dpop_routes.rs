@@ -7,6 +7,8 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 use crate::dpop_client::{DpopKey, claims_of};
+use crate::example;
+use crate::resource_server::Api;
 use crate::support::{Node, SLOW_POLL, TestDb, required_env};
 
 /// The issuer every test server has: proofs name its origin.
@@ -373,4 +375,114 @@ async fn on_two_nodes_nonces_travel_and_replays_are_caught() {
         .unwrap();
     problem(res, 400, "invalid_dpop_proof").await;
     drop(db);
+}
+
+/// The example resource server (tessera-axum) checks proofs for bound tokens with the same code
+/// as Tessera: `htu` is its public URL; Bearer use, a missing, replayed or foreign proof: 401.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_resource_server_takes_a_bound_token_only_with_its_proof() {
+    let srv = start(&format!("resource_server_keys = [\"{RESOURCE_KEY}\"]\n")).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let public = format!("http://{}", listener.local_addr().unwrap());
+    let t = example::tessera(
+        &srv.base,
+        RESOURCE_KEY,
+        Some(ISSUER.into()),
+        vec![],
+        std::time::Duration::from_secs(60),
+        &public,
+    )
+    .unwrap();
+    let api = Api::start_on(listener, t);
+    api.ready().await;
+    let key = DpopKey::new();
+    srv.register("rs-dpop@example.com").await;
+    let t: Value = login_bound(&srv, &key, "rs-dpop@example.com")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let access = s(&t, "access_token").to_owned();
+    let url = format!("{public}/hello");
+    let hello = |auth: String, proof: Option<String>| {
+        let mut req = api.client.get(&url).header("authorization", auth);
+        if let Some(p) = proof {
+            req = req.header("dpop", p);
+        }
+        req.send()
+    };
+    rs_refused(
+        false,
+        hello(format!("Bearer {access}"), None).await.unwrap(),
+        401,
+        "invalid_token",
+    )
+    .await;
+    let dpop = format!("DPoP {access}");
+    rs_refused(
+        true,
+        hello(dpop.clone(), None).await.unwrap(),
+        401,
+        "invalid_dpop_proof",
+    )
+    .await;
+    let foreign = DpopKey::new().proof("GET", &url, Some(&access), None);
+    rs_refused(
+        true,
+        hello(dpop.clone(), Some(foreign)).await.unwrap(),
+        401,
+        "invalid_dpop_proof",
+    )
+    .await;
+    let wrong_host = key.proof("GET", &format!("{ISSUER}/hello"), Some(&access), None);
+    rs_refused(
+        true,
+        hello(dpop.clone(), Some(wrong_host)).await.unwrap(),
+        401,
+        "invalid_dpop_proof",
+    )
+    .await;
+    let good = key.proof("GET", &url, Some(&access), None);
+    let res = hello(dpop.clone(), Some(good.clone())).await.unwrap();
+    assert_eq!(res.status(), 200);
+    rs_refused(
+        true,
+        hello(dpop, Some(good)).await.unwrap(),
+        401,
+        "invalid_dpop_proof",
+    )
+    .await;
+    // An unbound token with the DPoP scheme: refused; as Bearer: fine.
+    let plain = srv.register("rs-dpop-plain@example.com").await;
+    let plain = s(&plain, "access_token").to_owned();
+    let proof = key.proof("GET", &url, Some(&plain), None);
+    rs_refused(
+        true,
+        hello(format!("DPoP {plain}"), Some(proof)).await.unwrap(),
+        401,
+        "invalid_dpop_proof",
+    )
+    .await;
+    assert_eq!(
+        hello(format!("Bearer {plain}"), None)
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+/// A refusal of the example resource server: its status, code and challenge scheme.
+async fn rs_refused(dpop: bool, res: Response, status: u16, code: &str) {
+    assert_eq!(res.status(), status);
+    let challenge = res.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.starts_with(if dpop { "DPoP " } else { "Bearer " }),
+        "{challenge}"
+    );
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], code, "{body}");
 }

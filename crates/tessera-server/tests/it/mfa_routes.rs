@@ -324,6 +324,7 @@ async fn the_example_resource_server_requires_aal2_on_mfa() {
         Some("http://tessera.test".into()),
         vec![],
         Duration::from_secs(60),
+        "http://127.0.0.1",
     )
     .unwrap();
     let api = Api::start(t).await;

@@ -26,6 +26,11 @@ pub(crate) struct Api {
 impl Api {
     pub(crate) async fn start(tessera: Tessera) -> Api {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on(listener, tessera)
+    }
+
+    /// On a listener bound already (its address being the public URL DPoP proofs name).
+    pub(crate) fn start_on(listener: tokio::net::TcpListener, tessera: Tessera) -> Api {
         let addr = listener.local_addr().unwrap();
         let app = example::app(tessera.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -38,15 +43,18 @@ impl Api {
 
     /// The example exactly as its command line builds it.
     pub(crate) async fn example(tessera_url: &str) -> Api {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let public_url = format!("http://{}", listener.local_addr().unwrap());
         let t = example::tessera(
             tessera_url,
             RESOURCE_KEY,
             None,
             vec![],
             Duration::from_secs(60),
+            &public_url,
         )
         .unwrap();
-        let api = Api::start(t).await;
+        let api = Api::start_on(listener, t);
         api.ready().await;
         api
     }

@@ -18,6 +18,7 @@ async fn api_for(fake: &FakeTessera) -> Api {
         Some("http://tessera.test".into()),
         vec![],
         Duration::from_secs(60),
+        "http://127.0.0.1",
     )
     .unwrap();
     Api::start(t).await
