@@ -30,6 +30,14 @@ export interface ClientOptions {
    * Requests elsewhere go out without it.
    */
   tokenOrigins?: string[];
+  /**
+   * Binds every session this client opens to a DPoP key (API.md §10): a non-extractable P-256
+   * key made with WebCrypto, kept in IndexedDB and shared by every tab of the page's origin.
+   * Logins and refreshes carry a proof, and `fetch` sends the token as `Authorization: DPoP`
+   * with a fresh proof (retrying once with the server's nonce on `use_dpop_nonce`). A copied
+   * token is then worthless without the key.
+   */
+  dpop?: boolean;
   /** Replaces the platform's pieces (fetch, clock, timers, locks...): for tests only. */
   env?: Record<string, unknown>;
 }

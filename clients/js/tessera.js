@@ -151,6 +151,75 @@ export function credentialJSON(cred) {
   };
 }
 
+// DPoP (API.md §10, RFC 9449): one non-extractable P-256 key per Tessera origin, kept in
+// IndexedDB so every tab of the page's origin signs with the same key.
+const DPOP_DB = "tessera-dpop";
+const DPOP_STORE = "keys";
+/** The routes whose proof binds (or, for refresh, must match) the session's key. */
+const BINDING_PATHS = new Set(["/auth/login", "/auth/register", "/auth/refresh", "/auth/mfa/verify", "/auth/passkeys/login"]);
+
+const utf8 = (s) => new TextEncoder().encode(s);
+const b64json = (v) => b64url.encode(utf8(JSON.stringify(v)));
+
+function idb(env, mode, fn) {
+  return new Promise((resolve, reject) => {
+    const open = env.indexedDB.open(DPOP_DB, 1);
+    open.onupgradeneeded = () => open.result.createObjectStore(DPOP_STORE);
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const db = open.result;
+      const tx = db.transaction(DPOP_STORE, mode);
+      const req = fn(tx.objectStore(DPOP_STORE));
+      tx.oncomplete = () => {
+        db.close();
+        resolve(req.result);
+      };
+      tx.onerror = () => {
+        db.close();
+        reject(tx.error);
+      };
+    };
+  });
+}
+
+/**
+ * The DPoP key of `name` (made on first use; never extractable) and the proofs it signs. Made
+ * under a Web Lock, so two tabs starting at once end with one key.
+ */
+function dpopSigner(env, name) {
+  let keys = null;
+  async function load() {
+    if (keys) return keys;
+    const make = () => env.crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"]);
+    if (!env.indexedDB) return (keys = await make()); // Node: this process only
+    const getOrMake = async () => {
+      const found = await idb(env, "readonly", (s) => s.get(name));
+      if (found) return found;
+      const made = await make();
+      await idb(env, "readwrite", (s) => s.put(made, name));
+      return made;
+    };
+    keys = env.locks ? await env.locks.request(`${name}:dpop-key`, getOrMake) : await getOrMake();
+    return keys;
+  }
+  return {
+    /** A proof for `method` `url` (query and fragment left out), with `ath` for `token`. */
+    async proof(method, url, token, nonce) {
+      const k = await load();
+      const { kty, crv, x, y } = await env.crypto.subtle.exportKey("jwk", k.publicKey);
+      const u = new URL(url);
+      const claims = { jti: randomId(), htm: method, htu: u.origin + u.pathname, iat: Math.floor(Date.now() / 1000) };
+      if (token) claims.ath = b64url.encode(await env.crypto.subtle.digest("SHA-256", utf8(token)));
+      if (nonce) claims.nonce = nonce;
+      const input = `${b64json({ typ: "dpop+jwt", alg: "ES256", jwk: { kty, crv, x, y } })}.${b64json(claims)}`;
+      const sig = await env.crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, k.privateKey, utf8(input));
+      return `${input}.${b64url.encode(sig)}`;
+    },
+    /** The key pair (for tests: its private half cannot be exported). */
+    keys: load,
+  };
+}
+
 /** A storage adapter that keeps values in memory (the body transport's default). */
 export function memoryStorage() {
   const map = new Map();
@@ -172,6 +241,8 @@ function environment(over = {}) {
     clearTimeout: pick("clearTimeout", g.clearTimeout.bind(g)),
     locks: pick("locks", g.navigator && g.navigator.locks),
     credentials: pick("credentials", g.navigator && g.navigator.credentials),
+    crypto: pick("crypto", g.crypto),
+    indexedDB: pick("indexedDB", g.indexedDB),
     BroadcastChannel: pick("BroadcastChannel", g.BroadcastChannel),
     document: pick("document", g.document),
     window: pick("window", g.window),
@@ -210,6 +281,10 @@ export function createClient(options = {}) {
   // The access token goes only to these origins: never to a third party the app happens to call.
   const tokenOrigins = new Set([origin, pageOrigin, ...(options.tokenOrigins ?? [])].filter(Boolean));
 
+  // `dpop: true`: every session this client opens is bound to a key only it holds (API.md §10).
+  const dpop = options.dpop ? dpopSigner(env, `${key}:dpop`) : null;
+  /** The last `DPoP-Nonce` Tessera handed out, sent back in the next proof. */
+  let dpopNonce = null;
   const tabId = randomId();
   const listeners = new Set();
   const ended = new Set();
@@ -269,6 +344,7 @@ export function createClient(options = {}) {
       sessionId: state.sessionId,
       user: state.user,
       csrf: state.csrf,
+      tokenType: state.tokenType,
     };
   }
 
@@ -289,8 +365,8 @@ export function createClient(options = {}) {
     const same = !!state && state.sessionId === snap.sessionId;
     if (same && (state.accessToken === snap.accessToken || expiresAt <= state.expiresAt)) return false;
     if (!same) generation++; // another session now: what was in flight for the old one is void
-    const { accessToken, sessionId, user, csrf } = snap;
-    setState({ accessToken, expiresAt, sessionId, user, csrf }, same ? "refreshed" : "signedIn");
+    const { accessToken, sessionId, user, csrf, tokenType } = snap;
+    setState({ accessToken, expiresAt, sessionId, user, csrf, tokenType }, same ? "refreshed" : "signedIn");
     return true;
   }
 
@@ -358,17 +434,31 @@ export function createClient(options = {}) {
     }
   }
 
-  function request(method, path, { body, headers = {}, credentials } = {}) {
-    const h = { ...headers };
-    if (body !== undefined) h["Content-Type"] = "application/json";
-    return env.fetch(base + path, {
-      method,
-      headers: h,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: credentials ?? (transport === "cookie" ? "include" : "same-origin"),
-      cache: "no-store",
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-    });
+  /** Keeps the nonce of a DPoP answer; whether the answer asks for a retry with it. */
+  async function nonceRetry(res) {
+    const fresh = res.headers.get("dpop-nonce");
+    if (fresh) dpopNonce = fresh;
+    if (!fresh || (res.status !== 400 && res.status !== 401)) return false;
+    const { code } = await problemOf(res.clone());
+    return code === "use_dpop_nonce";
+  }
+
+  async function request(method, path, { body, headers = {}, credentials } = {}) {
+    const attempt = async () => {
+      const h = { ...headers };
+      if (body !== undefined) h["Content-Type"] = "application/json";
+      if (dpop && BINDING_PATHS.has(path)) h.DPoP = await dpop.proof(method, new URL(base + path, env.location?.href).href, null, dpopNonce);
+      return env.fetch(base + path, {
+        method,
+        headers: h,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: credentials ?? (transport === "cookie" ? "include" : "same-origin"),
+        cache: "no-store",
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+    };
+    const res = await attempt();
+    return dpop && (await nonceRetry(res)) ? attempt() : res;
   }
 
   function csrfFromCookie() {
@@ -415,6 +505,7 @@ export function createClient(options = {}) {
       sessionId: body.session_id,
       user: body.user,
       csrf: body.csrf_token,
+      tokenType: body.token_type,
     };
   }
 
@@ -537,12 +628,23 @@ export function createClient(options = {}) {
    */
   async function authFetch(input, init = undefined) {
     const original = new Request(input, init);
-    const send = (token) => {
+    const attempt = async (token) => {
       const req = original.clone();
       if (!token || !carriesToken(req.url)) return env.fetch(req);
       const headers = new Headers(req.headers);
-      headers.set("Authorization", `Bearer ${token}`);
+      // A bound token goes with a fresh proof for this request (API.md §10).
+      if (dpop && state && state.tokenType === "DPoP") {
+        const ours = new URL(req.url).origin === origin;
+        headers.set("Authorization", `DPoP ${token}`);
+        headers.set("DPoP", await dpop.proof(req.method, req.url, token, ours ? dpopNonce : null));
+      } else {
+        headers.set("Authorization", `Bearer ${token}`);
+      }
       return env.fetch(new Request(req, { headers }));
+    };
+    const send = async (token) => {
+      const res = await attempt(token);
+      return dpop && (await nonceRetry(res)) ? attempt(token) : res;
     };
     const token = await accessToken();
     const res = await send(token);
@@ -606,7 +708,8 @@ export function createClient(options = {}) {
   async function signOut() {
     const headers = {};
     const credential = { headers, credentials: "include" };
-    if (state) headers.Authorization = `Bearer ${state.accessToken}`;
+    // Logout needs no proof, even for a bound token (API.md §10).
+    if (state) headers.Authorization = `${state.tokenType === "DPoP" ? "DPoP" : "Bearer"} ${state.accessToken}`;
     else if (transport === "body") {
       const token = await storage.getItem(`${key}:refresh`);
       if (token) credential.body = { refresh_token: token };

@@ -5,7 +5,8 @@ import { createClient } from "/tessera.js";
 import { mountMfa } from "/account-mfa.js";
 
 const $ = (id) => document.getElementById(id);
-const client = createClient({ transport: "cookie" });
+// Bound to a key only this browser holds (DPoP): a token copied out of the page is worthless.
+const client = createClient({ transport: "cookie", dpop: true });
 
 const MESSAGES = {
   invalid_credentials: "That email and password don't match an account.",

@@ -34,6 +34,12 @@ fn browser_suite() -> Option<PathBuf> {
     None
 }
 
+/// The config `extra` with the issuer `http://localhost:PORT`: the account page is browsed
+/// there, and its DPoP proofs name the issuer's origin.
+fn localhost_issuer(extra: &str) -> impl FnOnce(u16) -> String + '_ {
+    move |port| format!("issuer = \"http://localhost:{port}\"\n{extra}")
+}
+
 /// One browser at a time: four Chromiums on two cores would make the timing-sensitive tab
 /// tests measure the machine instead of the client.
 static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -64,8 +70,9 @@ async fn node(dir: PathBuf, script: &'static str, args: Vec<String>, done: &'sta
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_account_page_signs_in_lists_revokes_and_signs_out_in_chromium() {
     let Some(dir) = browser_suite() else { return };
-    let srv = start("").await;
-    // Browsers treat localhost as a secure context, so the __Secure-/__Host- cookies work.
+    // Browsers treat localhost as a secure context, so the __Secure-/__Host- cookies work; the
+    // page binds its session with DPoP, whose proofs name the issuer: it is the page's origin.
+    let srv = start_on_port(localhost_issuer("")).await;
     let base = format!("http://localhost:{}", srv.addr.port());
     // TESSERA_SCREENSHOT=docs/account-page.png refreshes the picture in the docs.
     let shot = std::env::var("TESSERA_SCREENSHOT")
@@ -116,7 +123,7 @@ async fn a_forgotten_password_is_reset_through_the_mail_in_chromium() {
         "link_base = \"https://app.test/account\"",
         "link_base = \"http://tessera.test/\"",
     );
-    let srv = start(&config).await;
+    let srv = start_on_port(localhost_issuer(&config)).await;
     let base = format!("http://localhost:{}", srv.addr.port());
     let mails = smtp.dir.path().display().to_string();
     let args = vec![base, ADMIN_KEY.to_owned(), mails];
@@ -129,7 +136,7 @@ async fn a_forgotten_password_is_reset_through_the_mail_in_chromium() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn second_factors_work_through_the_account_page_in_chromium() {
     let Some(dir) = browser_suite() else { return };
-    let srv = start("[mfa]\nenroll_window = \"4s\"\n").await;
+    let srv = start_on_port(localhost_issuer("[mfa]\nenroll_window = \"4s\"\n")).await;
     let base = format!("http://localhost:{}", srv.addr.port());
     let shot = std::env::var("TESSERA_MFA_SCREENSHOT")
         .unwrap_or_else(|_| format!("{}/mfa-enrol.png", env!("CARGO_TARGET_TMPDIR")));
@@ -144,11 +151,47 @@ async fn passkeys_work_through_the_account_page_in_chromium() {
     let Some(dir) = browser_suite() else { return };
     let srv = start_on_port(|port| {
         format!(
-            "[mfa]\nenroll_window = \"4s\"\n[webauthn]\nrp_id = \"localhost\"\norigins = [\"http://localhost:{port}\"]\n"
+            "issuer = \"http://localhost:{port}\"\n[mfa]\nenroll_window = \"4s\"\n[webauthn]\nrp_id = \"localhost\"\norigins = [\"http://localhost:{port}\"]\n"
         )
     })
     .await;
     let base = format!("http://localhost:{}", srv.addr.port());
     let args = vec![base, "4".to_owned()];
     node(dir, "passkey.mjs", args, "passkey browser test passed").await;
+}
+
+/// DPoP in Chromium (issue 24): the account page's session bound to a non-extractable key kept
+/// in IndexedDB; a second tab refreshes with it; a copied token is refused by Tessera and by the
+/// example resource server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dpop_binds_the_account_page_session_in_chromium() {
+    let Some(dir) = browser_suite() else { return };
+    // Browsed at http://localhost:PORT, which is then the issuer: proofs name it in htu.
+    let srv = start_on_port(|port| {
+        format!(
+            "issuer = \"http://localhost:{port}\"\nresource_server_keys = [\"{RESOURCE_KEY}\"]\n"
+        )
+    })
+    .await;
+    let base = format!("http://localhost:{}", srv.addr.port());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let public = format!("http://{}", listener.local_addr().unwrap());
+    let t = crate::example::tessera(
+        &srv.base,
+        RESOURCE_KEY,
+        Some(base.clone()),
+        vec![],
+        std::time::Duration::from_secs(60),
+        &public,
+    )
+    .unwrap();
+    let api = Api::start_on(listener, t);
+    api.ready().await;
+    node(
+        dir,
+        "dpop.mjs",
+        vec![base, public],
+        "dpop browser test passed",
+    )
+    .await;
 }

@@ -75,8 +75,14 @@ async fn start_listening(
         .find(|&i| i == 0 || extra.as_bytes()[i - 1] == b'\n')
         .unwrap_or(extra.len());
     let (top, sections) = extra.split_at(split);
+    // `extra` may set its own issuer (a browser test's `http://localhost:PORT`).
+    let issuer = if top.lines().any(|l| l.starts_with("issuer")) {
+        ""
+    } else {
+        "issuer = \"http://tessera.test\"\n"
+    };
     let toml = format!(
-        "database_url = \"sqlite://{db}\"\nadmin_api_keys = [\"{ADMIN_KEY}\"]\nissuer = \"http://tessera.test\"\n{top}\n{sections}\n",
+        "database_url = \"sqlite://{db}\"\nadmin_api_keys = [\"{ADMIN_KEY}\"]\n{issuer}{top}\n{sections}\n",
         db = dir.path().join("tessera.db").display(),
     );
     let toml = if toml.contains("[passwords]") {
