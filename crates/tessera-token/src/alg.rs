@@ -4,8 +4,11 @@ use std::str::FromStr;
 /// The signature algorithms Tessera signs and verifies with. Exactly one is configured at a time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Algorithm {
-    /// Ed25519 (RFC 8037). The default.
+    /// Ed25519 (RFC 8037), under the polymorphic name `EdDSA`. The default.
     EdDSA,
+    /// The same signatures under RFC 9864's fully specified name, for JOSE libraries that
+    /// deprecate or refuse `EdDSA`.
+    Ed25519,
     /// ECDSA on P-256 with SHA-256.
     ES256,
     /// RSASSA-PKCS1-v1_5 with SHA-256, 2048-bit keys.
@@ -19,6 +22,7 @@ impl Algorithm {
     pub fn as_str(self) -> &'static str {
         match self {
             Algorithm::EdDSA => "EdDSA",
+            Algorithm::Ed25519 => "Ed25519",
             Algorithm::ES256 => "ES256",
             Algorithm::RS256 => "RS256",
             Algorithm::HS256 => "HS256",
@@ -38,11 +42,12 @@ impl FromStr for Algorithm {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "EdDSA" => Ok(Algorithm::EdDSA),
+            "Ed25519" => Ok(Algorithm::Ed25519),
             "ES256" => Ok(Algorithm::ES256),
             "RS256" => Ok(Algorithm::RS256),
             "HS256" => Ok(Algorithm::HS256),
             other => Err(format!(
-                "unsupported algorithm {other:?}: expected EdDSA, ES256, RS256 or HS256"
+                "unsupported algorithm {other:?}: expected EdDSA, Ed25519, ES256, RS256 or HS256"
             )),
         }
     }

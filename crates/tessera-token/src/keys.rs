@@ -26,7 +26,8 @@ pub struct SigningKey {
 }
 
 enum Signing {
-    Ed(ed25519_dalek::SigningKey),
+    /// Named `EdDSA` or, fully specified (RFC 9864), `Ed25519`: the same signatures.
+    Ed(ed25519_dalek::SigningKey, Algorithm),
     Es(p256::ecdsa::SigningKey),
     Rs(
         Box<rsa::pkcs1v15::SigningKey<Sha256>>,
@@ -44,7 +45,7 @@ pub struct VerifyingKey {
 
 #[derive(Clone)]
 enum Verifying {
-    Ed(ed25519_dalek::VerifyingKey),
+    Ed(ed25519_dalek::VerifyingKey, Algorithm),
     Es(p256::ecdsa::VerifyingKey),
     Rs(
         Box<rsa::pkcs1v15::VerifyingKey<Sha256>>,
@@ -57,7 +58,9 @@ impl SigningKey {
     /// Generates a fresh key for an asymmetric algorithm. HS256 keys come from the config instead.
     pub fn generate(alg: Algorithm) -> Result<Self, KeyError> {
         let inner = match alg {
-            Algorithm::EdDSA => Signing::Ed(ed25519_dalek::SigningKey::generate(&mut OsRng)),
+            Algorithm::EdDSA | Algorithm::Ed25519 => {
+                Signing::Ed(ed25519_dalek::SigningKey::generate(&mut OsRng), alg)
+            }
             Algorithm::ES256 => Signing::Es(p256::ecdsa::SigningKey::random(&mut OsRng)),
             Algorithm::RS256 => {
                 let key = rsa::RsaPrivateKey::new(&mut OsRng, RSA_BITS)
@@ -81,9 +84,9 @@ impl SigningKey {
     pub fn import(alg: Algorithm, private: &[u8]) -> Result<Self, KeyError> {
         let invalid = KeyError::Invalid(alg.as_str());
         let inner = match alg {
-            Algorithm::EdDSA => {
+            Algorithm::EdDSA | Algorithm::Ed25519 => {
                 let seed: [u8; 32] = private.try_into().map_err(|_| invalid)?;
-                Signing::Ed(ed25519_dalek::SigningKey::from_bytes(&seed))
+                Signing::Ed(ed25519_dalek::SigningKey::from_bytes(&seed), alg)
             }
             Algorithm::ES256 => {
                 Signing::Es(p256::ecdsa::SigningKey::from_slice(private).map_err(|_| invalid)?)
@@ -99,7 +102,7 @@ impl SigningKey {
     /// The private key bytes, for encrypted storage only (seed, scalar, PKCS#1 DER or secret).
     pub fn export_private(&self) -> Vec<u8> {
         match &self.inner {
-            Signing::Ed(k) => k.to_bytes().to_vec(),
+            Signing::Ed(k, _) => k.to_bytes().to_vec(),
             Signing::Es(k) => k.to_bytes().to_vec(),
             Signing::Rs(_, k) => k
                 .to_pkcs1_der()
@@ -115,7 +118,7 @@ impl SigningKey {
 
     pub fn algorithm(&self) -> Algorithm {
         match self.inner {
-            Signing::Ed(_) => Algorithm::EdDSA,
+            Signing::Ed(_, alg) => alg,
             Signing::Es(_) => Algorithm::ES256,
             Signing::Rs(..) => Algorithm::RS256,
             Signing::Hs(_) => Algorithm::HS256,
@@ -125,7 +128,7 @@ impl SigningKey {
     /// The matching verifying key.
     pub fn verifying_key(&self) -> VerifyingKey {
         let inner = match &self.inner {
-            Signing::Ed(k) => Verifying::Ed(k.verifying_key()),
+            Signing::Ed(k, alg) => Verifying::Ed(k.verifying_key(), *alg),
             Signing::Es(k) => Verifying::Es(*k.verifying_key()),
             Signing::Rs(_, k) => {
                 let public = k.to_public_key();
@@ -144,7 +147,7 @@ impl SigningKey {
 
     pub(crate) fn sign(&self, message: &[u8]) -> Vec<u8> {
         match &self.inner {
-            Signing::Ed(k) => k.sign(message).to_bytes().to_vec(),
+            Signing::Ed(k, _) => k.sign(message).to_bytes().to_vec(),
             Signing::Es(k) => {
                 let sig: p256::ecdsa::Signature = k.sign(message);
                 // Low-S only (the verifier refuses high-S), so each token has one encoding.
@@ -182,7 +185,7 @@ impl VerifyingKey {
 
     pub fn algorithm(&self) -> Algorithm {
         match self.inner {
-            Verifying::Ed(_) => Algorithm::EdDSA,
+            Verifying::Ed(_, alg) => alg,
             Verifying::Es(_) => Algorithm::ES256,
             Verifying::Rs(..) => Algorithm::RS256,
             Verifying::Hs(_) => Algorithm::HS256,
@@ -199,13 +202,14 @@ impl VerifyingKey {
             .ok_or(KeyError::Invalid("a JWK without kid"))?;
         let (kty, crv) = (jwk.kty.as_deref(), jwk.crv.as_deref());
         let inner = match (alg, kty, crv) {
-            (Algorithm::EdDSA, Some("OKP"), Some("Ed25519")) => {
+            (Algorithm::EdDSA | Algorithm::Ed25519, Some("OKP"), Some("Ed25519")) => {
                 let x: [u8; 32] = bytes(&jwk.x)
                     .and_then(|x| x.try_into().ok())
                     .ok_or(KeyError::Invalid("Ed25519"))?;
                 Verifying::Ed(
                     ed25519_dalek::VerifyingKey::from_bytes(&x)
                         .map_err(|_| KeyError::Invalid("Ed25519"))?,
+                    alg,
                 )
             }
             (Algorithm::ES256, Some("EC"), Some("P-256")) => {
@@ -262,7 +266,7 @@ impl VerifyingKey {
             e: None,
         };
         match &self.inner {
-            Verifying::Ed(k) => {
+            Verifying::Ed(k, _) => {
                 jwk.kty = "OKP";
                 jwk.crv = Some("Ed25519");
                 jwk.x = Some(b64::encode(k.as_bytes()));
@@ -288,7 +292,7 @@ impl VerifyingKey {
     /// strict check that refuses malleable signatures and weak keys; ECDSA accepts low-S only.
     pub(crate) fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
         match &self.inner {
-            Verifying::Ed(k) => ed25519_dalek::Signature::from_slice(signature)
+            Verifying::Ed(k, _) => ed25519_dalek::Signature::from_slice(signature)
                 .is_ok_and(|sig| k.verify_strict(message, &sig).is_ok()),
             // A high-S signature is the valid twin of a low-S one: refused, so that a token has
             // exactly one accepted form (API.md §3).
@@ -310,7 +314,7 @@ impl VerifyingKey {
         let mut h = Sha256::new();
         h.update(self.algorithm().as_str().as_bytes());
         match &self.inner {
-            Verifying::Ed(k) => h.update(k.as_bytes()),
+            Verifying::Ed(k, _) => h.update(k.as_bytes()),
             Verifying::Es(k) => h.update(k.to_encoded_point(true).as_bytes()),
             Verifying::Rs(_, k) => {
                 h.update(k.n().to_bytes_be());

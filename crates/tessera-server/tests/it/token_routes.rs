@@ -241,6 +241,7 @@ async fn altered_and_forged_access_tokens_are_401_never_5xx() {
 async fn every_configured_algorithm_signs_and_verifies() {
     for (extra, alg, published) in [
         ("[tokens]\nalgorithm = \"ES256\"", "ES256", true),
+        ("[tokens]\nalgorithm = \"Ed25519\"", "Ed25519", true),
         ("[tokens]\nalgorithm = \"RS256\"", "RS256", true),
         (
             "[tokens]\nalgorithm = \"HS256\"\nhs256_secret = \"0123456789abcdef0123456789abcdef\"",
@@ -264,4 +265,19 @@ async fn every_configured_algorithm_signs_and_verifies() {
             assert!(keys.is_empty(), "HS256 keys are never published");
         }
     }
+}
+
+/// RFC 9864's fully specified `Ed25519` (issue 24): Tessera signs and publishes under that name,
+/// and tessera-axum, learning the algorithm from the JWKS, verifies it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ed25519_named_tokens_verify_in_tessera_axum() {
+    let srv = start(&format!(
+        "resource_server_keys = [\"{RESOURCE_KEY}\"]\n[tokens]\nalgorithm = \"Ed25519\""
+    ))
+    .await;
+    let api =
+        crate::resource_server::Api::tuned(&srv.base, |b| b.issuer("http://tessera.test")).await;
+    api.ready().await;
+    let a = srv.register("ed25519@example.com").await;
+    assert_eq!(api.hello(s(&a, "access_token")).await.status(), 200);
 }
