@@ -131,7 +131,8 @@ const PUBLIC_MEMBERS: &[&str] = &[
 ];
 
 enum ProofKey {
-    Es(p256::ecdsa::VerifyingKey),
+    /// The uncompressed SEC1 point (validated on the curve), for ring's verifier.
+    Es([u8; 65]),
     Ed(ed25519_dalek::VerifyingKey),
 }
 
@@ -162,9 +163,10 @@ fn proof_key(jwk: &Map<String, Value>) -> Result<(ProofKey, String), DpopError> 
                 yb.as_slice().into(),
                 false,
             );
-            let key = p256::ecdsa::VerifyingKey::from_encoded_point(&point)
-                .map_err(|_| DpopError::Key)?;
-            Ok((ProofKey::Es(key), thumbprint_ec(x, y)))
+            p256::ecdsa::VerifyingKey::from_encoded_point(&point).map_err(|_| DpopError::Key)?;
+            let mut sec1 = [0u8; 65];
+            sec1.copy_from_slice(point.as_bytes());
+            Ok((ProofKey::Es(sec1), thumbprint_ec(x, y)))
         }
         ("OKP", "Ed25519") => {
             let xb: [u8; 32] = b64::decode(x)
@@ -245,11 +247,14 @@ pub fn verify_proof(proof: &str, check: &ProofCheck<'_>) -> Result<Proof, DpopEr
     let (key, jkt) = proof_key(&header.jwk)?;
     let signing_input = &proof.as_bytes()[..h.len() + 1 + p.len()];
     let verified = match (&key, alg) {
-        (ProofKey::Es(k), ProofAlgorithm::ES256) => {
-            use p256::ecdsa::signature::Verifier;
-            // Either S form (p256 verifies both): unlike our tokens' verifier, no low-S check.
-            p256::ecdsa::Signature::from_slice(&signature)
-                .is_ok_and(|sig| k.verify(signing_input, &sig).is_ok())
+        (ProofKey::Es(point), ProofAlgorithm::ES256) => {
+            // ring's P-256 (r || s, as JWS has it) is an order of magnitude faster than p256's
+            // and accepts either S form: unlike our tokens' verifier, no low-S check.
+            let key = ring::signature::UnparsedPublicKey::new(
+                &ring::signature::ECDSA_P256_SHA256_FIXED,
+                &point[..],
+            );
+            key.verify(signing_input, &signature).is_ok()
         }
         (ProofKey::Ed(k), ProofAlgorithm::EdDSA | ProofAlgorithm::Ed25519) => {
             ed25519_dalek::Signature::from_slice(&signature)
