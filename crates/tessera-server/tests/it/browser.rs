@@ -169,7 +169,8 @@ async fn dpop_binds_the_account_page_session_in_chromium() {
     // Browsed at http://localhost:PORT, which is then the issuer: proofs name it in htu.
     let srv = start_on_port(|port| {
         format!(
-            "issuer = \"http://localhost:{port}\"\nresource_server_keys = [\"{RESOURCE_KEY}\"]\n"
+            // Nonces on: the client's first proof is answered use_dpop_nonce, and it retries.
+            "issuer = \"http://localhost:{port}\"\nresource_server_keys = [\"{RESOURCE_KEY}\"]\n[dpop]\nnonce = true\n"
         )
     })
     .await;
