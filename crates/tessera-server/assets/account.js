@@ -6,7 +6,13 @@ import { mountMfa } from "/account-mfa.js";
 
 const $ = (id) => document.getElementById(id);
 // Bound to a key only this browser holds (DPoP): a token copied out of the page is worthless.
-const client = createClient({ transport: "cookie", dpop: true });
+// Proofs name the issuer's URL (API.md §10), so the page binds only when browsed there (the
+// zero-config issuer is http://127.0.0.1:8080; browsed as localhost:8080, it signs in unbound).
+const issuer = await fetch("/.well-known/oauth-authorization-server", { cache: "no-store" })
+  .then((r) => r.json())
+  .then((m) => m.issuer, () => null);
+const atIssuer = typeof issuer === "string" && URL.canParse(issuer) && new URL(issuer).origin === location.origin;
+const client = createClient({ transport: "cookie", dpop: atIssuer });
 
 const MESSAGES = {
   invalid_credentials: "That email and password don't match an account.",

@@ -93,6 +93,20 @@ try {
   await second.getByRole("button", { name: "Sign out", exact: true }).click();
   await second.getByRole("heading", { name: "Sign in" }).waitFor();
 
+  // Browsed at another origin than the issuer's (127.0.0.1 for localhost), the page cannot name
+  // the issuer in its proofs: it signs in unbound instead of failing.
+  const elsewhere = await browser.newPage();
+  let elsewhereType = null;
+  elsewhere.on("response", async (r) => {
+    if (r.url().endsWith("/auth/login") && r.status() === 200) elsewhereType = (await r.json()).token_type;
+  });
+  await elsewhere.goto(base.replace("localhost", "127.0.0.1") + "/");
+  await elsewhere.getByLabel("Email", { exact: true }).fill(email);
+  await elsewhere.getByLabel("Password", { exact: true }).fill(password);
+  await elsewhere.getByRole("button", { name: "Sign in", exact: true }).click();
+  await elsewhere.getByRole("heading", { name: "Your sessions" }).waitFor();
+  assert.equal(elsewhereType, "Bearer");
+
   // The nonce round trips log their 400/401 (use_dpop_nonce, then the retry succeeds).
   assert.deepEqual(violations.filter((v) => !v.includes("status of 400")), [], "no CSP violations or console errors");
   assert.ok(nonceAnswers > 0, "the server asked for a nonce, and the client came back with it");
