@@ -215,8 +215,6 @@ function dpopSigner(env, name) {
       const sig = await env.crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, k.privateKey, utf8(input));
       return `${input}.${b64url.encode(sig)}`;
     },
-    /** The key pair (for tests: its private half cannot be exported). */
-    keys: load,
   };
 }
 

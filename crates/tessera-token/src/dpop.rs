@@ -48,8 +48,8 @@ impl ProofAlgorithm {
     }
 }
 
-/// Why a proof was refused. Every variant is `invalid_dpop_proof` to the client except
-/// [`DpopError::Nonce`] (`use_dpop_nonce`).
+/// Why a proof was refused: `invalid_dpop_proof` to the client. Replays and nonces need state,
+/// so the caller refuses those itself.
 #[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
 pub enum DpopError {
     #[error("the proof is not a three-part JWS")]
@@ -72,12 +72,6 @@ pub enum DpopError {
     Time,
     #[error("the proof's ath does not match the token")]
     AccessTokenHash,
-    #[error("the proof lacks the current nonce")]
-    Nonce,
-    #[error("the proof's key is not the one the token is bound to")]
-    WrongKey,
-    #[error("the proof was used before")]
-    Replayed,
 }
 
 /// What a proof must match.

@@ -20,9 +20,6 @@ fn verdict(e: DpopError) -> &'static str {
         DpopError::Url => "url",
         DpopError::Time => "time",
         DpopError::AccessTokenHash => "access_token_hash",
-        DpopError::Nonce => "nonce",
-        DpopError::WrongKey => "wrong_key",
-        DpopError::Replayed => "replayed",
     }
 }
 

@@ -383,7 +383,7 @@ async fn every_bad_assertion_is_refused_and_counted() {
 async fn a_credential_belongs_to_one_user_and_ceremonies_to_their_session() {
     let h = harness(passkey_config()).await;
     let mut auth = SoftAuthenticator::new(ORIGIN);
-    let a = with_passkey(&h, &mut auth, "owner@example.com").await;
+    with_passkey(&h, &mut auth, "owner@example.com").await;
     let b = register(&h, "claimer@example.com").await;
     let pb = principal(&h, &b);
     let start = h.engine.passkey_register_options(&pb, None).await.unwrap();
@@ -402,7 +402,6 @@ async fn a_credential_belongs_to_one_user_and_ceremonies_to_their_session() {
         "nothing written"
     );
     // A ceremony is its session's: another session of the same user cannot finish it.
-    let _ = a;
     let start = h.engine.passkey_register_options(&pb, None).await.unwrap();
     let credential = auth.register(&start.public_key, &Present::default());
     let other = h
