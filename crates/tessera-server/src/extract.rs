@@ -222,6 +222,26 @@ fn matching_api_key(parts: &Parts, lists: &[&[[u8; 32]]]) -> Option<[u8; 32]> {
     key_matches(presented, lists)
 }
 
+/// The password of an `Authorization: Basic` header, as RFC 6749 §2.3.1 has clients send their
+/// secret: base64 of `client_id:secret`, each form-urlencoded first. The client id is not read.
+fn basic_password(headers: &HeaderMap) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let colon = decoded.iter().position(|b| *b == b':')?;
+    // Form-decoded (`+` a space, %XX a byte), as one form value; the keys Tessera makes need
+    // no encoding, so a client that skips it works too.
+    let field = [b"k=", &decoded[colon + 1..]].concat();
+    let (_, secret) = url::form_urlencoded::parse(&field).next()?;
+    Some(secret.into_owned().into_bytes())
+}
+
 /// Whether the admin key is in `X-Api-Key` or is the bearer token (how `/metrics` is read by
 /// scrapers that can only send a bearer token).
 pub fn admin_key_or_bearer(headers: &HeaderMap, state: &AppState) -> bool {
@@ -274,7 +294,9 @@ impl FromRequestParts<Arc<AppState>> for ReaderKey {
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
         let lists = [&state.admin_key_hashes[..], &state.resource_key_hashes[..]];
+        // X-Api-Key, or the key as an OAuth client secret (HTTP Basic), as RFC 7662 clients send it.
         matching_api_key(parts, &lists)
+            .or_else(|| key_matches(&basic_password(&parts.headers)?, &lists))
             .map(ReaderKey)
             .ok_or_else(ApiError::unauthorized_reader)
     }

@@ -35,6 +35,7 @@ pub fn document(endpoints: &[Endpoint], refresh_cookie: &str) -> Value {
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "An access token (at+jwt)."},
                 "adminKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
                 "resourceServerKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key", "description": "A key of resource_server_keys: introspection and the revocation feed only."},
+                "clientSecretBasic": {"type": "http", "scheme": "basic", "description": "A resource-server or admin key as the password of HTTP Basic, with any user name (RFC 6749 §2.3.1)."},
                 "adminBearer": {"type": "http", "scheme": "bearer", "description": "The admin key as a bearer token (metrics only)."},
                 "refreshHeader": {"type": "apiKey", "in": "header", "name": "X-Refresh-Token"},
                 "refreshCookie": {"type": "apiKey", "in": "cookie", "name": refresh_cookie, "description": "Needs X-CSRF-Token with the session's csrf token."},
@@ -58,7 +59,9 @@ fn operation(e: &Endpoint, g: &mut schemars::SchemaGenerator, problem: &schemars
         }
         Auth::BearerOrPassword => json!([{"bearer": []}, {}]),
         Auth::AdminKey => json!([{"adminKey": []}]),
-        Auth::ReaderKey => json!([{"adminKey": []}, {"resourceServerKey": []}]),
+        Auth::ReaderKey => {
+            json!([{"adminKey": []}, {"resourceServerKey": []}, {"clientSecretBasic": []}])
+        }
         Auth::Metrics => json!([{"adminKey": []}, {"adminBearer": []}]),
     };
     op["security"] = security;
@@ -104,8 +107,8 @@ fn operation(e: &Endpoint, g: &mut schemars::SchemaGenerator, problem: &schemars
             !matches!(e.auth, Auth::Refresh | Auth::BearerOrRefresh) && !optional.contains(&e.path);
         let schema = request(g);
         let mut content = json!({"application/json": {"schema": schema}});
-        if e.path == "/auth/revoke" {
-            // RFC 7009 clients send a form.
+        if matches!(e.path, "/auth/revoke" | "/auth/introspect") {
+            // RFC 7009 and RFC 7662 clients send a form.
             content["application/x-www-form-urlencoded"] = json!({"schema": schema});
         }
         op["requestBody"] = json!({"required": required, "content": content});

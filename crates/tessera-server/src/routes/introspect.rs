@@ -8,19 +8,24 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::error::ApiResult;
-use crate::extract::{JsonBody, ReaderKey};
+use crate::extract::{FormOrJson, ReaderKey};
 use crate::state::AppState;
 
+/// RFC 7662 §2.1, as JSON or as a form. Other parameters a standard client may add (a
+/// `client_id`, say) are allowed and ignored.
 #[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct IntrospectBody {
+    /// An access token.
     token: String,
+    /// Ignored: only access tokens are introspected (a refresh token is `{active: false}`).
+    #[allow(dead_code)]
+    token_type_hint: Option<String>,
 }
 
 pub async fn introspect(
     State(state): State<Arc<AppState>>,
     _: ReaderKey,
-    JsonBody(body): JsonBody<IntrospectBody>,
+    FormOrJson(body): FormOrJson<IntrospectBody>,
 ) -> ApiResult<Json<Introspection>> {
     let claims = state.engine.introspect(&body.token).map(|p| {
         let c = &p.claims;

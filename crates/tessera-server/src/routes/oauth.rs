@@ -47,6 +47,13 @@ pub struct Metadata {
     revocation_feed_endpoint: String,
     /// Required by RFC 8414; empty, as Tessera has no authorization endpoint.
     response_types_supported: Vec<String>,
+    /// Empty: Tessera has neither an authorization nor an OAuth token endpoint (its logins and
+    /// refreshes are its own routes), and RFC 8414's default for an absent member would claim
+    /// `authorization_code` and `implicit`.
+    grant_types_supported: Vec<String>,
+    /// The resource-server key as an OAuth client secret (HTTP Basic, any client id); the
+    /// `X-Api-Key` header, which is no registered method, works too.
+    introspection_endpoint_auth_methods_supported: Vec<&'static str>,
     /// RFC 7009 revocation needs no client authentication.
     revocation_endpoint_auth_methods_supported: Vec<&'static str>,
     /// The algorithms of DPoP proofs this server accepts (RFC 9449 §5.1).
@@ -68,6 +75,8 @@ pub async fn metadata(State(state): State<Arc<AppState>>) -> Response {
         revocation_endpoint: at("/auth/revoke"),
         revocation_feed_endpoint: at("/auth/revocations"),
         response_types_supported: vec![],
+        grant_types_supported: vec![],
+        introspection_endpoint_auth_methods_supported: vec!["client_secret_basic"],
         revocation_endpoint_auth_methods_supported: vec!["none"],
         dpop_signing_alg_values_supported: state
             .settings
