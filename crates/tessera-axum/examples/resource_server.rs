@@ -124,7 +124,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let args = Args::parse();
+    cli(std::env::args()).await
+}
+
+/// The example run from its command line (`argv[0]` first): what `main` does, callable in
+/// process by the shared resource-server suite.
+pub async fn cli(argv: impl IntoIterator<Item = String>) -> Result<(), Box<dyn std::error::Error>> {
+    let args = Args::try_parse_from(argv)?;
     let key = match args.key {
         Some(k) => k,
         None => std::env::var("TESSERA_RESOURCE_KEY")

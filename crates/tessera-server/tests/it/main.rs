@@ -28,6 +28,7 @@ mod dpop_routes;
 mod email;
 mod email_tls;
 mod error_rules;
+mod example_suite;
 mod failures;
 mod http_limits;
 mod js_client;
