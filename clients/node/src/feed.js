@@ -237,7 +237,8 @@ export class Feed {
       }
     } finally {
       clearTimeout(timer);
-      await res.body?.cancel().catch(() => {});
+      // Closes the connection, whether or not a reader holds the body.
+      idle.abort();
     }
   }
 }
