@@ -104,6 +104,14 @@ pub async fn login_options(
     OptionalJsonBody(body): OptionalJsonBody<LoginOptionsBody>,
 ) -> ApiResult<Json<CeremonyView>> {
     let b = body.unwrap_or_default();
+    // The bounds the schema states: no lookup for what no account or token can be.
+    let too_long =
+        |v: &Option<String>, max: usize| v.as_ref().is_some_and(|v| v.chars().count() > max);
+    if too_long(&b.email, 320) || too_long(&b.mfa_token, 128) {
+        return Err(crate::error::ApiError::bad_request(
+            "email or mfa_token is too long",
+        ));
+    }
     let start = st
         .engine
         .passkey_login_options(b.email.as_deref(), b.mfa_token.as_deref(), &meta)

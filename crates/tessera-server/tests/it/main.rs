@@ -29,6 +29,7 @@ mod email;
 mod email_tls;
 mod error_rules;
 mod example_suite;
+mod example_suite_feed;
 mod failures;
 mod http_limits;
 mod js_client;
