@@ -114,13 +114,13 @@ impl FromRequestParts<Arc<AppState>> for Binding {
 }
 
 /// With `dpop.nonce`, every answer to a request that carried a proof carries the current nonce
-/// (RFC 9449 §8), errors included.
+/// (RFC 9449 §8), errors included. The router installs this layer only with `dpop.nonce`.
 pub async fn nonce_header(
     State(state): State<Arc<AppState>>,
     req: Request,
     next: Next,
 ) -> Response {
-    let dpop = state.settings.dpop.nonce && req.headers().contains_key("dpop");
+    let dpop = req.headers().contains_key("dpop");
     let mut res = next.run(req).await;
     if dpop && let Ok(v) = HeaderValue::from_str(&state.engine.dpop_nonce()) {
         res.headers_mut().insert("dpop-nonce", v);

@@ -12,7 +12,9 @@ use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::SeqCst;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -80,8 +82,9 @@ pub async fn serve(
     Ok(())
 }
 
-/// What the watchdog knows about a connection.
-#[derive(Default)]
+/// What the watchdog knows about a connection. Every field is read and written `SeqCst`: the
+/// watchdog publishes `armed` and then reads the rest; a change writes its field and then reads
+/// `armed`. So either the watchdog sees the change, or the change sees it must wake the watchdog.
 struct Activity {
     /// Milliseconds (since the connection opened) of the last byte read or written.
     last: AtomicU64,
@@ -92,8 +95,39 @@ struct Activity {
     /// When a write of ours began to wait for the client to read (ms + 1; 0: no write waits).
     /// Cleared by the next write that moves bytes.
     write_stalled: AtomicU64,
-    /// Wakes the watchdog when a head begins, a request starts or ends, or a write stalls.
+    /// When the watchdog will next look (ms); `u64::MAX` while it is working out when.
+    armed: AtomicU64,
+    /// Wakes the watchdog for a change that brings a deadline before `armed`. Changes that only
+    /// push deadlines later (a request starting, bytes moving) do not wake it: under keep-alive
+    /// load that would be a wake-up, and a poll of the whole connection, per request.
     changed: tokio::sync::Notify,
+    header_ms: u64,
+    idle_ms: u64,
+    request_ms: u64,
+}
+
+impl Activity {
+    fn new(limits: &HttpSettings) -> Self {
+        Activity {
+            last: AtomicU64::new(0),
+            // A new connection owes us a request head: silent ones are cut like slow ones.
+            head_started: AtomicU64::new(1),
+            in_request: AtomicBool::new(false),
+            write_stalled: AtomicU64::new(0),
+            armed: AtomicU64::new(u64::MAX),
+            changed: tokio::sync::Notify::new(),
+            header_ms: limits.header_timeout.as_millis() as u64,
+            idle_ms: limits.idle_timeout.as_millis() as u64,
+            request_ms: limits.request_timeout.as_millis() as u64,
+        }
+    }
+
+    /// Wakes the watchdog if `deadline` (ms) comes before it would look anyway.
+    fn deadline_at(&self, deadline: u64) {
+        if deadline < self.armed.load(SeqCst) {
+            self.changed.notify_one();
+        }
+    }
 }
 
 async fn connection(
@@ -104,9 +138,7 @@ async fn connection(
     mut closed: watch::Receiver<bool>,
 ) {
     let opened = Instant::now();
-    let activity = Arc::new(Activity::default());
-    // A new connection owes us a request head: silent ones are cut like slow ones.
-    activity.head_started.store(1, Ordering::Relaxed);
+    let activity = Arc::new(Activity::new(&limits));
     let io = Tracked {
         inner: stream,
         activity: activity.clone(),
@@ -115,16 +147,18 @@ async fn connection(
     let service = {
         let activity = activity.clone();
         hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-            activity.head_started.store(0, Ordering::Relaxed);
-            activity.in_request.store(true, Ordering::Relaxed);
-            activity.changed.notify_one();
+            // Both push deadlines later: no need to wake the watchdog.
+            activity.head_started.store(0, SeqCst);
+            activity.in_request.store(true, SeqCst);
             req.extensions_mut().insert(ConnectInfo(peer));
             let mut router = router.clone();
             let activity = activity.clone();
             async move {
                 let answer = tokio::time::timeout(limits.request_timeout, router.call(req)).await;
-                activity.in_request.store(false, Ordering::Relaxed);
-                activity.changed.notify_one();
+                activity.in_request.store(false, SeqCst);
+                // Idle from now on: the idle deadline may come before the watchdog looks.
+                let now = opened.elapsed().as_millis() as u64;
+                activity.deadline_at(now + activity.idle_ms);
                 Ok::<_, std::convert::Infallible>(match answer {
                     Ok(Ok(res)) => res,
                     Ok(Err(never)) => match never {},
@@ -138,11 +172,13 @@ async fn connection(
         .serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     let mut shutting_down = false;
-    let request_ms = limits.request_timeout.as_millis() as u64;
+    let request_ms = activity.request_ms;
     loop {
-        // The deadlines as things stand now; recomputed after every wake-up.
+        // The deadlines as things stand now; recomputed after every wake-up. Changes made while
+        // this runs see `armed` at its maximum and wake the next wait at once.
+        activity.armed.store(u64::MAX, SeqCst);
         let now_ms = opened.elapsed().as_millis() as u64;
-        let stalled = activity.write_stalled.load(Ordering::Relaxed);
+        let stalled = activity.write_stalled.load(SeqCst);
         let write_deadline = (stalled > 0).then(|| stalled - 1 + request_ms);
         if write_deadline.is_some_and(|d| now_ms >= d) {
             // The client stopped reading: no deadline of hyper's would ever end this, not even a
@@ -150,15 +186,15 @@ async fn connection(
             tracing::debug!(%peer, "answer not read in time; closing");
             return;
         }
-        let head_started = activity.head_started.load(Ordering::Relaxed);
+        let head_started = activity.head_started.load(SeqCst);
         let deadline = if head_started > 0 {
             // A head in progress: it has header_timeout from its first byte.
-            Some(head_started - 1 + limits.header_timeout.as_millis() as u64)
-        } else if activity.in_request.load(Ordering::Relaxed) || shutting_down {
+            Some(head_started - 1 + activity.header_ms)
+        } else if activity.in_request.load(SeqCst) || shutting_down {
             None
         } else {
             // Nothing in flight: idle_timeout from the last byte either way.
-            Some(activity.last.load(Ordering::Relaxed) + limits.idle_timeout.as_millis() as u64)
+            Some(activity.last.load(SeqCst) + activity.idle_ms)
         };
         if let Some(d) = deadline
             && now_ms >= d
@@ -176,9 +212,11 @@ async fn connection(
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let wake = next.map_or(limits.request_timeout, |d| {
-            Duration::from_millis(d.saturating_sub(now_ms))
-        });
+        // A request in flight has no deadline of ours (its timeout is the service's), so the
+        // watchdog looks again after request_timeout at the latest.
+        let wake_at = next.unwrap_or(now_ms + request_ms);
+        activity.armed.store(wake_at, SeqCst);
+        let wake = Duration::from_millis(wake_at.saturating_sub(now_ms));
         tokio::select! {
             _ = conn.as_mut() => return,
             _ = closed.changed(), if !shutting_down => {
@@ -201,7 +239,7 @@ struct Tracked {
 impl Tracked {
     fn touch(&self) -> u64 {
         let now = self.opened.elapsed().as_millis() as u64;
-        self.activity.last.store(now, Ordering::Relaxed);
+        self.activity.last.store(now, SeqCst);
         now
     }
 
@@ -210,16 +248,16 @@ impl Tracked {
         match result {
             Poll::Ready(Ok(n)) if *n > 0 => {
                 self.touch();
-                self.activity.write_stalled.store(0, Ordering::Relaxed);
+                self.activity.write_stalled.store(0, SeqCst);
             }
             Poll::Pending => {
                 let now = self.opened.elapsed().as_millis() as u64;
                 let a = &self.activity;
                 if a.write_stalled
-                    .compare_exchange(0, now + 1, Ordering::Relaxed, Ordering::Relaxed)
+                    .compare_exchange(0, now + 1, SeqCst, SeqCst)
                     .is_ok()
                 {
-                    a.changed.notify_one();
+                    a.deadline_at(now + a.request_ms);
                 }
             }
             _ => {}
@@ -238,13 +276,13 @@ impl AsyncRead for Tracked {
         if buf.filled().len() > before {
             let now = self.touch();
             let a = &self.activity;
-            if !a.in_request.load(Ordering::Relaxed) {
+            if !a.in_request.load(SeqCst) {
                 // Bytes outside a request: the head of the next one has begun.
                 if a.head_started
-                    .compare_exchange(0, now + 1, Ordering::Relaxed, Ordering::Relaxed)
+                    .compare_exchange(0, now + 1, SeqCst, SeqCst)
                     .is_ok()
                 {
-                    a.changed.notify_one();
+                    a.deadline_at(now + a.header_ms);
                 }
             }
         }

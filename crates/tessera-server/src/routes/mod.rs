@@ -161,9 +161,13 @@ pub fn router(state: Arc<AppState>) -> Router {
     if !state.settings.cors_allowed_origins.is_empty() {
         app = app.layer(from_fn_with_state(state.clone(), crate::cors::cors));
     }
-    app.layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
-        .layer(security_headers())
-        .layer(from_fn_with_state(state.clone(), crate::dpop::nonce_header))
-        .layer(from_fn_with_state(state.clone(), observe))
+    app = app
+        .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
+        .layer(security_headers());
+    // Nonces are off by default: then no answer carries one, and the layer is not there.
+    if state.settings.dpop.nonce {
+        app = app.layer(from_fn_with_state(state.clone(), crate::dpop::nonce_header));
+    }
+    app.layer(from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::common::{BIN, PASSWORD};
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -30,7 +30,7 @@ fn serve(dir: &Path, port: u16, log: &str) -> Child {
         .unwrap()
 }
 
-async fn wait_healthy(client: &reqwest::Client, port: u16) -> Duration {
+pub(crate) async fn wait_healthy(client: &reqwest::Client, port: u16) -> Duration {
     let started = Instant::now();
     loop {
         let url = format!("http://127.0.0.1:{port}/healthz");
@@ -47,7 +47,7 @@ async fn wait_healthy(client: &reqwest::Client, port: u16) -> Duration {
     }
 }
 
-fn stop(mut child: Child) {
+pub(crate) fn stop(mut child: Child) {
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

@@ -15,6 +15,7 @@ mod tessera_process;
 #[path = "../../../tessera-axum/examples/resource_server.rs"]
 mod example;
 
+mod access_log;
 mod account_routes;
 mod admin_routes;
 mod app_sessions;
