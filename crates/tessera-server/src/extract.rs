@@ -37,8 +37,12 @@ fn is_json(headers: &HeaderMap) -> bool {
         .unwrap_or(false)
 }
 
-async fn body_bytes(req: Request, state: &Arc<AppState>) -> Result<(HeaderMap, Bytes), ApiError> {
-    let headers = req.headers().clone();
+async fn body_bytes(
+    mut req: Request,
+    state: &Arc<AppState>,
+) -> Result<(HeaderMap, Bytes), ApiError> {
+    // Reading the body needs no header: they are moved out, not copied.
+    let headers = std::mem::take(req.headers_mut());
     let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
         if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::payload_too_large()

@@ -1,16 +1,23 @@
 //! Cross-cutting rules: security headers, the bearer challenge on protected routes, and the one
 //! layer that observes every request (request id, access log, metrics).
+use std::convert::Infallible;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::Response;
+use pin_project_lite::pin_project;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tracing::Instrument;
+use tower_layer::Layer;
+use tower_service::Service;
+use tracing::Span;
 
 use crate::error::ErrorCode;
 use crate::state::AppState;
@@ -88,11 +95,11 @@ fn quiet(method: &Method, route: Option<&str>, status: u16) -> bool {
 
 /// The access line, at a level chosen at run time (tracing's macros want a constant one).
 macro_rules! access_line {
-    ($level:ident, $id:expr, $method:expr, $path:expr, $status:expr, $code:expr, $elapsed:expr) => {
+    ($level:ident, $seen:expr, $status:expr, $code:expr, $elapsed:expr) => {
         tracing::$level!(
-            id = %$id,
-            method = $method.as_str(),
-            path = $path,
+            id = %$seen.id,
+            method = $seen.method.as_str(),
+            path = $seen.uri.path(),
             status = $status,
             code = $code,
             micros = $elapsed.as_micros() as u64,
@@ -108,35 +115,125 @@ macro_rules! access_line {
 /// The span exists only where it can be used: for a route that may change state at `info`, for
 /// a read only at `debug` (the lines of a read worth keeping are its failures, and those are in
 /// its access line). A disabled span or line costs a cached level check.
-pub async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    let id = RequestId::next();
-    let route = req.extensions().get::<MatchedPath>().cloned();
-    let route_str = route.as_ref().map(MatchedPath::as_str);
-    let method = req.method().clone();
-    let started = Instant::now();
-    let span = if quiet(&method, route_str, 200) {
-        tracing::debug_span!("request", id = %id)
-    } else {
-        tracing::info_span!("request", id = %id)
-    };
-    // A parsed URI shares its bytes: the clone is a reference count.
-    let uri = req.uri().clone();
-    let res = if span.is_disabled() {
-        next.run(req).await
-    } else {
-        next.run(req).instrument(span).await
-    };
-    let elapsed = started.elapsed();
-    let status = res.status().as_u16();
-    state
-        .http_metrics
-        .record(route_str, &method, status, elapsed);
-    let code = res.extensions().get::<ErrorCode>().map(|c| c.0);
-    let path = uri.path();
-    if quiet(&method, route_str, status) {
-        access_line!(debug, id, method, path, status, code, elapsed);
-    } else {
-        access_line!(info, id, method, path, status, code, elapsed);
+///
+/// A tower layer of its own rather than `from_fn`: `from_fn` boxes a future and clones the
+/// route's boxed service (an allocation) on every request.
+#[derive(Clone)]
+pub struct ObserveLayer(pub Arc<AppState>);
+
+impl<S> Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+
+    fn layer(&self, inner: S) -> Observe<S> {
+        Observe {
+            inner,
+            state: self.0.clone(),
+        }
     }
-    res
+}
+
+#[derive(Clone)]
+pub struct Observe<S> {
+    inner: S,
+    state: Arc<AppState>,
+}
+
+/// What the layer noted of a request before handing it on.
+struct Seen {
+    state: Arc<AppState>,
+    id: RequestId,
+    route: Option<MatchedPath>,
+    method: Method,
+    /// A parsed URI shares its bytes: the clone is a reference count.
+    uri: Uri,
+    started: Instant,
+}
+
+impl<S> Service<Request> for Observe<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Observed<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let route = req.extensions().get::<MatchedPath>().cloned();
+        let seen = Seen {
+            state: self.state.clone(),
+            id: RequestId::next(),
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            started: Instant::now(),
+            route,
+        };
+        let span = if quiet(&seen.method, seen.route(), 200) {
+            tracing::debug_span!("request", id = %seen.id)
+        } else {
+            tracing::info_span!("request", id = %seen.id)
+        };
+        let inner = {
+            let _entered = span.enter();
+            self.inner.call(req)
+        };
+        Observed {
+            inner,
+            span,
+            seen: Some(seen),
+        }
+    }
+}
+
+impl Seen {
+    fn route(&self) -> Option<&str> {
+        self.route.as_ref().map(MatchedPath::as_str)
+    }
+
+    fn finish(self, res: &Response) {
+        let elapsed = self.started.elapsed();
+        let status = res.status().as_u16();
+        let route = self.route();
+        self.state
+            .http_metrics
+            .record(route, &self.method, status, elapsed);
+        let code = res.extensions().get::<ErrorCode>().map(|c| c.0);
+        if quiet(&self.method, route, status) {
+            access_line!(debug, self, status, code, elapsed);
+        } else {
+            access_line!(info, self, status, code, elapsed);
+        }
+    }
+}
+
+pin_project! {
+    /// The route's own future, inside the request's span; counted and logged when it is done.
+    pub struct Observed<F> {
+        #[pin]
+        inner: F,
+        span: Span,
+        seen: Option<Seen>,
+    }
+}
+
+impl<F> Future for Observed<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let _entered = this.span.enter();
+        let Poll::Ready(Ok(res)) = this.inner.poll(cx) else {
+            return Poll::Pending;
+        };
+        if let Some(seen) = this.seen.take() {
+            seen.finish(&res);
+        }
+        Poll::Ready(Ok(res))
+    }
 }

@@ -220,35 +220,43 @@ pub struct Status {
 
 /// RFC 7662-style introspection: `active`, and the claims when it is true.
 #[derive(Serialize, JsonSchema)]
-pub struct Introspection {
+pub struct Introspection<'a> {
     pub active: bool,
     #[serde(flatten)]
-    pub claims: Option<IntrospectedClaims>,
+    pub claims: Option<IntrospectedClaims<'a>>,
 }
 
+/// The token's claims, borrowed from the verified token (introspection is a hot path: no copy).
 #[derive(Serialize, JsonSchema)]
-pub struct IntrospectedClaims {
-    pub sub: String,
-    pub sid: String,
+pub struct IntrospectedClaims<'a> {
+    pub sub: &'a str,
+    pub sid: &'a str,
     pub exp: i64,
     pub iat: i64,
-    pub ns: String,
-    pub roles: Vec<String>,
-    pub perms: Vec<String>,
+    pub ns: &'a str,
+    pub roles: &'a [String],
+    pub perms: &'a [String],
     /// When the user last proved a credential in this session (RFC 9470).
     pub auth_time: Option<i64>,
     /// The app's claims, when the token carries any.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ext: Option<serde_json::Map<String, Value>>,
+    pub ext: Option<&'a serde_json::Map<String, Value>>,
     /// The session's assurance level: `aal1` or `aal2` (two factors, or a verified passkey).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub acr: Option<String>,
+    pub acr: Option<&'a str>,
     /// The methods the session proved (RFC 8176).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub amr: Option<Vec<String>>,
+    pub amr: Option<&'a [String]>,
     /// `{jkt}` for a DPoP-bound token: the resource server checks the proof (RFC 9449 §6.2).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cnf: Option<serde_json::Value>,
+    pub cnf: Option<Cnf<'a>>,
+}
+
+/// `cnf` of a DPoP-bound token (RFC 9449 §6.1).
+#[derive(Serialize, JsonSchema)]
+pub struct Cnf<'a> {
+    /// The SHA-256 thumbprint of the key the token is bound to (RFC 7638).
+    pub jkt: &'a str,
 }
 
 /// `Session` of API.md §5.

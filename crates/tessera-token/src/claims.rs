@@ -63,11 +63,17 @@ fn uuid_v7_ms(jti: &str) -> Option<i64> {
     if b.len() != 36 || hyphens.iter().any(|&i| b[i] != b'-') {
         return None;
     }
-    let hex: String = jti.chars().filter(|&c| c != '-').collect();
-    if hex.len() != 32 || !hex.bytes().all(|c| c.is_ascii_hexdigit()) || &hex[12..13] != "7" {
+    // The 32 hex digits around the hyphens; no allocation (this runs on every verification).
+    let mut digits = b.iter().filter(|&&c| c != b'-');
+    if digits.clone().count() != 32 || !digits.clone().all(u8::is_ascii_hexdigit) {
         return None;
     }
-    i64::from_str_radix(&hex[..12], 16).ok()
+    let mut ms: i64 = 0;
+    for d in digits.by_ref().take(12) {
+        ms = ms * 16 + i64::from((*d as char).to_digit(16)?);
+    }
+    // The 13th digit is the version.
+    (digits.next() == Some(&b'7')).then_some(ms)
 }
 
 /// `aud` is a single string or an array of strings (RFC 7519 §4.1.3).

@@ -1,13 +1,13 @@
 //! Token introspection for resource servers that prefer asking to verifying (RFC 7662 shape).
 use std::sync::Arc;
 
-use crate::views::{IntrospectedClaims, Introspection};
+use crate::views::{Cnf, IntrospectedClaims, Introspection};
 use axum::Json;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::error::ApiResult;
 use crate::extract::{FormOrJson, ReaderKey};
 use crate::state::AppState;
 
@@ -26,26 +26,29 @@ pub async fn introspect(
     State(state): State<Arc<AppState>>,
     _: ReaderKey,
     FormOrJson(body): FormOrJson<IntrospectBody>,
-) -> ApiResult<Json<Introspection>> {
-    let claims = state.engine.introspect(&body.token).map(|p| {
+) -> Response {
+    let principal = state.engine.introspect(&body.token);
+    let claims = principal.as_deref().map(|p| {
         let c = &p.claims;
         IntrospectedClaims {
-            sub: c.sub.clone(),
-            sid: c.sid.clone(),
+            sub: &c.sub,
+            sid: &c.sid,
             exp: c.exp,
             iat: c.iat,
-            ns: c.ns.clone(),
-            roles: c.roles.clone(),
-            perms: c.perms.clone(),
+            ns: &c.ns,
+            roles: &c.roles,
+            perms: &c.perms,
             auth_time: c.auth_time,
-            ext: c.ext.clone(),
-            acr: c.acr.clone(),
-            amr: c.amr.clone(),
-            cnf: c.cnf.as_ref().map(|c| serde_json::json!({"jkt": c.jkt})),
+            ext: c.ext.as_ref(),
+            acr: c.acr.as_deref(),
+            amr: c.amr.as_deref(),
+            cnf: c.cnf.as_ref().map(|c| Cnf { jkt: &c.jkt }),
         }
     });
-    Ok(Json(Introspection {
+    // Serialized here, while the verified token it borrows from is alive.
+    Json(Introspection {
         active: claims.is_some(),
         claims,
-    }))
+    })
+    .into_response()
 }

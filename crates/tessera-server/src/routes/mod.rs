@@ -11,7 +11,7 @@ use axum::routing::{delete, get, post, put};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 
 use crate::error::ApiError;
-use crate::middleware::{bearer_challenge, observe, security_headers};
+use crate::middleware::{ObserveLayer, bearer_challenge, security_headers};
 use crate::state::AppState;
 use crate::views::*;
 
@@ -168,6 +168,5 @@ pub fn router(state: Arc<AppState>) -> Router {
     if state.settings.dpop.nonce {
         app = app.layer(from_fn_with_state(state.clone(), crate::dpop::nonce_header));
     }
-    app.layer(from_fn_with_state(state.clone(), observe))
-        .with_state(state)
+    app.layer(ObserveLayer(state.clone())).with_state(state)
 }
