@@ -114,13 +114,14 @@ pub trait SessionStore: Send + Sync {
     async fn session(&self, id: Uuid) -> StoreResult<Option<Session>>;
     /// Applies `rotation` only if the session is still at `from_generation` and not revoked:
     /// one conditional write. `false` means someone else got there first (or it was revoked).
-    /// `last_active_at` becomes the larger of itself and `rotated_at`.
+    /// `last_active_at` becomes the larger of itself and `rotated_at`. `event`, if any, is
+    /// recorded with the write, and only if it wins.
     async fn rotate_session(
         &self,
         id: Uuid,
         from_generation: i64,
         rotation: &Rotation,
-        event: &Event,
+        event: Option<&Event>,
     ) -> StoreResult<bool>;
     /// Marks the grace replay as activity, only if the session is still at `generation` and not
     /// revoked.

@@ -35,13 +35,13 @@ pub async fn rotation_is_conditional_on_generation_and_liveness(store: Arc<dyn S
     let e = refreshed();
     assert!(
         store
-            .rotate_session(s.id, 1, &rotation(2, T0 + 1), &e)
+            .rotate_session(s.id, 1, &rotation(2, T0 + 1), Some(&e))
             .await
             .unwrap()
     );
     assert!(
         !store
-            .rotate_session(s.id, 1, &rotation(2, T0 + 2), &refreshed())
+            .rotate_session(s.id, 1, &rotation(2, T0 + 2), Some(&refreshed()))
             .await
             .unwrap(),
         "stale generation"
@@ -61,17 +61,36 @@ pub async fn rotation_is_conditional_on_generation_and_liveness(store: Arc<dyn S
         .unwrap();
     assert!(
         !store
-            .rotate_session(s.id, 2, &rotation(3, T0 + 4), &refreshed())
+            .rotate_session(s.id, 2, &rotation(3, T0 + 4), Some(&refreshed()))
             .await
             .unwrap(),
         "revoked"
     );
     assert!(
         !store
-            .rotate_session(new_id(), 1, &rotation(2, T0), &refreshed())
+            .rotate_session(new_id(), 1, &rotation(2, T0), Some(&refreshed()))
             .await
             .unwrap(),
         "missing"
+    );
+    // Without an event (`[events] refreshes = false`): the same conditional write, no event.
+    let quiet = with_session(store.as_ref(), u.id, T0).await;
+    assert!(
+        store
+            .rotate_session(quiet.id, 1, &rotation(2, T0 + 5), None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .rotate_session(quiet.id, 1, &rotation(2, T0 + 6), None)
+            .await
+            .unwrap(),
+        "stale generation, without an event too"
+    );
+    assert_eq!(
+        store.session(quiet.id).await.unwrap().unwrap().generation,
+        2
     );
     let written = store
         .events(Some(u.id), Some(event_kind::SESSION_REFRESHED), 10)
@@ -80,7 +99,7 @@ pub async fn rotation_is_conditional_on_generation_and_liveness(store: Arc<dyn S
     assert_eq!(
         written.iter().map(|w| w.id).collect::<Vec<_>>(),
         vec![e.id],
-        "exactly the winning rotation's event"
+        "exactly the winning rotation's event, and none for a rotation without one"
     );
 }
 
@@ -271,7 +290,7 @@ pub async fn concurrent_rotations_have_one_winner(store: Arc<dyn Store>) {
             tokio::spawn(async move {
                 let e = ev(event_kind::SESSION_REFRESHED, T0 + i);
                 store
-                    .rotate_session(s.id, 1, &rotation(2, T0 + i), &e)
+                    .rotate_session(s.id, 1, &rotation(2, T0 + i), Some(&e))
                     .await
             })
         })
@@ -429,7 +448,7 @@ pub async fn cutoffs_cover_every_token_stamp_of_the_sessions_they_revoke(store: 
     // A rotation stamped by a node whose clock is behind does not lower the mark.
     assert!(
         store
-            .rotate_session(ahead.id, 1, &rotation(2, T0 + 1_000), &e(T0 + 1_000))
+            .rotate_session(ahead.id, 1, &rotation(2, T0 + 1_000), Some(&e(T0 + 1_000)))
             .await
             .unwrap()
     );

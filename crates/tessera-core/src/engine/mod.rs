@@ -72,6 +72,9 @@ pub struct EngineConfig {
     pub mfa: mfa::MfaConfig,
     /// `[dpop]`: only `required` is the engine's; proofs are checked where the request is seen.
     pub dpop_required: bool,
+    /// `[events] refreshes`: record a `session.refreshed` event per refresh. Off, a refresh
+    /// writes the session row only (the row keeps `refresh_count` and `rotated_at` anyway).
+    pub refresh_events: bool,
 }
 
 /// Login throttling. A limit of 0 is off.
@@ -117,6 +120,7 @@ impl EngineConfig {
             mail: crate::mail::MailConfig::disabled(""),
             mfa: mfa::MfaConfig::default(),
             dpop_required: false,
+            refresh_events: true,
         }
     }
 }

@@ -203,16 +203,18 @@ impl Engine {
             expires_at: self.sliding_expiry(now, session.absolute_expires_at),
             refresh_count: session.refresh_count + 1,
         };
-        let e = event(
-            event_kind::SESSION_REFRESHED,
-            now,
-            meta,
-            Some(session.user_id),
-            Some(session.id),
-        );
+        let e = self.cfg.refresh_events.then(|| {
+            event(
+                event_kind::SESSION_REFRESHED,
+                now,
+                meta,
+                Some(session.user_id),
+                Some(session.id),
+            )
+        });
         if !self
             .store
-            .rotate_session(session.id, session.generation, &rotation, &e)
+            .rotate_session(session.id, session.generation, &rotation, e.as_ref())
             .await?
         {
             return Ok(None);

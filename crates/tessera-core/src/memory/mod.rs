@@ -371,7 +371,7 @@ impl SessionStore for MemoryStore {
         id: Uuid,
         from_generation: i64,
         r: &Rotation,
-        event: &Event,
+        event: Option<&Event>,
     ) -> StoreResult<bool> {
         let mut s = self.lock();
         let Some(sess) = s.sessions.get_mut(&id) else {
@@ -387,7 +387,7 @@ impl SessionStore for MemoryStore {
         sess.last_active_at = sess.last_active_at.max(r.rotated_at);
         sess.expires_at = r.expires_at;
         sess.refresh_count = r.refresh_count;
-        s.events.push(event.clone());
+        s.events.extend(event.cloned());
         Ok(true)
     }
 

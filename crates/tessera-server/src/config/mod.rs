@@ -57,6 +57,7 @@ pub struct Config {
     pub webauthn: WebAuthn,
     pub dpop: Dpop,
     pub email: Email,
+    pub events: Events,
     /// `TESSERA_*` variables that name no key: reported, not fatal (API.md §1; orchestrators
     /// inject variables such as `TESSERA_PORT`). Not a key itself.
     #[serde(skip)]
@@ -217,6 +218,21 @@ impl Default for Dpop {
     }
 }
 
+/// `[events]`: which security events are recorded (`GET /admin/events`). Every kind is, by
+/// default; `refreshes = false` leaves out `session.refreshed`, the one written on the hot path
+/// (docs/performance.md, "Refresh against its floor").
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Events {
+    pub refreshes: bool,
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Events { refreshes: true }
+    }
+}
+
 /// `[email]` (API.md §1 and §7).
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -282,6 +298,7 @@ impl Default for Config {
             webauthn: WebAuthn::default(),
             dpop: Dpop::default(),
             email: Email::default(),
+            events: Events::default(),
             unknown_env: Vec::new(),
             origins: Vec::new(),
         }

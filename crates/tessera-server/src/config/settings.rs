@@ -300,6 +300,7 @@ impl Config {
                 ..self.mfa.validate(p)
             },
             dpop_required: dpop.required,
+            refresh_events: self.events.refreshes,
             ..EngineConfig::new(issuer)
         };
         Settings {

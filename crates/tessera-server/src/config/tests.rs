@@ -466,3 +466,15 @@ fn dpop_settings_are_checked() {
         "dpop.proof_max_age",
     );
 }
+
+/// `[events]`: every kind recorded by default; `refreshes = false` reaches the engine, from the
+/// file or the environment.
+#[test]
+fn events_refreshes_is_on_by_default_and_can_be_turned_off() {
+    assert!(load_str("", &[]).unwrap().engine.refresh_events);
+    let off = load_str("[events]\nrefreshes = false\n", &[]).unwrap();
+    assert!(!off.engine.refresh_events);
+    let env = load_str("", &[("TESSERA_EVENTS__REFRESHES", "false")]).unwrap();
+    assert!(!env.engine.refresh_events);
+    fails_naming("[events]\nrecord = true\n", &[], "record");
+}

@@ -281,3 +281,40 @@ async fn ed25519_named_tokens_verify_in_tessera_axum() {
     let a = srv.register("ed25519@example.com").await;
     assert_eq!(api.hello(s(&a, "access_token")).await.status(), 200);
 }
+
+/// `[events] refreshes = false`: refreshes rotate as ever and record no `session.refreshed`;
+/// reuse and every other event are still recorded. (The default records it:
+/// admin_routes.rs, `events_are_typed_newest_first_and_filtered`.)
+#[tokio::test]
+async fn refresh_events_can_be_left_out() {
+    let srv = start("[tokens]\nreuse_grace = \"0\"\n[events]\nrefreshes = false").await;
+    let a = srv.register("quiet-refresh@example.com").await;
+    let first = a["refresh_token"].as_str().unwrap();
+    let res = srv.refresh(first).await;
+    assert_eq!(res.status(), 200);
+    let rotated: Value = res.json().await.unwrap();
+    let next = rotated["refresh_token"].as_str().unwrap();
+    assert_ne!(next, first, "the token rotated");
+    let reuse = srv.refresh(first).await; // the session ends, and that is recorded
+    assert_eq!(reuse.status(), 401);
+    let events: Value = srv
+        .client
+        .get(srv.url("/admin/events"))
+        .header("x-api-key", ADMIN_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let types: Vec<&str> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert!(!types.contains(&"session.refreshed"), "{types:?}");
+    for t in ["user.registered", "session.reuse_detected"] {
+        assert!(types.contains(&t), "{t} in {types:?}");
+    }
+}

@@ -182,10 +182,14 @@ impl SessionStore for PostgresStore {
         id: Uuid,
         from_generation: i64,
         r: &Rotation,
-        event: &Event,
+        event: Option<&Event>,
     ) -> StoreResult<bool> {
         // The one conditional write, and its event, in one round trip (see `sql.rs`).
-        let update = sqlx::query(S::ROTATE_SESSION_WITH_EVENT.pg)
+        let sql = match event {
+            Some(_) => S::ROTATE_SESSION_WITH_EVENT.pg,
+            None => S::ROTATE_SESSION.pg,
+        };
+        let update = sqlx::query(sql)
             .bind(r.generation)
             .bind(&r.secret_hash)
             .bind(&r.prev_secret_hash)
@@ -194,12 +198,16 @@ impl SessionStore for PostgresStore {
             .bind(r.refresh_count)
             .bind(id.to_string())
             .bind(from_generation);
-        let inserted = bind_event(update, event)
+        let update = match event {
+            Some(e) => bind_event(update, e),
+            None => update,
+        };
+        let written = update
             .execute(self.writes())
             .await
             .map_err(map_err)?
             .rows_affected();
-        Ok(inserted == 1)
+        Ok(written == 1)
     }
 
     async fn touch_session(&self, id: Uuid, generation: i64, at: i64) -> StoreResult<bool> {

@@ -173,9 +173,9 @@ impl SessionStore for SqliteStore {
         id: Uuid,
         from_generation: i64,
         r: &Rotation,
-        event: &Event,
+        event: Option<&Event>,
     ) -> StoreResult<bool> {
-        let (r, event) = (r.clone(), event.clone());
+        let (r, event) = (r.clone(), event.cloned());
         self.write(move |t| {
             let won = update_with_event(
                 &t,
@@ -190,7 +190,7 @@ impl SessionStore for SqliteStore {
                     id.to_string(),
                     from_generation
                 ],
-                Some(&event),
+                event.as_ref(),
             )?;
             t.commit()?;
             Ok(won)
