@@ -271,6 +271,9 @@ async fn protected_routes_challenge_with_www_authenticate() {
 async fn health_and_readiness() {
     let srv = start("").await;
     let res = srv.client.get(srv.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/json");
+    assert_eq!(res.headers()["cache-control"], "no-store");
     assert_eq!(res.json::<Value>().await.unwrap(), json!({"status": "ok"}));
     let res = srv.client.get(srv.url("/readyz")).send().await.unwrap();
     assert_eq!(res.status(), 200);
