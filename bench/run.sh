@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The one command: builds Tessera and the load client, installs the peers at pinned versions,
-# then runs every scenario (SQLite, PostgreSQL, the peers, pgbench's ceiling) in one run and
-# writes bench/results/latest.md and latest.json; then start-up, memory with a million
-# sessions, and revocation propagation, appended to latest.md.
+# The one command: builds Tessera and the load clients, installs the peers at pinned versions,
+# then: the hot paths under wrk, each figure paired with its ceiling in the same round
+# (bench/wrk.sh: issue 26's table, written to bench/results/wrk-latest.md) and DPoP's cost
+# (bench/dpop.sh); every in-process scenario (SQLite, PostgreSQL, the peers, pgbench's ceiling)
+# in one run, written to bench/results/latest.md and latest.json; then start-up, memory with a
+# million sessions, and revocation propagation, appended to latest.md.
 #
 #   bench/run.sh [POSTGRES_URL] [REDIS_URL]
 # Defaults: postgres://postgres@127.0.0.1:5432/test and redis://127.0.0.1:6379. Without a
@@ -15,7 +17,20 @@ seconds=${BENCH_SECONDS:-5}
 runs=${BENCH_RUNS:-3}
 
 cargo build --release --locked -p tessera-server -p tessera-bench
+cargo build --release --locked -p tessera-axum --example resource_server
 bench/peers/setup.sh
+
+{
+  echo "# The hot paths under wrk ($(date -u '+%Y-%m-%d %H:%M UTC'))"
+  echo
+  echo '    bench/wrk.sh'
+  echo
+  bench/wrk.sh "$pg"
+  echo
+  echo '    bench/dpop.sh'
+  echo
+  bench/dpop.sh | sed 's/^/    /'
+} | tee bench/results/wrk-latest.md
 
 pg_args=()
 if psql "$pg" -qAtc 'SELECT 1' >/dev/null 2>&1; then
