@@ -179,7 +179,8 @@ for name, (what, ceiling, goal) in label.items():
         continue
     (r, *v), lo, hi = med(rows[name])
     extra = f" ({v[2]:.0f} refreshes/s)" if name.startswith("refresh") else ""
-    print(f"| {what} | {v[0]:.1f}{extra} | {ceiling}: {v[1]:.1f} | {r:.2f} ({lo:.2f}–{hi:.2f}) | {goal} |")
+    fig = lambda x: f"{x:.0f}" if x >= 1000 else f"{x:.1f}"
+    print(f"| {what} | {fig(v[0])}{extra} | {ceiling}: {fig(v[1])} | {r:.2f} ({lo:.2f}–{hi:.2f}) | {goal} |")
 (r, idle, during, logins), lo, hi = med(rows["storm"])
 print(f"| introspection p99 during a login storm ({logins:.0f} logins/s) | {during:.2f} ms | idle p99 just before: {idle:.2f} ms | adds {r:.2f} ms ({lo:.2f}–{hi:.2f}) | adds ≤ 2 ms |")
 print()
