@@ -22,7 +22,10 @@ pub async fn jwks(State(state): State<Arc<AppState>>) -> Response {
 /// The same body as `Json(Status { status: "ok" })`, made once: liveness is polled often.
 pub async fn healthz() -> Response {
     (
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
         r#"{"status":"ok"}"#,
     )
         .into_response()
