@@ -20,20 +20,19 @@ try {
   const context = await browser.newContext();
   const page = await context.newPage();
   const violations = await watch(page);
-  // What the page received: the token a thief would copy out of it.
-  let tokenResponse = null;
-  page.on("response", async (r) => {
-    if (r.url().endsWith("/auth/login") && r.status() === 200) tokenResponse = await r.json();
-  });
   let nonceAnswers = 0;
   page.on("response", (r) => r.headers()["dpop-nonce"] && [400, 401].includes(r.status()) && nonceAnswers++);
   await page.goto(base + "/");
   await page.getByLabel("Email", { exact: true }).fill(email);
   await page.getByLabel("Password", { exact: true }).fill(password);
+  // What the page received: the token a thief would copy out of it. Awaited, not read in a
+  // listener, which could still be reading the body when the assertions run.
+  const login = page.waitForResponse((r) => r.url().endsWith("/auth/login") && r.status() === 200);
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
   await page.getByRole("heading", { name: "Your sessions" }).waitFor();
   // The session list loaded: the page's own calls carry their proofs.
   await page.waitForFunction(() => document.querySelectorAll("#sessions li").length === 1);
+  const tokenResponse = await (await login).json();
   assert.equal(tokenResponse.token_type, "DPoP");
   const claims = JSON.parse(Buffer.from(tokenResponse.access_token.split(".")[1], "base64url"));
 
@@ -96,16 +95,17 @@ try {
   // Browsed at another origin than the issuer's (127.0.0.1 for localhost), the page cannot name
   // the issuer in its proofs: it signs in unbound instead of failing.
   const elsewhere = await browser.newPage();
-  let elsewhereType = null;
-  elsewhere.on("response", async (r) => {
-    if (r.url().endsWith("/auth/login") && r.status() === 200) elsewhereType = (await r.json()).token_type;
-  });
   await elsewhere.goto(base.replace("localhost", "127.0.0.1") + "/");
   await elsewhere.getByLabel("Email", { exact: true }).fill(email);
   await elsewhere.getByLabel("Password", { exact: true }).fill(password);
+  // Awaited, not read in a listener: the page can show its sessions before a listener's own
+  // read of the body finishes (seen once in CI, after the server got faster).
+  const elsewhereLogin = elsewhere.waitForResponse(
+    (r) => r.url().endsWith("/auth/login") && r.status() === 200,
+  );
   await elsewhere.getByRole("button", { name: "Sign in", exact: true }).click();
   await elsewhere.getByRole("heading", { name: "Your sessions" }).waitFor();
-  assert.equal(elsewhereType, "Bearer");
+  assert.equal((await (await elsewhereLogin).json()).token_type, "Bearer");
 
   // The nonce round trips log their 400/401 (use_dpop_nonce, then the retry succeeds).
   assert.deepEqual(violations.filter((v) => !v.includes("status of 400")), [], "no CSP violations or console errors");
