@@ -11,17 +11,14 @@
 #   bench/dpop.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+source bench/lib.sh
 seconds=${SECONDS_PER_RUN:-3}
 runs=${RUNS:-3}
 root=$PWD
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 key="wrk-resource-key-0123456789abcdef"
-(cd "$work" && TESSERA_ISSUER=http://127.0.0.1:18298 TESSERA_RESOURCE_SERVER_KEYS=$key \
-  TESSERA_RATE_LIMIT__LOGIN_PER_IP_PER_MINUTE=0 exec "$root/target/release/tessera" serve \
-  --listen 127.0.0.1:18298 2>"$work/tessera.log") &
-for _ in $(seq 1 100); do curl -fs 127.0.0.1:18298/healthz >/dev/null 2>&1 && break; sleep 0.1; done
+start_tessera "$work" 18298 TESSERA_ISSUER=http://127.0.0.1:18298 TESSERA_RESOURCE_SERVER_KEYS=$key
 TESSERA_RESOURCE_KEY=$key RUST_LOG=warn target/release/examples/resource_server \
   --tessera http://127.0.0.1:18298 --listen 127.0.0.1:18297 2>"$work/example.log" &
 for _ in $(seq 1 100); do curl -fs 127.0.0.1:18297/healthz >/dev/null 2>&1 && break; sleep 0.1; done
@@ -29,9 +26,7 @@ cd "$work"
 pass="a long and unusual passphrase 9"
 curl -fs -X POST 127.0.0.1:18298/auth/register -H 'content-type: application/json' \
   -d "{\"email\":\"wrk@example.com\",\"password\":\"$pass\"}" >/dev/null
-bearer=$(curl -fs -X POST 127.0.0.1:18298/auth/login -H 'content-type: application/json' \
-  -d "{\"email\":\"wrk@example.com\",\"password\":\"$pass\"}" \
-  | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+bearer=$(login 18298 wrk@example.com "$pass" access_token)
 bound=$("$root/target/release/dpop" login http://127.0.0.1:18298 wrk@example.com "$pass")
 test "$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $bearer" 127.0.0.1:18297/hello)" = 200
 cat > proofs.lua <<'LUA'
@@ -55,17 +50,8 @@ function request()
   return wrk.format("GET", "/hello", { ["Authorization"] = scheme .. " " .. token, ["DPoP"] = proofs[i] })
 end
 LUA
-one() {
-  wrk -t2 -c64 -d"${seconds}s" --latency "$@" | python3 -c '
-import re, sys
-t = sys.stdin.read()
-if "Non-2xx" in t:
-    sys.exit("wrk saw non-2xx answers: " + t)
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-m = re.search(r"99%\s+([\d.]+)(us|ms|s)", t)
-p99 = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
-print(f"{rps:.0f} {p99:.2f}")'
-}
+# "RPS P99_MS" of one run (bench/lib.sh; a run with a non-2xx answer is refused).
+one() { wrk_run -t2 -c64 -d"${seconds}s" "$@" | cut -d' ' -f1,2; }
 echo "wrk -t2 -c64 -d${seconds}s, $runs runs; DPoP: a fresh ES256 proof per request (median run by ratio)"
 rows=()
 for _ in $(seq 1 "$runs"); do

@@ -10,17 +10,15 @@
 #   bench/libraries.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
+source bench/lib.sh
 seconds=${SECONDS_PER_RUN:-6}
 runs=${RUNS:-3}
 root=$PWD
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 key="wrk-resource-key-0123456789abcdef"
-(cd "$work" && TESSERA_ISSUER=http://127.0.0.1:18398 TESSERA_RESOURCE_SERVER_KEYS=$key \
-  TESSERA_RATE_LIMIT__LOGIN_PER_IP_PER_MINUTE=0 exec "$root/target/release/tessera" serve \
-  --listen 127.0.0.1:18398 2>"$work/tessera.log") &
-for _ in $(seq 1 100); do curl -fs 127.0.0.1:18398/healthz >/dev/null 2>&1 && break; sleep 0.1; done
+start_tessera "$work/tessera" 18398 TESSERA_ISSUER=http://127.0.0.1:18398 \
+  TESSERA_RESOURCE_SERVER_KEYS=$key
 args=(--tessera http://127.0.0.1:18398 --key "$key")
 RUST_LOG=warn target/release/examples/resource_server "${args[@]}" --listen 127.0.0.1:18391 2>"$work/rust.log" &
 node clients/node/examples/resource-server.mjs "${args[@]}" --listen 127.0.0.1:18392 >"$work/node.log" 2>&1 &
@@ -39,17 +37,8 @@ for port in 18391 18392 18393; do
   test "$(curl -s -o /dev/null -w '%{http_code}' "127.0.0.1:$port/hello")" = 401
   test "$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer ${token}x" "127.0.0.1:$port/hello")" = 401
 done
-one() {
-  wrk -t2 -c64 -d"${seconds}s" --latency "$@" | python3 -c '
-import re, sys
-t = sys.stdin.read()
-if "Non-2xx" in t:
-    sys.exit("wrk saw non-2xx answers: " + t)
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-m = re.search(r"99%\s+([\d.]+)(us|ms|s)", t)
-p99 = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
-print(f"{rps:.0f} {p99:.2f}")'
-}
+# "RPS P99_MS" of one run (bench/lib.sh; a run with a non-2xx answer is refused).
+one() { wrk_run -t2 -c64 -d"${seconds}s" "$@" | cut -d' ' -f1,2; }
 echo "wrk -t2 -c64 -d${seconds}s, $runs runs per library, protected /hello vs unprotected /healthz of the same app"
 for lib in rust:18391 node:18392 python:18393; do
   name=${lib%%:*} port=${lib##*:}
