@@ -369,4 +369,14 @@ pub trait Store:
 {
     /// Cheap round trip for readiness checks.
     async fn ping(&self) -> StoreResult<()>;
+
+    /// A session and its user (`None` if the user is gone), as one read where the backend can
+    /// make it one: a refresh needs both. `None` if there is no such session.
+    async fn session_with_user(&self, id: Uuid) -> StoreResult<Option<(Session, Option<User>)>> {
+        let Some(session) = self.session(id).await? else {
+            return Ok(None);
+        };
+        let user = self.user_by_id(session.user_id).await?;
+        Ok(Some((session, user)))
+    }
 }

@@ -19,6 +19,19 @@ pub async fn sessions_round_trip(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(store.session(bare.id).await.unwrap(), Some(bare));
+    // Read together, the same rows as read apart.
+    assert_eq!(
+        store.session_with_user(s.id).await.unwrap(),
+        Some((s.clone(), store.user_by_id(u.id).await.unwrap()))
+    );
+    assert!(
+        store
+            .session_with_user(s.id)
+            .await
+            .unwrap()
+            .is_some_and(|(_, user)| user.is_some_and(|user| user.id == u.id))
+    );
+    assert_eq!(store.session_with_user(new_id()).await.unwrap(), None);
 }
 
 pub async fn rotation_is_conditional_on_generation_and_liveness(store: Arc<dyn Store>) {

@@ -136,9 +136,13 @@ impl Engine {
         let presented =
             RefreshToken::decode(token, &self.secrets).ok_or(Error::InvalidRefreshToken)?;
         for _ in 0..ROTATION_ATTEMPTS {
-            let session = self
+            // The user comes with the session (one read where the store can): it is checked
+            // only once the write has won, as before. A ban revokes the session in the same
+            // write, so a ban landing between this read and the rotation makes the rotation
+            // lose, and the next attempt sees it.
+            let (session, user) = self
                 .store
-                .session(presented.session_id)
+                .session_with_user(presented.session_id)
                 .await?
                 .ok_or(Error::InvalidRefreshToken)?;
             let now = self.clock.now_ms();
@@ -156,7 +160,7 @@ impl Engine {
                 if !bool::from(hash.ct_eq(&session.secret_hash)) {
                     return Err(Error::InvalidRefreshToken);
                 }
-                if let Some(issued) = self.rotate(&session, &presented, now, meta).await? {
+                if let Some(issued) = self.rotate(&session, user, &presented, now, meta).await? {
                     return Ok(issued);
                 }
             } else if presented.generation == session.generation - 1 {
@@ -173,7 +177,10 @@ impl Engine {
                 if !in_grace {
                     return Err(self.reuse_detected(&session, now, meta).await);
                 }
-                if let Some(issued) = self.replay_in_grace(&session, &presented, now).await? {
+                if let Some(issued) = self
+                    .replay_in_grace(&session, user, &presented, now)
+                    .await?
+                {
                     return Ok(issued);
                 }
             } else if presented.generation < session.generation {
@@ -190,6 +197,7 @@ impl Engine {
     async fn rotate(
         &self,
         session: &Session,
+        user: Option<User>,
         presented: &RefreshToken,
         now: i64,
         meta: &RequestMeta,
@@ -219,7 +227,7 @@ impl Engine {
         {
             return Ok(None);
         }
-        let user = self.live_user(session.user_id).await?;
+        let user = live(user)?;
         let rotated = Session {
             generation: rotation.generation,
             secret_hash: rotation.secret_hash,
@@ -239,6 +247,7 @@ impl Engine {
     async fn replay_in_grace(
         &self,
         session: &Session,
+        user: Option<User>,
         presented: &RefreshToken,
         now: i64,
     ) -> Result<Option<Issued>, Error> {
@@ -253,7 +262,7 @@ impl Engine {
         {
             return Ok(None);
         }
-        let user = self.live_user(session.user_id).await?;
+        let user = live(user)?;
         let issued = self.issue(user, session, &child, now).await?;
         self.stats.refresh_ok(true);
         Ok(Some(issued))
@@ -278,18 +287,6 @@ impl Engine {
             }
             Err(e) => e,
         }
-    }
-
-    async fn live_user(&self, user_id: Uuid) -> Result<User, Error> {
-        let user = self
-            .store
-            .user_by_id(user_id)
-            .await?
-            .ok_or(Error::SessionRevoked)?;
-        if user.banned {
-            return Err(Error::AccountBanned);
-        }
-        Ok(user)
     }
 
     /// Ends the session of an access token (expired or not). Idempotent.
@@ -413,4 +410,13 @@ impl Engine {
             .await?;
         Ok(n as usize)
     }
+}
+
+/// A session's user, if it may still have tokens: gone is a revoked session, banned is banned.
+fn live(user: Option<User>) -> Result<User, Error> {
+    let user = user.ok_or(Error::SessionRevoked)?;
+    if user.banned {
+        return Err(Error::AccountBanned);
+    }
+    Ok(user)
 }

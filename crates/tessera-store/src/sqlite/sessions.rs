@@ -18,7 +18,7 @@ use crate::codec::{
 };
 use crate::sql::{self as S, bulk_params, cutoff};
 
-fn session_from(row: &Row<'_>) -> rusqlite::Result<Session> {
+pub(super) fn session_from(row: &Row<'_>) -> rusqlite::Result<Session> {
     Ok(Session {
         id: uuid(&row.get::<_, String>("id")?).map_err(corrupt)?,
         user_id: uuid(&row.get::<_, String>("user_id")?).map_err(corrupt)?,

@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use tessera_core::claims::claims_fit;
 use tessera_core::model::{
-    Claims, Event, KeyRecord, KeyState, Revocation, RevocationTarget, Revoked, Role, TokenMail,
-    User, email_kind,
+    Claims, Event, KeyRecord, KeyState, Revocation, RevocationTarget, Revoked, Role, Session,
+    TokenMail, User, email_kind,
 };
 use tessera_core::store::*;
 use uuid::Uuid;
@@ -495,5 +495,25 @@ impl EventStore for SqliteStore {
 impl Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
         self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())))
+    }
+
+    /// Both rows in one read transaction: one reader connection, one WAL read lock, one
+    /// snapshot (two autocommit reads take the lock twice).
+    async fn session_with_user(&self, id: Uuid) -> StoreResult<Option<(Session, Option<User>)>> {
+        self.read(|c| {
+            let t = c.unchecked_transaction()?;
+            let Some(session) = t
+                .prepare_cached(S::SESSION.sqlite)?
+                .query_row([id.to_string()], super::sessions::session_from)
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            let user = t
+                .prepare_cached(S::USER_BY_ID.sqlite)?
+                .query_row([session.user_id.to_string()], user_from)
+                .optional()?;
+            Ok(Some((session, user)))
+        })
     }
 }
