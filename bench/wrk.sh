@@ -82,7 +82,8 @@ fi
 token=$(login 18198 wrk@example.com "$pass" access_token)
 curl -fs -X POST 127.0.0.1:18198/auth/register -H 'content-type: application/json' \
   -d "{\"email\":\"aal2@example.com\",\"password\":\"$pass\"}" >/dev/null
-aal2=$(python3 bench/aal2.py http://127.0.0.1:18198 aal2@example.com "$pass" | head -1)
+aal2=$(python3 bench/aal2.py http://127.0.0.1:18198 aal2@example.com "$pass")
+aal2=${aal2%%$'\n'*} # the access token (the refresh token is the second line)
 introspect_lua() { # FILE TOKEN
   cat > "$1" <<LUA
 wrk.method = "POST"
