@@ -137,9 +137,10 @@ impl Engine {
             RefreshToken::decode(token, &self.secrets).ok_or(Error::InvalidRefreshToken)?;
         for _ in 0..ROTATION_ATTEMPTS {
             // The user comes with the session (one read where the store can): it is checked
-            // only once the write has won, as before. A ban revokes the session in the same
-            // write, so a ban landing between this read and the rotation makes the rotation
-            // lose, and the next attempt sees it.
+            // only once the write has won, as before. A ban sets the flag, then revokes the
+            // user's sessions and every token issued until then: one landing after this read
+            // either makes the rotation lose (the next attempt sees the session revoked) or
+            // revokes the token this refresh issues.
             let (session, user) = self
                 .store
                 .session_with_user(presented.session_id)
