@@ -1,8 +1,10 @@
 //! JWKS, introspection and access-token handling over HTTP (API.md §3).
 
+use crate::admin_routes::{admin, ok_json};
 use crate::common::*;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::Method;
 use serde_json::{Value, json};
 
 async fn introspect(srv: &TestServer, key: Option<&str>, token: &str) -> reqwest::Response {
@@ -297,16 +299,7 @@ async fn refresh_events_can_be_left_out() {
     assert_ne!(next, first, "the token rotated");
     let reuse = srv.refresh(first).await; // the session ends, and that is recorded
     assert_eq!(reuse.status(), 401);
-    let events: Value = srv
-        .client
-        .get(srv.url("/admin/events"))
-        .header("x-api-key", ADMIN_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let events = ok_json(admin(&srv, Method::GET, "/admin/events", None).await, 200).await;
     let types: Vec<&str> = events["events"]
         .as_array()
         .unwrap()
