@@ -88,7 +88,17 @@ impl TailTask {
             // Mark what we have seen before reading, so a change during the read is not lost.
             self.changes.borrow_and_update();
             let read = match cursor {
-                None => hub.head().await.map(|h| cursor = Some(h)),
+                None => hub.head().await.map(|h| {
+                    // Tell the followers where the batches start: one that caught up to less
+                    // than this head (a record landed between its read and ours) reads the
+                    // rest from the store, as for any gap.
+                    let _ = self.batches.send(Arc::new(Batch {
+                        from: h,
+                        to: h,
+                        records: Vec::new(),
+                    }));
+                    cursor = Some(h)
+                }),
                 Some(c) => self.read_from(&hub, c).await.map(|c| cursor = Some(c)),
             };
             drop(hub);
@@ -243,6 +253,7 @@ impl RevocationHub {
 
 #[cfg(test)]
 mod tests {
+    use std::future::Future;
     use std::sync::Arc;
     use std::time::Duration;
 
@@ -295,6 +306,25 @@ mod tests {
         }
         let reads = store.revocation_reads() - before;
         assert!(reads <= 2, "{reads} reads of the store for one revocation");
+    }
+
+    /// The first follower starts the tail, which takes the store's head as its start. A record
+    /// written after the follower caught up but before the tail read the head is in no batch:
+    /// the tail's first batch must still tell the follower where it starts.
+    #[tokio::test(start_paused = true)]
+    async fn a_record_between_the_first_catch_up_and_the_tail_start_is_not_lost() {
+        let store = Arc::new(MemoryStore::new());
+        let hub = RevocationHub::new(store.clone(), Arc::new(SystemClock), 900_000);
+        let mut f = hub.follow(0).await.unwrap();
+        // The follower catches up (nothing yet) and waits for the tail, which has not run.
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(std::pin::pin!(f.next()).poll(&mut cx).is_pending());
+        let seq = revoke(&store, &hub).await;
+        let next = tokio::time::timeout(Duration::from_secs(60), f.next()).await;
+        assert_eq!(
+            next.expect("the record never reached the follower").seq,
+            seq
+        );
     }
 
     #[tokio::test]
