@@ -1,7 +1,7 @@
 //! `FactorStore` on SQLite: each operation one job on the writer thread (so every claim is
 //! atomic), reads on the reader pool. The statements are `crate::sql`'s.
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use tessera_core::mfa::{Ceremony, Factor, MfaToken};
 use tessera_core::model::Event;
 use tessera_core::store::*;
@@ -50,7 +50,7 @@ fn ceremony_from(r: &Row<'_>) -> rusqlite::Result<Ceremony> {
     })
 }
 
-fn insert_factor(t: &rusqlite::Transaction<'_>, f: &Factor) -> rusqlite::Result<usize> {
+fn insert_factor(t: &Connection, f: &Factor) -> rusqlite::Result<usize> {
     t.prepare_cached(S::INSERT_FACTOR.sqlite)?.execute(params![
         f.id.to_string(),
         f.user_id.to_string(),
@@ -66,7 +66,7 @@ fn insert_factor(t: &rusqlite::Transaction<'_>, f: &Factor) -> rusqlite::Result<
 }
 
 fn insert_recovery_codes(
-    t: &rusqlite::Transaction<'_>,
+    t: &Connection,
     user_id: Uuid,
     hashes: &[Vec<u8>],
 ) -> rusqlite::Result<()> {

@@ -1,7 +1,7 @@
 //! `MailStore` on SQLite: email tokens and the outbox, each operation one job on the writer
 //! thread (which also makes a claim atomic). The statements are `crate::sql`'s.
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use tessera_core::model::{
     ClaimedMail, EmailToken, Event, MailCounts, OutboxMail, TokenMail, email_kind,
 };
@@ -13,7 +13,7 @@ use super::store::{corrupt, insert_event};
 use crate::codec::uuid;
 use crate::sql as S;
 
-pub(super) fn insert_mail(t: &rusqlite::Transaction<'_>, m: &OutboxMail) -> rusqlite::Result<()> {
+pub(super) fn insert_mail(t: &Connection, m: &OutboxMail) -> rusqlite::Result<()> {
     t.prepare_cached(S::INSERT_MAIL.sqlite)?.execute(params![
         m.id.to_string(),
         m.user_id.map(|u| u.to_string()),
@@ -24,7 +24,7 @@ pub(super) fn insert_mail(t: &rusqlite::Transaction<'_>, m: &OutboxMail) -> rusq
     Ok(())
 }
 
-fn insert_email_token(t: &rusqlite::Transaction<'_>, token: &EmailToken) -> rusqlite::Result<()> {
+fn insert_email_token(t: &Connection, token: &EmailToken) -> rusqlite::Result<()> {
     t.prepare_cached(S::INSERT_EMAIL_TOKEN.sqlite)?
         .execute(params![
             token.hash,
@@ -37,21 +37,13 @@ fn insert_email_token(t: &rusqlite::Transaction<'_>, token: &EmailToken) -> rusq
 }
 
 /// A token, its mail and its event, in the caller's transaction.
-pub(super) fn insert_token_mail(
-    t: &rusqlite::Transaction<'_>,
-    v: &TokenMail,
-) -> rusqlite::Result<()> {
+pub(super) fn insert_token_mail(t: &Connection, v: &TokenMail) -> rusqlite::Result<()> {
     insert_email_token(t, &v.token)?;
     insert_mail(t, &v.mail)?;
     insert_event(t, &v.event)
 }
 
-fn use_token(
-    t: &rusqlite::Transaction<'_>,
-    hash: &[u8],
-    kind: &str,
-    now: i64,
-) -> rusqlite::Result<Option<Uuid>> {
+fn use_token(t: &Connection, hash: &[u8], kind: &str, now: i64) -> rusqlite::Result<Option<Uuid>> {
     let user: Option<String> = t
         .prepare_cached(S::USE_EMAIL_TOKEN.sqlite)?
         .query_row(params![now, hash, kind], |r| r.get(0))

@@ -10,18 +10,27 @@
 //!   WAL database never waits for the writer, and takes microseconds once pages are cached;
 //! - every write (a whole transaction) is one job for the single writer thread, so a refresh
 //!   crosses threads once, and writers queue in order instead of sleeping in SQLite's busy
-//!   handler.
+//!   handler;
+//! - the writer commits in groups: it takes every job that is waiting (up to [`GROUP`]), runs
+//!   each in its own savepoint inside one `BEGIN IMMEDIATE`, commits once and only then answers
+//!   them. A job sees the writes of the jobs before it, exactly as if each had committed in
+//!   turn; one that fails or returns without committing rolls back its savepoint alone; if the
+//!   group's `COMMIT` fails, every job in it is answered with that failure. Under load a commit
+//!   (the WAL append, the wake-up of the writer) is shared by the group instead of paid per
+//!   write: the largest cost of a refresh on SQLite (docs/performance.md).
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, Savepoint};
 use tessera_core::store::{StoreError, StoreResult};
 
 use crate::unix_ms;
 
 mod factors;
+#[cfg(test)]
+mod group_tests;
 mod mail;
 mod sessions;
 mod store;
@@ -45,8 +54,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
 
 /// Idle read connections kept for reuse.
 const READERS: usize = 8;
+/// At most this many writes share one commit.
+const GROUP: usize = 64;
 
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+/// A write waiting for the writer: given the connection inside the group's transaction (or why
+/// there is none), it runs in its own savepoint and returns how to answer its caller once the
+/// group's `COMMIT` has succeeded (`None`) or failed.
+type Job = Box<dyn FnOnce(Result<&mut Connection, &str>) -> Answer + Send>;
+type Answer = Box<dyn FnOnce(Option<&str>) + Send>;
 
 /// See the module docs. Clones share the connections and the writer.
 #[derive(Clone)]
@@ -126,8 +141,14 @@ impl SqliteStore {
         std::thread::Builder::new()
             .name("tessera-sqlite-writer".into())
             .spawn(move || {
-                while let Ok(job) = rx.recv() {
-                    job(&mut writer);
+                while let Ok(first) = rx.recv() {
+                    let mut group = vec![first];
+                    while group.len() < GROUP
+                        && let Ok(job) = rx.try_recv()
+                    {
+                        group.push(job);
+                    }
+                    commit_group(&mut writer, group);
                 }
             })
             .map_err(|e| StoreError::Unavailable(format!("cannot start the writer: {e}")))?;
@@ -187,19 +208,27 @@ impl SqliteStore {
         out
     }
 
-    /// Runs `f` in a `BEGIN IMMEDIATE` transaction on the writer thread. `f` commits; returning
-    /// early (or an error) rolls back.
+    /// Runs `f` on the writer thread, in its own savepoint of a group's `BEGIN IMMEDIATE`
+    /// transaction (module docs). `f` commits; returning early (or an error) rolls back. The
+    /// answer comes once the group has committed.
     async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+        F: FnOnce(Savepoint<'_>) -> rusqlite::Result<T> + Send + 'static,
     {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |conn| {
-            let out = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .and_then(f);
-            let _ = tx.send(out);
+            let out = match conn {
+                Ok(conn) => conn.savepoint().and_then(f).map_err(map_err),
+                Err(why) => Err(StoreError::Unavailable(why.to_owned())),
+            };
+            Box::new(move |failed: Option<&str>| {
+                let out = match failed {
+                    Some(why) => Err(StoreError::Unavailable(why.to_owned())),
+                    None => out,
+                };
+                let _ = tx.send(out);
+            })
         });
         self.inner
             .writer
@@ -207,7 +236,28 @@ impl SqliteStore {
             .map_err(|_| StoreError::Unavailable("the SQLite writer stopped".into()))?;
         rx.await
             .map_err(|_| StoreError::Unavailable("the SQLite writer stopped".into()))?
-            .map_err(map_err)
+    }
+}
+
+/// Runs a group of jobs in one transaction and answers each once it has committed (or not).
+fn commit_group(conn: &mut Connection, group: Vec<Job>) {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        let why = e.to_string();
+        for job in group {
+            job(Err(&why))(Some(&why));
+        }
+        return;
+    }
+    let answers: Vec<Answer> = group.into_iter().map(|job| job(Ok(conn))).collect();
+    let failed = conn.execute_batch("COMMIT").err().map(|e| {
+        // A failed COMMIT may leave the transaction open; the next group starts clean.
+        if !conn.is_autocommit() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        e.to_string()
+    });
+    for answer in answers {
+        answer(failed.as_deref());
     }
 }
 

@@ -1,7 +1,7 @@
 //! `SessionStore` on SQLite: opening (with the per-user limit), rotation, reauthentication and
 //! revocation of sessions, each one job on the writer thread. The statements are `crate::sql`'s.
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use tessera_core::model::{
     BulkSelector, Event, OutboxMail, RevocationTarget, Revoked, Rotation, Session, SessionLimit,
     SessionSelector,
@@ -299,7 +299,7 @@ fn pair(r: &Row<'_>) -> rusqlite::Result<(String, String)> {
 /// A revocation record and an event (from `template`) for each session a statement revoked, in
 /// session-id order.
 fn record_revoked(
-    t: &rusqlite::Transaction<'_>,
+    t: &Connection,
     rows: Vec<(String, String)>,
     at: i64,
     reason: &str,
