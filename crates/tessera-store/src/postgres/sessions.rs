@@ -20,7 +20,7 @@ use crate::codec::{
 use crate::map_err;
 use crate::sql::{self as S, bulk_params, cutoff};
 
-fn session_from(row: &PgRow) -> StoreResult<Session> {
+pub(super) fn session_from(row: &PgRow) -> StoreResult<Session> {
     Ok(Session {
         id: uuid(&get::<String>(row, "id")?)?,
         user_id: uuid(&get::<String>(row, "user_id")?)?,

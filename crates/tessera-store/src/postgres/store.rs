@@ -6,8 +6,8 @@ use sqlx::Row as _;
 use sqlx::postgres::PgRow;
 use tessera_core::claims::claims_fit;
 use tessera_core::model::{
-    Claims, Event, KeyRecord, KeyState, Revocation, RevocationTarget, Revoked, Role, TokenMail,
-    User,
+    Claims, Event, KeyRecord, KeyState, Revocation, RevocationTarget, Revoked, Role, Session,
+    TokenMail, User,
 };
 use tessera_core::store::*;
 use uuid::Uuid;
@@ -29,17 +29,45 @@ pub(super) fn get<'r, T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>>(
     row.try_get(col).map_err(map_err)
 }
 
+/// A user row's columns as `users` names them, and as [`S::SESSION_WITH_USER`] does.
+const USER_COLUMNS: [&str; 9] = [
+    "id",
+    "email",
+    "password_hash",
+    "roles",
+    "banned",
+    "created_at",
+    "password_changed_at",
+    "claims",
+    "email_verified",
+];
+const JOINED_USER_COLUMNS: [&str; 9] = [
+    "u_id",
+    "u_email",
+    "u_password_hash",
+    "u_roles",
+    "u_banned",
+    "u_created_at",
+    "u_password_changed_at",
+    "u_claims",
+    "u_email_verified",
+];
+
 pub(super) fn user_from(row: &PgRow) -> StoreResult<User> {
+    user_from_columns(row, &USER_COLUMNS)
+}
+
+fn user_from_columns(row: &PgRow, c: &[&str; 9]) -> StoreResult<User> {
     Ok(User {
-        id: uuid(&get::<String>(row, "id")?)?,
-        email: get(row, "email")?,
-        password_hash: get(row, "password_hash")?,
-        roles: roles_from_json(&get::<String>(row, "roles")?)?,
-        banned: get(row, "banned")?,
-        created_at: get(row, "created_at")?,
-        password_changed_at: get(row, "password_changed_at")?,
-        claims: claims_from_json(&get::<String>(row, "claims")?)?,
-        email_verified: get(row, "email_verified")?,
+        id: uuid(&get::<String>(row, c[0])?)?,
+        email: get(row, c[1])?,
+        password_hash: get(row, c[2])?,
+        roles: roles_from_json(&get::<String>(row, c[3])?)?,
+        banned: get(row, c[4])?,
+        created_at: get(row, c[5])?,
+        password_changed_at: get(row, c[6])?,
+        claims: claims_from_json(&get::<String>(row, c[7])?)?,
+        email_verified: get(row, c[8])?,
         mfa: Vec::new(),
     })
 }
@@ -557,5 +585,23 @@ impl Store for PostgresStore {
             .await
             .map_err(map_err)?;
         Ok(())
+    }
+
+    /// One statement, one round trip (the default reads twice).
+    async fn session_with_user(&self, id: Uuid) -> StoreResult<Option<(Session, Option<User>)>> {
+        let Some(row) = sqlx::query(S::SESSION_WITH_USER.pg)
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?
+        else {
+            return Ok(None);
+        };
+        let session = super::sessions::session_from(&row)?;
+        let user = match get::<Option<String>>(&row, JOINED_USER_COLUMNS[0])? {
+            Some(_) => Some(user_from_columns(&row, &JOINED_USER_COLUMNS)?),
+            None => None,
+        };
+        Ok(Some((session, user)))
     }
 }
